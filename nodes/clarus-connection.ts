@@ -1,0 +1,33 @@
+import type { NodeAPI } from "node-red";
+
+import { ClarusConnectionNode, ConnectionServices } from "./lib/connection";
+import type { ConnectionCredentials, ConnectionDef } from "./lib/types";
+
+export = (RED: NodeAPI) => {
+  function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
+    RED.nodes.createNode(this, def);
+    this.services = new ConnectionServices(def, this.credentials ?? {}, {
+      userDir: RED.settings.userDir,
+      warn: (message) => this.warn(message),
+    });
+    this.on("close", (removed: boolean, done: () => void) => {
+      this.services.close(removed).then(done, (error: unknown) => {
+        this.error(error);
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType<ClarusConnectionNode, ConnectionDef, unknown, ConnectionCredentials>(
+    "clarus-connection",
+    ClarusConnection,
+    {
+      credentials: {
+        clientId: { type: "text" },
+        clientSecret: { type: "password" },
+        accessToken: { type: "password" },
+        webhookToken: { type: "password" },
+      },
+    },
+  );
+};

@@ -1,0 +1,40 @@
+import type { Node, NodeAPI } from "node-red";
+
+import type { ClarusConnectionNode } from "./lib/connection";
+import { errorMessage } from "./lib/errors";
+import { webhookRoutesFor } from "./lib/route-registry";
+import { STATUS } from "./lib/status";
+import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook-receiver";
+
+export = (RED: NodeAPI) => {
+  function ClarusWebhookIn(this: Node, def: WebhookInDef) {
+    RED.nodes.createNode(this, def);
+    let receiver: WebhookReceiver | undefined;
+    if (RED.settings.httpNodeRoot === false) {
+      this.warn("Node-RED's HTTP node app is disabled (httpNodeRoot: false); this endpoint is not served");
+      this.status(STATUS.disabled("http disabled"));
+    } else {
+      const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
+      try {
+        if (!connection?.services) throw new Error("no clarus-connection is configured");
+        const settings = webhookSettings(def, connection.services);
+        receiver = new WebhookReceiver(
+          RED,
+          this,
+          connection.services,
+          settings,
+          webhookRoutesFor(RED.httpNode),
+        );
+      } catch (error) {
+        this.error(`not listening: ${errorMessage(error)}`);
+        this.status(STATUS.failed(errorMessage(error).slice(0, 40)));
+      }
+    }
+    this.on("close", (done: () => void) => {
+      receiver?.close();
+      done();
+    });
+  }
+
+  RED.nodes.registerType("clarus-webhook-in", ClarusWebhookIn);
+};

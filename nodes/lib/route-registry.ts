@@ -1,0 +1,174 @@
+import type { IncomingMessage } from "node:http";
+
+import type { Express, NextFunction, Request, RequestHandler, Response } from "express";
+
+import { ConfigError } from "./errors";
+
+export class RouteConflictError extends ConfigError {
+  override name = "RouteConflictError";
+}
+
+/** Set on a request whose body the root guard kept unread for one of our routes. */
+export const UNREAD_BODY = Symbol("clarus.unreadBody");
+
+type GuardedRequest = IncomingMessage & { _body?: boolean; [UNREAD_BODY]?: boolean };
+
+interface RouterLike {
+  stack: { handle: unknown; route?: { stack: { handle: unknown }[] } }[];
+}
+
+type ExpressApp = Express & { parent?: ExpressApp };
+
+/** Express 4 keeps its router in `_router`, Express 5 in `router`. */
+function routerOf(app: Express): RouterLike | undefined {
+  const withRouter = app as unknown as { _router?: RouterLike; router?: RouterLike };
+  return withRouter._router ?? withRouter.router;
+}
+
+/** Only plain path characters: no express pattern syntax (`:`, `*`, `(`), so a path means what it says. */
+const VALID_PATH = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+export function normalisePath(path: string): string {
+  const trimmed = path.trim();
+  const withSlash = trimmed.startsWith("/") ? trimmed : `/${trimmed}`;
+  const cleaned = withSlash.replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+  if (!VALID_PATH.test(cleaned)) {
+    throw new ConfigError(
+      `path ${JSON.stringify(path)} must be like /clarus/events (letters, digits, . _ ~ -)`,
+    );
+  }
+  return cleaned;
+}
+
+function routeKey(path: string): string {
+  return path.toLowerCase();
+}
+
+export interface RouteRegistration {
+  /** Removes exactly this registration's express layer, found by handler identity. */
+  remove(): void;
+}
+
+/**
+ * Our webhook routes on one Node-RED HTTP node app. It refuses a second claim on the same method and
+ * path, answers which methods a path has (for 405), removes routes by handler identity (never by path,
+ * which would take another node's route with it) and keeps request bodies unread until our handler
+ * reads them with its own size limit.
+ */
+export class WebhookRoutes {
+  private readonly claims = new Map<string, Map<string, string>>();
+  private readonly fullPaths = new Map<string, number>();
+
+  constructor(private readonly app: ExpressApp) {
+    installBodyGuard(app, (pathname) => this.ownsPathname(pathname));
+  }
+
+  /** Claims method + path for a node; throws a clear error if another node holds it. */
+  claim(nodeId: string, method: string, path: string): () => void {
+    const key = routeKey(path);
+    const methods = this.claims.get(key) ?? new Map<string, string>();
+    const holder = methods.get(method);
+    if (holder !== undefined && holder !== nodeId) {
+      throw new RouteConflictError(`${method} ${path} is already used by node ${holder}`);
+    }
+    methods.set(method, nodeId);
+    this.claims.set(key, methods);
+    const fullPath = routeKey(joinPaths(this.app.path(), path));
+    this.fullPaths.set(fullPath, (this.fullPaths.get(fullPath) ?? 0) + 1);
+    return () => {
+      if (methods.get(method) === nodeId) methods.delete(method);
+      if (methods.size === 0) this.claims.delete(key);
+      const count = (this.fullPaths.get(fullPath) ?? 1) - 1;
+      if (count <= 0) this.fullPaths.delete(fullPath);
+      else this.fullPaths.set(fullPath, count);
+    };
+  }
+
+  methodsFor(path: string): string[] {
+    return [...(this.claims.get(routeKey(path))?.keys() ?? [])];
+  }
+
+  isClaimed(path: string): boolean {
+    return this.claims.has(routeKey(path));
+  }
+
+  /** Registers `path` and `path/<token>` for every method: wrong methods get a 405 from us, not a 404. */
+  register(path: string, handlers: RequestHandler[]): RouteRegistration {
+    const own = handlers[handlers.length - 1];
+    this.app.all([path, `${path}/:token`], ...handlers);
+    return {
+      remove: () => {
+        const router = routerOf(this.app);
+        if (!router) return;
+        router.stack = router.stack.filter(
+          (layer) => !layer.route?.stack.some((entry) => entry.handle === own),
+        );
+      },
+    };
+  }
+
+  private ownsPathname(pathname: string): boolean {
+    if (this.fullPaths.size === 0) return false;
+    const key = routeKey(pathname.replace(/\/{2,}/g, "/").replace(/\/+$/, ""));
+    if (this.fullPaths.has(key)) return true;
+    const parent = key.slice(0, key.lastIndexOf("/"));
+    return parent !== "" && this.fullPaths.has(parent);
+  }
+}
+
+function joinPaths(mountPath: string, path: string): string {
+  return `${mountPath}/${path}`.replace(/\/{2,}/g, "/");
+}
+
+const registries = new WeakMap<object, WebhookRoutes>();
+
+export function webhookRoutesFor(app: Express): WebhookRoutes {
+  let routes = registries.get(app);
+  if (!routes) {
+    routes = new WebhookRoutes(app as ExpressApp);
+    registries.set(app, routes);
+  }
+  return routes;
+}
+
+const guardedRoots = new WeakMap<object, ((pathname: string) => boolean)[]>();
+
+/**
+ * Node-RED mounts its admin app at the same root before the HTTP node app, and the admin app's JSON
+ * parser reads every request body first. A guard at the very top of the root app marks our requests as
+ * parsed (`_body`), which every body-parser respects, so the stream reaches our handler unread and the
+ * size limit applies before anything is buffered (research/nodered.md §2.8).
+ */
+function installBodyGuard(app: ExpressApp, owns: (pathname: string) => boolean): void {
+  let root: ExpressApp = app;
+  while (root.parent) root = root.parent;
+  const matchers = guardedRoots.get(root);
+  if (matchers) {
+    matchers.push(owns);
+    return;
+  }
+  const list = [owns];
+  guardedRoots.set(root, list);
+  const guard = (req: Request, _res: Response, next: NextFunction) => {
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const pathname = query === -1 ? url : url.slice(0, query);
+    if (list.some((matches) => matches(pathname))) {
+      const guarded = req as unknown as GuardedRequest;
+      if (!guarded._body) {
+        guarded._body = true;
+        guarded[UNREAD_BODY] = true;
+      }
+    }
+    next();
+  };
+  root.use(guard);
+  const router = routerOf(root);
+  if (!router) return;
+  const index = router.stack.findIndex((layer) => layer.handle === guard);
+  if (index > 0) router.stack.unshift(...router.stack.splice(index, 1));
+}
+
+export function hasUnreadBody(req: IncomingMessage): boolean {
+  return (req as GuardedRequest)[UNREAD_BODY] === true;
+}

@@ -1,0 +1,321 @@
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { Node, NodeAPI, NodeDef } from "node-red";
+
+import { readBody, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
+import { classifyEvent } from "./classify";
+import { identityMismatch, readIdentity } from "./clarus-headers";
+import { AddressList, ProxyTrust } from "./client-address";
+import type { ConnectionServices } from "./connection";
+import { dedupeKeyFor } from "./dedupe-keys";
+import { ConfigError, errorMessage } from "./errors";
+import { isKnownEvent } from "./events";
+import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
+import { RateLimitedLog } from "./rate-limited-log";
+import { unwrapRecord } from "./records";
+import { hasUnreadBody, normalisePath, RouteRegistration, WebhookRoutes } from "./route-registry";
+import { STATUS, ThrottledStatus } from "./status";
+import type { ClarusMessage, JsonObject } from "./types";
+
+export interface WebhookInDef extends NodeDef {
+  connection: string;
+  path: string;
+  method?: string;
+  event?: string;
+  automationIds?: string;
+  requireToken?: boolean | string;
+  allowIps?: string;
+  trustProxy?: string;
+  maxBytes?: number | string;
+  dedupe?: boolean | string;
+  duplicatesOutput?: boolean | string;
+}
+
+export const DEFAULT_MAX_BYTES = 1_048_576;
+const BODY_TIMEOUT_MS = 30_000;
+
+/** The settings a receiver runs with, checked once at deploy. */
+export interface WebhookSettings {
+  path: string;
+  method: "POST" | "GET";
+  fixedEvent?: string;
+  automationIds: ReadonlySet<string>;
+  requireToken: boolean;
+  allowIps: AddressList;
+  proxyTrust: ProxyTrust;
+  maxBytes: number;
+  dedupe: boolean;
+  duplicatesOutput: boolean;
+}
+
+export function webhookSettings(def: WebhookInDef, connection: ConnectionServices): WebhookSettings {
+  const method = String(def.method || "POST").toUpperCase();
+  if (method !== "POST" && method !== "GET")
+    throw new ConfigError(`method must be POST or GET, not ${method}`);
+  const event = String(def.event ?? "auto").trim();
+  if (event !== "auto" && event !== "" && !isKnownEvent(event)) {
+    throw new ConfigError(`event ${JSON.stringify(event)} is not a known Clarus event`);
+  }
+  const automationIds = new Set(
+    String(def.automationIds ?? "")
+      .split(/[\s,]+/)
+      .filter(Boolean),
+  );
+  for (const id of automationIds) {
+    if (!/^\d+$/.test(id)) throw new ConfigError(`automation id ${JSON.stringify(id)} is not a number`);
+  }
+  const requireToken = flag(def.requireToken, connection.webhookToken !== undefined);
+  if (requireToken && !connection.webhookToken) {
+    throw new ConfigError("a token is required but the connection has no webhook token");
+  }
+  if (!connection.subdomain) throw new ConfigError("the connection has no subdomain");
+  const maxBytes = Number(def.maxBytes ?? DEFAULT_MAX_BYTES) || DEFAULT_MAX_BYTES;
+  if (!Number.isInteger(maxBytes) || maxBytes <= 0)
+    throw new ConfigError("maxBytes must be a positive whole number");
+  return {
+    path: normalisePath(String(def.path ?? "")),
+    method,
+    fixedEvent: event === "auto" || event === "" ? undefined : event,
+    automationIds,
+    requireToken,
+    allowIps: new AddressList(String(def.allowIps ?? ""), "allowed IPs"),
+    proxyTrust: new ProxyTrust(def.trustProxy),
+    maxBytes,
+    dedupe: flag(def.dedupe, true),
+    duplicatesOutput: flag(def.duplicatesOutput, false),
+  };
+}
+
+function flag(value: unknown, fallback: boolean): boolean {
+  if (value === undefined || value === null || value === "") return fallback;
+  return value === true || value === "true";
+}
+
+class Rejection extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+interface Counts {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+}
+
+/**
+ * One clarus-webhook-in endpoint: checks a request in order of cost (method, source, token, identity,
+ * content type, size, JSON), answers Clarus, then hands the event to the flow. A rejected request never
+ * reaches the flow; an accepted one always does.
+ */
+export class WebhookReceiver {
+  private active = true;
+  private readonly counts: Counts = { accepted: 0, duplicates: 0, rejected: 0 };
+  private readonly status: ThrottledStatus;
+  private readonly warnings: RateLimitedLog;
+  private readonly release: () => void;
+  private readonly registration: RouteRegistration;
+
+  constructor(
+    private readonly RED: NodeAPI,
+    private readonly node: Node,
+    private readonly connection: ConnectionServices,
+    private readonly settings: WebhookSettings,
+    private readonly routes: WebhookRoutes,
+  ) {
+    this.status = new ThrottledStatus(node);
+    this.warnings = new RateLimitedLog((message) => node.warn(message));
+    this.release = routes.claim(node.id, settings.method, settings.path);
+    const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
+    this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
+    this.status.set(STATUS.ok(`listening ${settings.method} ${settings.path}`.slice(0, 40)));
+  }
+
+  close(): void {
+    this.active = false;
+    this.registration.remove();
+    this.release();
+    this.status.stop();
+  }
+
+  private route(req: Request, res: Response, next: NextFunction): void {
+    if (!this.active) return next();
+    const segment = typeof req.params.token === "string" ? req.params.token : undefined;
+    // `<path>/<segment>` may be another node's exact path rather than a token.
+    if (segment !== undefined && this.routes.isClaimed(`${this.settings.path}/${segment}`)) return next();
+    if (req.method !== this.settings.method) {
+      const methods = this.routes.methodsFor(this.settings.path);
+      if (methods.includes(req.method)) return next();
+      this.reject(
+        req,
+        res,
+        new Rejection(405, `method ${req.method} not allowed`, { Allow: methods.join(", ") }),
+      );
+      return;
+    }
+    this.handle(req, res, segment).catch((error: unknown) => {
+      this.node.error(`webhook request failed: ${errorMessage(error)}`);
+      if (!res.headersSent) res.status(500).json({ ok: false, error: "internal error" });
+    });
+  }
+
+  private async handle(req: Request, res: Response, segment: string | undefined): Promise<void> {
+    let payload: JsonObject;
+    let bytes: Buffer | string;
+    try {
+      this.checkSource(req);
+      this.checkToken(req, segment);
+      const mismatch = identityMismatch(
+        readIdentity(req.headers),
+        this.connection.expectedIdentity(this.settings.automationIds),
+      );
+      if (mismatch) throw new Rejection(403, mismatch);
+      ({ payload, bytes } = this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req));
+    } catch (error) {
+      if (error instanceof Rejection) return this.reject(req, res, error);
+      if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
+      return;
+    }
+    this.accept(req, res, payload, bytes);
+  }
+
+  private checkSource(req: Request): void {
+    if (this.settings.allowIps.isEmpty) return;
+    const client = this.settings.proxyTrust.clientAddress(req);
+    if (!this.settings.allowIps.contains(client)) {
+      throw new Rejection(403, `source address ${client ?? "unknown"} is not allowed`);
+    }
+  }
+
+  private checkToken(req: Request, segment: string | undefined): void {
+    if (!this.settings.requireToken) {
+      if (segment !== undefined) throw new Rejection(404, "not found");
+      return;
+    }
+    const candidate = segment ?? queryToken(req) ?? bearerToken(req);
+    if (!this.connection.webhookToken?.matches(candidate)) {
+      throw new Rejection(401, candidate === undefined ? "token missing" : "token wrong");
+    }
+  }
+
+  private async readJson(req: Request): Promise<{ payload: JsonObject; bytes: Buffer }> {
+    if (!isJsonContentType(req.headers["content-type"])) {
+      throw new Rejection(415, `content type ${JSON.stringify(req.headers["content-type"])} is not JSON`);
+    }
+    if (!hasUnreadBody(req)) {
+      throw new Error(
+        "the request body was read before this node could check its size (a body parser in httpNodeMiddleware?)",
+      );
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readBody(req, this.settings.maxBytes, BODY_TIMEOUT_MS);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError)
+        throw new Rejection(413, error.message, { Connection: "close" });
+      if (error instanceof BodyTimeoutError) throw new Rejection(408, error.message, { Connection: "close" });
+      throw error;
+    }
+    try {
+      return { payload: parseJsonObject(bytes.toString("utf8")), bytes };
+    } catch (error) {
+      if (error instanceof BodyError) throw new Rejection(400, error.message);
+      throw error;
+    }
+  }
+
+  private accept(req: Request, res: Response, payload: JsonObject, bytes: Buffer | string): void {
+    const identity = readIdentity(req.headers);
+    const record = unwrapRecord(payload);
+    const { event } = classifyEvent({
+      fixedEvent: this.settings.fixedEvent,
+      automationId: identity.automationId,
+      automationEvents: (id) => this.connection.automationEvent(id),
+      record,
+    });
+    const dedupeKey = dedupeKeyFor(event, record, bytes);
+    const fresh = !this.settings.dedupe || this.connection.dedupe.claim(dedupeKey);
+    res.status(200).json(fresh ? { ok: true } : { ok: true, duplicate: true });
+    if (fresh) this.counts.accepted++;
+    else this.counts.duplicates++;
+    this.showCounts();
+    if (!fresh && !this.settings.duplicatesOutput) return;
+    const msg: ClarusMessage = {
+      _msgid: this.RED.util.generateId(),
+      topic: event,
+      payload,
+      clarus: {
+        event,
+        source: "webhook",
+        subdomain: identity.subdomain,
+        domain: identity.domain,
+        apiDomain: identity.apiDomain,
+        automationId: identity.automationId,
+        integrationId: identity.integrationId,
+        receivedAt: new Date().toISOString(),
+        dedupeKey,
+        duplicate: !fresh,
+      },
+    };
+    if (!this.settings.duplicatesOutput) this.node.send(msg);
+    else this.node.send(fresh ? [msg, null] : [null, msg]);
+  }
+
+  private reject(req: Request, res: Response, rejection: Rejection): void {
+    this.counts.rejected++;
+    this.showCounts();
+    this.warnings.warn(
+      `rejected ${rejection.status}`,
+      `${rejection.message} (from ${req.socket.remoteAddress ?? "unknown"})`,
+    );
+    res.status(rejection.status).set(rejection.headers).json({ ok: false, error: rejection.message });
+  }
+
+  private showCounts(): void {
+    const { accepted, duplicates, rejected } = this.counts;
+    const parts = [`${accepted} ok`];
+    if (duplicates > 0) parts.push(`${duplicates} dup`);
+    if (rejected > 0) parts.push(`${rejected} rejected`);
+    const text = parts.join(", ");
+    this.status.set(rejected > 0 ? STATUS.warning(text) : STATUS.ok(text));
+  }
+}
+
+function queryToken(req: Request): string | undefined {
+  const token = req.query.token;
+  return typeof token === "string" ? token : undefined;
+}
+
+function bearerToken(req: Request): string | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+  return match ? match[1].trim() : undefined;
+}
+
+/** A GET webhook carries no body; its query string (without the token) is the payload. */
+function queryPayload(req: Request): { payload: JsonObject; bytes: string } {
+  const url = req.originalUrl ?? req.url;
+  const query = url.includes("?") ? url.slice(url.indexOf("?") + 1) : "";
+  const params = new URLSearchParams(query);
+  params.delete("token");
+  const payload: JsonObject = {};
+  for (const [key, value] of params) {
+    if (key === "__proto__" || key === "constructor" || key === "prototype") {
+      throw new Rejection(400, `query holds a forbidden key (${key})`);
+    }
+    payload[key] = value;
+  }
+  params.sort();
+  return { payload, bytes: params.toString() };
+}
+
+/** The user's `httpNodeMiddleware` runs on our routes as on core's (a function or an array). */
+function httpNodeMiddleware(RED: NodeAPI): RequestHandler[] {
+  const middleware = (RED.settings as { httpNodeMiddleware?: RequestHandler | RequestHandler[] })
+    .httpNodeMiddleware;
+  if (typeof middleware === "function") return [middleware];
+  if (Array.isArray(middleware)) return middleware.filter((entry) => typeof entry === "function");
+  return [];
+}

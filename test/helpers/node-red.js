@@ -1,0 +1,102 @@
+// Shared set-up for specs that load our nodes into node-red-node-test-helper.
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const helper = require("node-red-node-test-helper");
+
+helper.init(require.resolve("node-red"));
+
+const build = path.join(__dirname, "..", "..", "build", "nodes");
+const connectionNode = require(path.join(build, "clarus-connection.js"));
+const webhookNode = require(path.join(build, "clarus-webhook-in.js"));
+
+/**
+ * helper.request() reaches only the admin app, so the webhook node's initializer is wrapped to capture
+ * the RED.httpNode app it registers on (research/nodered.md §2.9).
+ */
+function capturingWebhookNode(onHttpNode) {
+  return function (RED) {
+    onHttpNode(RED.httpNode);
+    return webhookNode(RED);
+  };
+}
+
+function tempUserDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "clarus-test-"));
+}
+
+const TOKEN = "s3cret-token-0123456789abcdef";
+
+const CLARUS_HEADERS = {
+  "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
+  "X-ClarusWMS-API-Domain": "https://clarus-api.com",
+  "X-ClarusWMS-Subdomain": "acme",
+  "X-ClarusWMS-Automation-ID": "43",
+  "X-ClarusWMS-Integration-ID": "723",
+};
+
+function connectionConfig(overrides = {}) {
+  return {
+    id: "conn",
+    type: "clarus-connection",
+    name: "acme",
+    subdomain: "acme",
+    domain: "https://acme.claruswms.co.uk",
+    apiUrl: "https://clarus-api.com",
+    automations: [{ id: "43", event: "goods_out.completed" }],
+    dedupeHours: 72,
+    dedupeCapacity: 1000,
+    ...overrides,
+  };
+}
+
+function webhookConfig(overrides = {}) {
+  return {
+    id: "hook",
+    type: "clarus-webhook-in",
+    connection: "conn",
+    path: "/clarus/events",
+    method: "POST",
+    event: "auto",
+    automationIds: "",
+    requireToken: true,
+    allowIps: "",
+    trustProxy: "none",
+    maxBytes: 1048576,
+    dedupe: true,
+    duplicatesOutput: false,
+    wires: [["out"]],
+    ...overrides,
+  };
+}
+
+/** Collects what a helper node receives, so a test can await a count or check that nothing came. */
+function collect(node) {
+  const received = [];
+  const waiters = [];
+  node.on("input", (msg) => {
+    received.push(msg);
+    for (const waiter of waiters.splice(0)) waiter();
+  });
+  return {
+    received,
+    async waitFor(count) {
+      while (received.length < count) await new Promise((resolve) => waiters.push(resolve));
+      return received;
+    },
+  };
+}
+
+module.exports = {
+  helper,
+  connectionNode,
+  webhookNode,
+  capturingWebhookNode,
+  tempUserDir,
+  TOKEN,
+  CLARUS_HEADERS,
+  connectionConfig,
+  webhookConfig,
+  collect,
+};
