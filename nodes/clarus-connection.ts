@@ -1,6 +1,6 @@
 import type { NodeAPI } from "node-red";
 
-import { ClarusConnectionNode, ConnectionServices } from "./lib/connection";
+import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/types";
 
 export = (RED: NodeAPI) => {
@@ -8,6 +8,7 @@ export = (RED: NodeAPI) => {
     RED.nodes.createNode(this, def);
     this.services = new ConnectionServices(def, this.credentials ?? {}, {
       userDir: RED.settings.userDir,
+      tuning: (RED.settings as { clarus?: ClarusTuning }).clarus,
       warn: (message) => this.warn(message),
     });
     this.on("close", (removed: boolean, done: () => void) => {

@@ -9,6 +9,7 @@ export interface ClarusIdentity {
   integrationId?: string;
 }
 
+/** Built once per endpoint; values are kept as configured and normalised for comparison. */
 export interface ExpectedIdentity {
   subdomain: string;
   /** The tenant's login URL; empty means not checked. */
@@ -17,6 +18,21 @@ export interface ExpectedIdentity {
   apiDomain?: string;
   /** Allowed automation ids; empty means any. */
   automationIds?: ReadonlySet<string>;
+}
+
+/** The expected identity with every value normalised, so a request compares without re-normalising. */
+export function expectedIdentity(
+  subdomain: string,
+  domain: string,
+  apiDomain: string,
+  automationIds: ReadonlySet<string>,
+): ExpectedIdentity {
+  return {
+    subdomain: subdomain.trim().toLowerCase(),
+    domain: domain ? normaliseHost(domain) : undefined,
+    apiDomain: apiDomain ? normaliseHost(apiDomain) : undefined,
+    automationIds,
+  };
 }
 
 export function readIdentity(headers: IncomingHttpHeaders): ClarusIdentity {
@@ -52,13 +68,13 @@ export function identityMismatch(identity: ClarusIdentity, expected: ExpectedIde
   if (!identity.domain) return "missing header X-ClarusWMS-Domain";
   if (!identity.apiDomain) return "missing header X-ClarusWMS-API-Domain";
   if (!identity.automationId) return "missing header X-ClarusWMS-Automation-ID";
-  if (identity.subdomain.toLowerCase() !== expected.subdomain.trim().toLowerCase()) {
+  if (identity.subdomain.toLowerCase() !== expected.subdomain) {
     return `X-ClarusWMS-Subdomain ${quote(identity.subdomain)} is not the connection's subdomain`;
   }
-  if (expected.domain && normaliseHost(identity.domain) !== normaliseHost(expected.domain)) {
+  if (expected.domain && normaliseHost(identity.domain) !== expected.domain) {
     return `X-ClarusWMS-Domain ${quote(identity.domain)} is not the connection's domain`;
   }
-  if (expected.apiDomain && normaliseHost(identity.apiDomain) !== normaliseHost(expected.apiDomain)) {
+  if (expected.apiDomain && normaliseHost(identity.apiDomain) !== expected.apiDomain) {
     return `X-ClarusWMS-API-Domain ${quote(identity.apiDomain)} is not the connection's API URL`;
   }
   if (!NUMERIC_ID.test(identity.automationId)) return "X-ClarusWMS-Automation-ID is not a number";

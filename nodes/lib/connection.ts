@@ -2,9 +2,13 @@ import path from "node:path";
 
 import type { Node } from "node-red";
 
+import { AutomationDiscovery } from "./automation-discovery";
+import type { RetryPolicy } from "./backoff";
+import { ClarusClient } from "./clarus-client";
 import { DedupeStore } from "./dedupe-store";
+import { ConfigError } from "./errors";
 import { isKnownEvent } from "./events";
-import type { ExpectedIdentity } from "./clarus-headers";
+import { expectedIdentity, type ExpectedIdentity } from "./clarus-headers";
 import { SecretMatcher } from "./secret";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
@@ -15,7 +19,14 @@ export const DEFAULT_DEDUPE_CAPACITY = 100_000;
 export interface ConnectionEnvironment {
   /** Node-RED's user directory; the dedupe store lives under it. Undefined keeps the store in memory. */
   userDir?: string;
+  /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
+  tuning?: ClarusTuning;
   warn: (message: string) => void;
+}
+
+export interface ClarusTuning {
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
 }
 
 /**
@@ -28,9 +39,18 @@ export class ConnectionServices {
   readonly apiUrl: string;
   readonly dedupe: DedupeStore;
   readonly webhookToken?: SecretMatcher;
+  /** Where nodes using this connection keep their own files (poll watermarks). */
+  readonly stateDir?: string;
   private readonly automationEvents = new Map<string, string>();
+  private readonly credentials: ConnectionCredentials;
+  private client?: ClarusClient;
+  discovery?: AutomationDiscovery;
+  private readonly tuning: ClarusTuning;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
+    this.credentials = credentials;
+    this.tuning = env.tuning ?? {};
+    this.stateDir = env.userDir ? path.join(env.userDir, "clarus") : undefined;
     this.subdomain = (def.subdomain ?? "").trim();
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
@@ -44,20 +64,57 @@ export class ConnectionServices {
     this.dedupe = new DedupeStore({
       ttlMs: hours * 3_600_000,
       capacity,
-      file: env.userDir ? path.join(env.userDir, "clarus", `dedupe-${safeFileName(def.id)}`) : undefined,
+      file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
       warn: env.warn,
     });
   }
 
+  get hasApiCredentials(): boolean {
+    const { accessToken, clientId, clientSecret } = this.credentials;
+    return Boolean(accessToken?.trim() || (clientId?.trim() && clientSecret?.trim()));
+  }
+
+  /** The one API client of this connection, shared by its nodes so they share its token. */
+  get api(): ClarusClient {
+    if (!this.hasApiCredentials) {
+      throw new ConfigError(
+        "the connection has no API credentials (client id and secret, or an access token)",
+      );
+    }
+    this.client ??= new ClarusClient({
+      apiUrl: this.apiUrl,
+      subdomain: this.subdomain,
+      clientId: this.credentials.clientId?.trim(),
+      clientSecret: this.credentials.clientSecret?.trim(),
+      accessToken: this.credentials.accessToken?.trim() || undefined,
+      timeoutMs: this.tuning.timeoutMs,
+      retry: this.tuning.retry,
+    });
+    return this.client;
+  }
+
+  /**
+   * Starts reading the automation map from the API when the connection has credentials. Off in a
+   * connection without them; the manual map works either way.
+   */
+  startDiscovery(): AutomationDiscovery | undefined {
+    if (!this.hasApiCredentials || this.discovery) return this.discovery;
+    this.discovery = new AutomationDiscovery(this.api);
+    void this.discovery.refresh();
+    return this.discovery;
+  }
+
+  /** The manual map first, then what discovery found. */
   automationEvent(automationId: string): string | undefined {
-    return this.automationEvents.get(automationId);
+    return this.automationEvents.get(automationId) ?? this.discovery?.eventOf(automationId);
   }
 
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
-    return { subdomain: this.subdomain, domain: this.domain, apiDomain: this.apiUrl, automationIds };
+    return expectedIdentity(this.subdomain, this.domain, this.apiUrl, automationIds);
   }
 
   async close(removed: boolean): Promise<void> {
+    this.discovery?.stop();
     await this.dedupe.close(removed);
   }
 }
@@ -85,6 +142,6 @@ function positiveNumber(value: unknown, fallback: number): number {
   return Number.isFinite(number) && number > 0 ? number : fallback;
 }
 
-function safeFileName(id: string): string {
+export function safeFileName(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, "_");
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { LRUCache } from "lru-cache";
 
 import { errorMessage } from "./errors";
+import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export interface DedupeStoreOptions {
   /** How long a key counts as seen (DESIGN.md `dedupeHours`). */
@@ -174,15 +175,7 @@ export class DedupeStore extends EventEmitter {
       if (expiresAt > now) entries.push([key, expiresAt]);
     }
     const snapshot: Snapshot = { version: 1, entries };
-    const temp = `${this.snapshotFile}.${process.pid}.tmp`;
-    const handle = await fs.promises.open(temp, "w");
-    try {
-      await handle.writeFile(JSON.stringify(snapshot));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.promises.rename(temp, this.snapshotFile);
+    await writeFileAtomic(this.snapshotFile, JSON.stringify(snapshot));
     await fs.promises.writeFile(this.journalFile, "");
     this.journalLines = 0;
   }
@@ -190,7 +183,7 @@ export class DedupeStore extends EventEmitter {
   /** A missing file is an empty store; an unreadable one is a warning and an empty store, never a failure. */
   private load(): void {
     const now = this.now();
-    const snapshot = readIfExists(this.snapshotFile);
+    const snapshot = readTextIfExists(this.snapshotFile);
     if (snapshot !== undefined) {
       const entries = parseSnapshot(snapshot);
       if (entries === undefined) {
@@ -199,7 +192,7 @@ export class DedupeStore extends EventEmitter {
         for (const [key, expiresAt] of entries) if (expiresAt > now) this.cache.set(key, expiresAt);
       }
     }
-    const journal = readIfExists(this.journalFile);
+    const journal = readTextIfExists(this.journalFile);
     if (journal === undefined) return;
     let unreadable = 0;
     for (const line of journal.split("\n")) {
@@ -213,15 +206,6 @@ export class DedupeStore extends EventEmitter {
       if (entry[1] > now) this.cache.set(entry[0], entry[1]);
     }
     if (unreadable > 0) this.warn(`dedupe store journal had ${unreadable} unreadable line(s); skipped`);
-  }
-}
-
-function readIfExists(file: string | undefined): string | undefined {
-  if (!file) return undefined;
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
   }
 }
 

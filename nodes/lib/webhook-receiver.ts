@@ -1,20 +1,22 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Node, NodeAPI, NodeDef } from "node-red";
 
+import type { AutomationDiscovery, DiscoveryState } from "./automation-discovery";
 import { readBody, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
 import { classifyEvent } from "./classify";
-import { identityMismatch, readIdentity } from "./clarus-headers";
+import { ExpectedIdentity, identityMismatch, readIdentity } from "./clarus-headers";
 import { AddressList, ProxyTrust } from "./client-address";
 import type { ConnectionServices } from "./connection";
 import { dedupeKeyFor } from "./dedupe-keys";
 import { ConfigError, errorMessage } from "./errors";
 import { isKnownEvent } from "./events";
+import { eventMessage } from "./message";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { RateLimitedLog } from "./rate-limited-log";
 import { unwrapRecord } from "./records";
 import { hasUnreadBody, normalisePath, RouteRegistration, WebhookRoutes } from "./route-registry";
 import { STATUS, ThrottledStatus } from "./status";
-import type { ClarusMessage, JsonObject } from "./types";
+import type { JsonObject } from "./types";
 
 export interface WebhookInDef extends NodeDef {
   connection: string;
@@ -118,6 +120,7 @@ export class WebhookReceiver {
   private readonly warnings: RateLimitedLog;
   private readonly release: () => void;
   private readonly registration: RouteRegistration;
+  private readonly expected: ExpectedIdentity;
 
   constructor(
     private readonly RED: NodeAPI,
@@ -127,15 +130,31 @@ export class WebhookReceiver {
     private readonly routes: WebhookRoutes,
   ) {
     this.status = new ThrottledStatus(node);
+    this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
     this.release = routes.claim(node.id, settings.method, settings.path);
     const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
     this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
     this.status.set(STATUS.ok(`listening ${settings.method} ${settings.path}`.slice(0, 40)));
+    this.discovery = settings.fixedEvent ? undefined : connection.startDiscovery();
+    this.discovery?.on("state", this.onDiscovery);
   }
+
+  private readonly discovery?: AutomationDiscovery;
+  private discoveryFailure?: string;
+  private readonly onDiscovery = (state: DiscoveryState) => {
+    if (!state.ok && this.discoveryFailure === undefined) {
+      this.node.warn(
+        `could not read the automation map from the Clarus API: ${state.error}; the manual map still applies`,
+      );
+    }
+    this.discoveryFailure = state.ok ? undefined : state.error;
+    this.showCounts();
+  };
 
   close(): void {
     this.active = false;
+    this.discovery?.off("state", this.onDiscovery);
     this.registration.remove();
     this.release();
     this.status.stop();
@@ -158,7 +177,7 @@ export class WebhookReceiver {
     }
     this.handle(req, res, segment).catch((error: unknown) => {
       this.node.error(`webhook request failed: ${errorMessage(error)}`);
-      if (!res.headersSent) res.status(500).json({ ok: false, error: "internal error" });
+      if (!res.headersSent) answer(res, 500, INTERNAL_ERROR);
     });
   }
 
@@ -168,10 +187,7 @@ export class WebhookReceiver {
     try {
       this.checkSource(req);
       this.checkToken(req, segment);
-      const mismatch = identityMismatch(
-        readIdentity(req.headers),
-        this.connection.expectedIdentity(this.settings.automationIds),
-      );
+      const mismatch = identityMismatch(readIdentity(req.headers), this.expected);
       if (mismatch) throw new Rejection(403, mismatch);
       ({ payload, bytes } = this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req));
     } catch (error) {
@@ -238,28 +254,20 @@ export class WebhookReceiver {
     });
     const dedupeKey = dedupeKeyFor(event, record, bytes);
     const fresh = !this.settings.dedupe || this.connection.dedupe.claim(dedupeKey);
-    res.status(200).json(fresh ? { ok: true } : { ok: true, duplicate: true });
+    answer(res, 200, fresh ? ACCEPTED : DUPLICATE);
     if (fresh) this.counts.accepted++;
     else this.counts.duplicates++;
     this.showCounts();
     if (!fresh && !this.settings.duplicatesOutput) return;
-    const msg: ClarusMessage = {
-      _msgid: this.RED.util.generateId(),
-      topic: event,
+    const msg = eventMessage({
+      msgid: this.RED.util.generateId(),
+      event,
+      source: "webhook",
       payload,
-      clarus: {
-        event,
-        source: "webhook",
-        subdomain: identity.subdomain,
-        domain: identity.domain,
-        apiDomain: identity.apiDomain,
-        automationId: identity.automationId,
-        integrationId: identity.integrationId,
-        receivedAt: new Date().toISOString(),
-        dedupeKey,
-        duplicate: !fresh,
-      },
-    };
+      identity,
+      dedupeKey,
+      duplicate: !fresh,
+    });
     if (!this.settings.duplicatesOutput) this.node.send(msg);
     else this.node.send(fresh ? [msg, null] : [null, msg]);
   }
@@ -271,7 +279,12 @@ export class WebhookReceiver {
       `rejected ${rejection.status}`,
       `${rejection.message} (from ${req.socket.remoteAddress ?? "unknown"})`,
     );
-    res.status(rejection.status).set(rejection.headers).json({ ok: false, error: rejection.message });
+    answer(
+      res,
+      rejection.status,
+      Buffer.from(JSON.stringify({ ok: false, error: rejection.message })),
+      rejection.headers,
+    );
   }
 
   private showCounts(): void {
@@ -280,8 +293,26 @@ export class WebhookReceiver {
     if (duplicates > 0) parts.push(`${duplicates} dup`);
     if (rejected > 0) parts.push(`${rejected} rejected`);
     const text = parts.join(", ");
-    this.status.set(rejected > 0 ? STATUS.warning(text) : STATUS.ok(text));
+    if (this.discoveryFailure !== undefined) this.status.set(STATUS.degraded(`${text}, no automation map`));
+    else this.status.set(rejected > 0 ? STATUS.warning(text) : STATUS.ok(text));
   }
+}
+
+const ACCEPTED = Buffer.from('{"ok":true}');
+const DUPLICATE = Buffer.from('{"ok":true,"duplicate":true}');
+const INTERNAL_ERROR = Buffer.from('{"ok":false,"error":"internal error"}');
+
+/**
+ * Writes the answer directly: express's res.json() would hash an ETag and look up a content type on
+ * every request, the largest cost on this path that the flow gains nothing from.
+ */
+function answer(res: Response, status: number, body: Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(body.length),
+    ...headers,
+  });
+  res.end(body);
 }
 
 function queryToken(req: Request): string | undefined {

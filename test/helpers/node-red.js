@@ -22,8 +22,14 @@ function capturingWebhookNode(onHttpNode) {
   };
 }
 
+const tempDirs = [];
+// Removed when the test process ends, whatever the outcome.
+process.on("exit", () => tempDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
 function tempUserDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "clarus-test-"));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clarus-test-"));
+  tempDirs.push(dir);
+  return dir;
 }
 
 const TOKEN = "s3cret-token-0123456789abcdef";

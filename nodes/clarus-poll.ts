@@ -1,0 +1,42 @@
+import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
+
+import type { ClarusConnectionNode } from "./lib/connection";
+import { errorMessage } from "./lib/errors";
+import { PollDef, Poller, pollSettings } from "./lib/poller";
+import { STATUS } from "./lib/status";
+
+export = (RED: NodeAPI) => {
+  function ClarusPoll(this: Node, def: PollDef) {
+    RED.nodes.createNode(this, def);
+    let poller: Poller | undefined;
+    try {
+      const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
+      if (!connection?.services) throw new Error("no clarus-connection is configured");
+      const services = connection.services;
+      poller = new Poller(this, services, services.api, pollSettings(def), () => RED.util.generateId());
+      poller.start();
+    } catch (error) {
+      this.error(`not polling: ${errorMessage(error)}`);
+      this.status(STATUS.failed(errorMessage(error).slice(0, 40)));
+    }
+
+    this.on("input", (msg: NodeMessageInFlow, _send: unknown, done: (error?: Error) => void) => {
+      if (!poller) return done(new Error("the poll node is not configured"));
+      const since = (msg as { since?: unknown }).since;
+      if (since === undefined || since === null || since === "") return poller.request({ msg, done });
+      const parsed = since instanceof Date ? since.getTime() : Date.parse(String(since));
+      if (Number.isNaN(parsed)) return done(new Error(`msg.since ${JSON.stringify(since)} is not a date`));
+      poller.request({ msg, done, since: new Date(parsed).toISOString() });
+    });
+
+    this.on("close", (removed: boolean, done: () => void) => {
+      if (!poller) return done();
+      poller.stop(removed).then(done, (error: unknown) => {
+        this.error(errorMessage(error));
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType("clarus-poll", ClarusPoll);
+};

@@ -1,0 +1,83 @@
+import type { ClarusClient, RetryInfo } from "./clarus-client";
+import { ClarusApiError } from "./clarus-client";
+import { isPlainObject } from "./records";
+import type { JsonObject } from "./types";
+
+/** A Relay connection as every Clarus list returns it (research/clarus.md §5.1). */
+export interface RelayConnection {
+  nodes: JsonObject[];
+  hasNextPage: boolean;
+  endCursor?: string;
+}
+
+/**
+ * The connection in a GraphQL result: at `path` when given (e.g. ["goods_outs", "all"]), else the first
+ * object found with `edges` and `pageInfo`.
+ */
+export function findConnection(data: unknown, path?: readonly string[]): RelayConnection | undefined {
+  const found = path
+    ? path.reduce<unknown>((value, key) => (isPlainObject(value) ? value[key] : undefined), data)
+    : search(data);
+  if (!isPlainObject(found) || !Array.isArray(found.edges) || !isPlainObject(found.pageInfo))
+    return undefined;
+  const nodes = found.edges
+    .map((edge) => (isPlainObject(edge) ? edge.node : undefined))
+    .filter(isPlainObject);
+  const endCursor = found.pageInfo.endCursor;
+  return {
+    nodes,
+    hasNextPage: found.pageInfo.hasNextPage === true,
+    endCursor: typeof endCursor === "string" ? endCursor : undefined,
+  };
+}
+
+function search(value: unknown): unknown {
+  if (!isPlainObject(value)) return undefined;
+  if (Array.isArray(value.edges) && isPlainObject(value.pageInfo)) return value;
+  for (const child of Object.values(value)) {
+    const found = search(child);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+export interface PageRequest {
+  query: string;
+  variables: JsonObject;
+  path?: readonly string[];
+  pageSize: number;
+  /** Where to start; undefined starts at the first page. */
+  after?: string;
+  signal?: AbortSignal;
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export interface Page extends RelayConnection {
+  /** The cursor this page was asked for with. */
+  after?: string;
+}
+
+/**
+ * Pages through a connection with `first`/`after`, one page in memory at a time; the caller decides
+ * when to stop (the page limit), so it can resume from `endCursor` later.
+ */
+export async function* relayPages(client: ClarusClient, request: PageRequest): AsyncGenerator<Page> {
+  let after = request.after;
+  for (;;) {
+    const data = await client.graphql(
+      request.query,
+      { ...request.variables, first: request.pageSize, after: after ?? null },
+      { signal: request.signal, onRetry: request.onRetry },
+    );
+    const connection = findConnection(data, request.path);
+    if (!connection) {
+      throw new ClarusApiError(
+        "the GraphQL result has no connection (edges and pageInfo) to page through",
+        "graphql",
+      );
+    }
+    yield { ...connection, after };
+    if (!connection.hasNextPage || !connection.endCursor) return;
+    after = connection.endCursor;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Clarus WMS simulator: a loopback fake of the Clarus API (OAuth, GraphQL) and webhook sender for tests
+ * and the demo. Not shipped in the package.
+ */
+import { Simulator, type SimulatorOptions } from "./simulator";
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const sim = new Simulator(options);
+  return sim.listen(options.port ?? 0);
+}
+
+export { Simulator };
+export type {
+  ActivityOptions,
+  AutomationInput,
+  AutomationPatch,
+  RequestCounters,
+  SimulatorEvents,
+  SimulatorOptions,
+} from "./simulator";
+export type { Delivery, SimEvent, WebhookOptions } from "./webhooks";
+export type { FaultCounts, FaultKind, FaultOptions } from "./faults";
+export type { RequestLogEntry } from "./server";
+export type { TokenGrant } from "./auth";
+export {
+  ALL_SIM_EVENTS,
+  GOODS_OUT_STATUSES,
+  GOODS_OUT_STATUS_ID,
+  SIM_EVENTS,
+  TASK_STATUS,
+  TASK_TYPE,
+  TRANSACTION_CATEGORY,
+  TRANSACTION_SUBTYPE,
+} from "./constants";
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decodeCursor, encodeCursor } from "./paging";

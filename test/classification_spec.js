@@ -1,0 +1,154 @@
+const assert = require("node:assert/strict");
+
+const request = require("supertest");
+
+const {
+  helper,
+  connectionNode,
+  capturingWebhookNode,
+  TOKEN,
+  CLARUS_HEADERS,
+  webhookConfig,
+  collect,
+} = require("./helpers/node-red");
+const { startSimulator, connectionFor, TEST_TUNING } = require("./helpers/clarus-sim");
+
+describe("event classification in clarus-webhook-in", function () {
+  let sim;
+  let app;
+  let out;
+
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  beforeEach(async () => {
+    sim = await startSimulator({ history: 0, seed: 21 });
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await sim.stop();
+    helper.settings({});
+  });
+
+  async function load({ automations = [], hook = {}, credentials = {} } = {}) {
+    helper.settings({ clarus: TEST_TUNING });
+    await helper.load(
+      [connectionNode, capturingWebhookNode((httpNode) => (app = httpNode))],
+      [
+        connectionFor(sim, automations, { domain: "https://acme.claruswms.co.uk", apiUrl: sim.url }),
+        webhookConfig(hook),
+        { id: "out", type: "helper" },
+      ],
+      { conn: { webhookToken: TOKEN, ...credentials } },
+    );
+    out = collect(helper.getNode("out"));
+    return helper.getNode("hook");
+  }
+
+  function deliver(body, automationId = "43") {
+    return request(app)
+      .post(`/clarus/events/${TOKEN}`)
+      .set({
+        ...CLARUS_HEADERS,
+        "X-ClarusWMS-API-Domain": sim.url,
+        "X-ClarusWMS-Automation-ID": automationId,
+      })
+      .send(body)
+      .expect(200);
+  }
+
+  it("should use the node's fixed event before anything else", async function () {
+    await load({
+      automations: [{ id: "43", event: "goods_in.completed" }],
+      hook: { event: "stock.placed_on_hold" },
+    });
+    await deliver({ id: 1, goods_out_status_id: 6 });
+    const [msg] = await out.waitFor(1);
+    assert.equal(msg.topic, "stock.placed_on_hold");
+    assert.equal(msg.clarus.dedupeKey, "stock.placed_on_hold:1");
+  });
+
+  it("should use the connection's automation map before the payload's shape", async function () {
+    await load({ automations: [{ id: "43", event: "goods_in.completed" }] });
+    await deliver({ id: 2, goods_out_status_id: 6 });
+    const [msg] = await out.waitFor(1);
+    assert.equal(msg.topic, "goods_in.completed");
+  });
+
+  it("should use the automation map discovered from the Clarus API", async function () {
+    const automationId = sim.addAutomation({
+      event: "stock.released_from_hold",
+      url: "http://127.0.0.1:9/unused",
+    });
+    await load({ credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret } });
+    const connection = helper.getNode("conn");
+    await connection.services.discovery.refresh();
+    await deliver({ id: 3, note: "nothing here says which event this is" }, String(automationId));
+    const [msg] = await out.waitFor(1);
+    assert.equal(msg.topic, "stock.released_from_hold");
+    assert.equal(msg.clarus.automationId, String(automationId));
+  });
+
+  it("should show a failed discovery in the status and keep the manual map working", async function () {
+    sim.setFaults({ graphqlErrors: 1 });
+    const node = await load({
+      automations: [{ id: "43", event: "goods_out.completed" }],
+      credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret },
+    });
+    await helper.getNode("conn").services.discovery.refresh();
+    const status = await waitForStatus(node, (s) => /no automation map/.test(s.text ?? ""));
+    assert.equal(status.fill, "yellow");
+    assert.ok(node.warn.args.some(([w]) => /could not read the automation map/.test(String(w))));
+    await deliver({ id: 4, note: "mapped by hand" });
+    const [msg] = await out.waitFor(1);
+    assert.equal(msg.topic, "goods_out.completed");
+  });
+
+  it("should not ask the API when the connection has no credentials", async function () {
+    await load();
+    assert.equal(helper.getNode("conn").services.discovery, undefined);
+    await deliver({ id: 5, goods_out_status_id: 6 });
+    await out.waitFor(1);
+    assert.equal(sim.requests.graphql, 0);
+  });
+
+  const shapes = [
+    [
+      "goods_out.completed",
+      { id: 10, goods_out_status_id: 6, actual_date_of_dispatch: "2026-11-27T10:00:00Z" },
+    ],
+    ["goods_out.completed", { id: 11, goods_out_status: { id: "6", code: "COMPLETED" } }],
+    ["goods_in.completed", { id: 12, status: "completed", expected_date_of_arrival: "2026-11-20" }],
+    [
+      "goods_in.completed",
+      { data: { id: 13, actual_date_of_arrival: "2026-11-27T09:00:00Z", expected_date_of_arrival: null } },
+    ],
+    ["stock.positively_adjusted", { id: 14, quantity: 5, new_quantity: 25 }],
+    ["stock.negatively_adjusted", { id: 15, quantity: -5, new_quantity: 20 }],
+    ["stock.placed_on_hold", { id: 16, subtype: "HOLD", quantity: 20 }],
+    ["stock.released_from_hold", { id: 17, subtype: "OFFHOLD", quantity: 20 }],
+    ["unknown", { id: 18, colour: "blue" }],
+  ];
+  for (const [event, body] of shapes) {
+    it(`should recognise ${event} from the payload ${JSON.stringify(body)}`, async function () {
+      await load();
+      await deliver(body);
+      const [msg] = await out.waitFor(1);
+      assert.equal(msg.topic, event);
+      assert.equal(msg.clarus.event, event);
+    });
+  }
+});
+
+function waitForStatus(node, matches) {
+  const shown = node.status.args.map((args) => args[0]).find(matches);
+  if (shown) return Promise.resolve(shown);
+  return new Promise((resolve) => {
+    const listener = (call) => {
+      if (matches(call.args[0])) {
+        node.removeListener("call:status", listener);
+        resolve(call.args[0]);
+      }
+    };
+    node.on("call:status", listener);
+  });
+}
