@@ -1,0 +1,111 @@
+/** The demo's flow: webhook-in and three polls into the four event filters, each into a debug node. */
+export interface DemoFlowOptions {
+  apiUrl: string;
+  subdomain: string;
+  domain: string;
+  automations: { id: string; event: string }[];
+}
+
+type FlowNode = Record<string, unknown>;
+
+export function demoFlow(options: DemoFlowOptions): FlowNode[] {
+  const tab = "clarus-demo-tab";
+  const filters = ["dispatched", "goods-in", "adjustment", "hold"];
+  const node = (id: string, type: string, x: number, y: number, props: FlowNode = {}): FlowNode => ({
+    id,
+    type,
+    z: tab,
+    x,
+    y,
+    ...props,
+  });
+  const debug = (id: string, name: string, y: number) =>
+    node(id, "debug", 900, y, {
+      name,
+      active: true,
+      tosidebar: true,
+      console: false,
+      complete: "true",
+      wires: [],
+    });
+  return [
+    { id: tab, type: "tab", label: "Clarus demo" },
+    {
+      id: "demo-connection",
+      type: "clarus-connection",
+      name: "Simulated tenant",
+      subdomain: options.subdomain,
+      domain: options.domain,
+      apiUrl: options.apiUrl,
+      automations: options.automations,
+      dedupeHours: 72,
+      dedupeCapacity: 100000,
+    },
+    node("demo-comment", "comment", 200, 40, {
+      name: "Clarus WMS demo: webhooks plus a poll safety net",
+      info:
+        "The Clarus simulator posts each warehouse event to the webhook node. It drops 15% of them and " +
+        "repeats 10% on purpose: the poll nodes read the Clarus GraphQL API every minute and recover what " +
+        "was dropped, and the shared dedupe store makes sure each event reaches the debug sidebar once.",
+    }),
+    node("demo-webhook", "clarus-webhook-in", 160, 140, {
+      name: "Clarus webhooks",
+      connection: "demo-connection",
+      path: "/clarus/events",
+      method: "POST",
+      event: "auto",
+      automationIds: "",
+      requireToken: true,
+      allowIps: "",
+      trustProxy: "none",
+      maxBytes: 1048576,
+      dedupe: true,
+      duplicatesOutput: false,
+      outputs: 1,
+      wires: [filters],
+    }),
+    ...["goods_out.completed", "goods_in.completed", "stock.transactions"].map((stream, i) =>
+      node(`demo-poll-${i}`, "clarus-poll", 160, 220 + i * 60, {
+        name: `Safety net: ${stream}`,
+        connection: "demo-connection",
+        stream,
+        intervalMinutes: 1,
+        lookbackMinutes: 5,
+        pageSize: 100,
+        maxPages: 1000,
+        runOnStart: true,
+        wires: [filters],
+      }),
+    ),
+    node("dispatched", "clarus-sales-order-dispatched", 520, 120, {
+      name: "",
+      otherOutput: false,
+      outputs: 1,
+      wires: [["debug-dispatched"]],
+    }),
+    node("goods-in", "clarus-goods-in-completed", 520, 180, {
+      name: "",
+      otherOutput: false,
+      outputs: 1,
+      wires: [["debug-goods-in"]],
+    }),
+    node("adjustment", "clarus-stock-adjustment", 520, 240, {
+      name: "",
+      direction: "both",
+      otherOutput: false,
+      outputs: 1,
+      wires: [["debug-adjustment"]],
+    }),
+    node("hold", "clarus-stock-hold", 520, 300, {
+      name: "",
+      change: "both",
+      otherOutput: false,
+      outputs: 1,
+      wires: [["debug-hold"]],
+    }),
+    debug("debug-dispatched", "Sales order dispatched", 120),
+    debug("debug-goods-in", "Goods-in completed", 180),
+    debug("debug-adjustment", "Stock adjusted", 240),
+    debug("debug-hold", "Stock hold changed", 300),
+  ];
+}

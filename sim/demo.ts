@@ -1,0 +1,166 @@
+/**
+ * `npm start`: the Clarus simulator, a real Node-RED on 127.0.0.1:1880 with this package, and a demo
+ * flow already deployed. Events appear in the debug sidebar within seconds; the simulator drops some
+ * webhooks on purpose and the poll nodes recover them. Ctrl-C stops everything.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+
+import { startSimulator } from "./index";
+import { demoFlow } from "./demo-flow";
+
+const REPO_ROOT = path.join(__dirname, "..", "..", "..");
+// CLARUS_DEMO_DIR lets the demo's own test run it without touching a user's .demo/.
+const USER_DIR = process.env.CLARUS_DEMO_DIR ?? path.join(REPO_ROOT, ".demo");
+const PORT = Number(process.env.PORT ?? 1880);
+const WEBHOOK_TOKEN = "demo-webhook-token-change-me";
+
+async function main(): Promise<void> {
+  prepareUserDir();
+  const sim = await startSimulator({
+    subdomain: "acme",
+    history: 0,
+    webhook: { dropRate: 0.15, repeatRate: 0.1 },
+  });
+  const webhookUrl = `http://127.0.0.1:${PORT}/clarus/events/${WEBHOOK_TOKEN}`;
+  const automations = demoEvents().map((event) => ({
+    id: String(sim.addAutomation({ event, url: webhookUrl })),
+    event,
+  }));
+
+  const red = startNodeRed();
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping the demo…");
+    sim.stopActivity();
+    if (red.exitCode === null) {
+      red.kill("SIGINT");
+      await new Promise((resolve) => red.once("exit", resolve));
+    }
+    await sim.stop();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+  red.once("exit", (code) => {
+    if (!stopping) {
+      console.error(`Node-RED stopped (exit code ${code}); stopping the demo.`);
+      void stop(1);
+    }
+  });
+
+  await waitForLines(red, [/Started flows/, /Server now running at/]);
+  await deploy(demoFlow({ apiUrl: sim.url, subdomain: sim.subdomain, domain: sim.domain, automations }), {
+    clientId: sim.clientId,
+    clientSecret: sim.clientSecret,
+    webhookToken: WEBHOOK_TOKEN,
+  });
+  sim.startActivity({ intervalMs: Number(process.env.CLARUS_DEMO_INTERVAL_MS ?? 3000) });
+  console.log(`
+  Clarus WMS demo is running.
+
+    Node-RED editor   http://127.0.0.1:${PORT}/   (open the debug sidebar)
+    Clarus simulator  ${sim.url}   (tenant "${sim.subdomain}")
+    Webhook URL       http://127.0.0.1:${PORT}/clarus/events/<token>
+
+  Every 3 s the simulated warehouse dispatches an order, completes a receipt, adjusts stock or places or
+  releases a hold. 15% of the webhooks are dropped and 10% sent twice on purpose: the poll nodes recover
+  what was dropped and every event appears once. Press Ctrl-C to stop.
+`);
+}
+
+function demoEvents(): string[] {
+  return [
+    "goods_out.completed",
+    "goods_in.completed",
+    "stock.positively_adjusted",
+    "stock.negatively_adjusted",
+    "stock.placed_on_hold",
+    "stock.released_from_hold",
+  ];
+}
+
+/** A project-local user directory (git-ignored) with this package linked in, as if installed. */
+function prepareUserDir(): void {
+  // The simulated tenant is new on every start and reuses its record ids, so yesterday's dedupe keys and
+  // poll watermarks would hide today's events.
+  fs.rmSync(path.join(USER_DIR, "clarus"), { recursive: true, force: true });
+  fs.mkdirSync(path.join(USER_DIR, "node_modules", "@wmsflow"), { recursive: true });
+  const link = path.join(USER_DIR, "node_modules", "@wmsflow", "node-red-clarus");
+  fs.rmSync(link, { recursive: true, force: true });
+  fs.symlinkSync(REPO_ROOT, link, "dir");
+  const manifest = { name: "clarus-demo", private: true, dependencies: { "@wmsflow/node-red-clarus": "*" } };
+  fs.writeFileSync(path.join(USER_DIR, "package.json"), JSON.stringify(manifest, null, 2));
+  const settings = {
+    uiHost: "127.0.0.1",
+    uiPort: PORT,
+    flowFile: "flows.json",
+    credentialSecret: "clarus-demo",
+    logging: { console: { level: "info", metrics: false, audit: false } },
+    telemetry: { enabled: false },
+    editorTheme: { projects: { enabled: false }, tours: false },
+  };
+  fs.writeFileSync(
+    path.join(USER_DIR, "settings.js"),
+    `module.exports = ${JSON.stringify(settings, null, 2)};\n`,
+  );
+}
+
+function startNodeRed(): ChildProcess {
+  const redJs = require.resolve("node-red/red.js");
+  const child = spawn(
+    process.execPath,
+    [redJs, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream)
+      readline.createInterface({ input: stream }).on("line", (line) => console.log(`[node-red] ${line}`));
+  }
+  return child;
+}
+
+/** Resolves once every pattern has appeared in Node-RED's output. */
+function waitForLines(child: ChildProcess, patterns: RegExp[]): Promise<void> {
+  const pending = new Set(patterns);
+  return new Promise((resolve, reject) => {
+    const onExit = () => reject(new Error("Node-RED exited before it was ready"));
+    child.once("exit", onExit);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (!stream) continue;
+      readline.createInterface({ input: stream }).on("line", (line) => {
+        for (const pattern of pending) if (pattern.test(line)) pending.delete(pattern);
+        if (pending.size === 0) {
+          child.off("exit", onExit);
+          resolve();
+        }
+      });
+    }
+  });
+}
+
+async function deploy(flows: object[], credentials: Record<string, string>): Promise<void> {
+  const withCredentials = flows.map((node) =>
+    (node as { type?: string }).type === "clarus-connection" ? { ...node, credentials } : node,
+  );
+  const response = await fetch(`http://127.0.0.1:${PORT}/flows`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      "Node-RED-Deployment-Type": "full",
+      "Node-RED-API-Version": "v2",
+    },
+    body: JSON.stringify({ flows: withCredentials }),
+  });
+  if (!response.ok)
+    throw new Error(`deploying the demo flow failed: HTTP ${response.status} ${await response.text()}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
