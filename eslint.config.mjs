@@ -4,7 +4,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["build/", "node_modules/", ".demo/", ".test-tmp/"] },
+  { ignores: ["build/", "node_modules/", ".demo/", ".test-tmp/", ".compat/", "bench-results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

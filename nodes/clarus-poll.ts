@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection";
-import { errorMessage } from "./lib/errors";
+import { errorMessage, NotConfiguredError } from "./lib/errors";
+import { reportStartFailure } from "./lib/start-failure";
 import { PollDef, Poller, pollSettings } from "./lib/poller";
-import { STATUS } from "./lib/status";
 
 export = (RED: NodeAPI) => {
   function ClarusPoll(this: Node, def: PollDef) {
@@ -11,13 +11,12 @@ export = (RED: NodeAPI) => {
     let poller: Poller | undefined;
     try {
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
-      if (!connection?.services) throw new Error("no clarus-connection is configured");
+      if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
       const services = connection.services;
       poller = new Poller(this, services, services.api, pollSettings(def), () => RED.util.generateId());
       poller.start();
     } catch (error) {
-      this.error(`not polling: ${errorMessage(error)}`);
-      this.status(STATUS.failed(errorMessage(error).slice(0, 40)));
+      reportStartFailure(this, "not polling", error);
     }
 
     this.on("input", (msg: NodeMessageInFlow, _send: unknown, done: (error?: Error) => void) => {

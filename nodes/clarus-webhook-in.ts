@@ -1,7 +1,8 @@
 import type { Node, NodeAPI } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection";
-import { errorMessage } from "./lib/errors";
+import { NotConfiguredError } from "./lib/errors";
+import { reportStartFailure } from "./lib/start-failure";
 import { webhookRoutesFor } from "./lib/route-registry";
 import { STATUS } from "./lib/status";
 import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook-receiver";
@@ -16,7 +17,7 @@ export = (RED: NodeAPI) => {
     } else {
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
       try {
-        if (!connection?.services) throw new Error("no clarus-connection is configured");
+        if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
         const settings = webhookSettings(def, connection.services);
         receiver = new WebhookReceiver(
           RED,
@@ -26,8 +27,7 @@ export = (RED: NodeAPI) => {
           webhookRoutesFor(RED.httpNode),
         );
       } catch (error) {
-        this.error(`not listening: ${errorMessage(error)}`);
-        this.status(STATUS.failed(errorMessage(error).slice(0, 40)));
+        reportStartFailure(this, "not listening", error);
       }
     }
     this.on("close", (done: () => void) => {

@@ -423,6 +423,29 @@ describe("clarus-webhook-in", function () {
     });
   });
 
+  context("when it cannot start", function () {
+    it("should wait, grey and warned, while the connection has no webhook token", async function () {
+      const node = await load({ credentials: { webhookToken: "" } });
+      assert.deepEqual(node.status.args[node.status.args.length - 1][0], {
+        fill: "grey",
+        shape: "ring",
+        text: "not configured",
+      });
+      assert.ok(node.warn.args.some(([w]) => /no webhook token/.test(String(w))));
+      assert.equal(node.error.callCount, 0);
+      await post().expect(404);
+    });
+
+    it("should fail red with the reason on a setting it cannot run with", async function () {
+      const node = await load({ hook: { path: "/clarus/:id" } });
+      assert.ok(
+        node.error.args.some(([e]) => /not listening: path "\/clarus\/:id" must be like/.test(String(e))),
+      );
+      const status = node.status.args[node.status.args.length - 1][0];
+      assert.equal(status.fill, "red");
+    });
+  });
+
   context("when routes are shared or redeployed", function () {
     it("should refuse a second node on the same method and path with a clear error", async function () {
       await load({ extraNodes: [webhookConfig({ id: "hook2", wires: [["out"]] })] });

@@ -6,7 +6,7 @@ import { AutomationDiscovery } from "./automation-discovery";
 import type { RetryPolicy } from "./backoff";
 import { ClarusClient } from "./clarus-client";
 import { DedupeStore } from "./dedupe-store";
-import { ConfigError } from "./errors";
+import { NotConfiguredError } from "./errors";
 import { isKnownEvent } from "./events";
 import { expectedIdentity, type ExpectedIdentity } from "./clarus-headers";
 import { SecretMatcher } from "./secret";
@@ -77,7 +77,7 @@ export class ConnectionServices {
   /** The one API client of this connection, shared by its nodes so they share its token. */
   get api(): ClarusClient {
     if (!this.hasApiCredentials) {
-      throw new ConfigError(
+      throw new NotConfiguredError(
         "the connection has no API credentials (client id and secret, or an access token)",
       );
     }

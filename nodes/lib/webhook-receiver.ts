@@ -8,7 +8,7 @@ import { ExpectedIdentity, identityMismatch, readIdentity } from "./clarus-heade
 import { AddressList, ProxyTrust } from "./client-address";
 import type { ConnectionServices } from "./connection";
 import { dedupeKeyFor } from "./dedupe-keys";
-import { ConfigError, errorMessage } from "./errors";
+import { ConfigError, errorMessage, NotConfiguredError } from "./errors";
 import { isKnownEvent } from "./events";
 import { eventMessage } from "./message";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
@@ -67,9 +67,9 @@ export function webhookSettings(def: WebhookInDef, connection: ConnectionService
   }
   const requireToken = flag(def.requireToken, connection.webhookToken !== undefined);
   if (requireToken && !connection.webhookToken) {
-    throw new ConfigError("a token is required but the connection has no webhook token");
+    throw new NotConfiguredError("a token is required but the connection has no webhook token");
   }
-  if (!connection.subdomain) throw new ConfigError("the connection has no subdomain");
+  if (!connection.subdomain) throw new NotConfiguredError("the connection has no subdomain");
   const maxBytes = Number(def.maxBytes ?? DEFAULT_MAX_BYTES) || DEFAULT_MAX_BYTES;
   if (!Number.isInteger(maxBytes) || maxBytes <= 0)
     throw new ConfigError("maxBytes must be a positive whole number");

@@ -109,6 +109,8 @@ function writeSettings({ userDir, port, logLevel = "info", extra = {}, extraSour
     flowFile: "flows.json",
     credentialSecret: "a-test-secret",
     telemetry: { enabled: false },
+    // Log lines are matched in English (readiness, deploys), whatever the machine's LANG.
+    lang: "en-US",
     logging: { console: { level: logLevel, metrics: false, audit: false } },
     ...extra,
   };
@@ -118,6 +120,18 @@ function writeSettings({ userDir, port, logLevel = "info", extra = {}, extraSour
     `module.exports = Object.assign(${JSON.stringify(settings, null, 2)}, ${extraSource});\n`,
   );
   return file;
+}
+
+/**
+ * The credentials file of `flowFile` (relative to `userDir`): `<flows>_cred<.ext>` in the user directory, where
+ * every version looks first, else next to the flow file, where Node-RED 5 puts a new one.
+ */
+function credentialsFile({ userDir, flowFile = "flows.json" }) {
+  const flows = path.resolve(userDir, flowFile);
+  const { name, ext } = path.parse(flows);
+  const inUserDir = path.join(userDir, `${name}_cred${ext}`);
+  if (fs.existsSync(inUserDir)) return inUserDir;
+  return path.join(path.dirname(flows), `${name}_cred${ext}`);
 }
 
 /**
@@ -322,12 +336,15 @@ async function deployFlows(red, flows, { deploymentType = "full", timeoutMs = 15
 module.exports = {
   REPO_ROOT,
   READY_PATTERNS,
+  runCommand,
+  cleanNpmEnv,
   makeTempDir,
   removeDir,
   freePort,
   packPackage,
   installIntoUserDir,
   writeSettings,
+  credentialsFile,
   startNodeRed,
   RedProcess,
   request,
