@@ -147,7 +147,8 @@ async function backfill(records) {
       status = await (await fetch(`${red.baseUrl}/bench/status`)).json();
       if (status.finishedAt && status.count >= records) break;
       if (status.finishedAt && Date.now() - status.finishedAt > 5000) break;
-      if (Date.now() > deadline) throw new Error(`no end after 10 minutes: ${JSON.stringify(status)}\n${red.tail()}`);
+      if (Date.now() > deadline)
+        throw new Error(`no end after 10 minutes: ${JSON.stringify(status)}\n${red.tail()}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const seconds = (status.finishedAt - startedAt) / 1000;
