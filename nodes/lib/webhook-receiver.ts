@@ -121,6 +121,8 @@ export class WebhookReceiver {
   private readonly release: () => void;
   private readonly registration: RouteRegistration;
   private readonly expected: ExpectedIdentity;
+  private readonly discovery?: AutomationDiscovery;
+  private discoveryFailure?: string;
 
   constructor(
     private readonly RED: NodeAPI,
@@ -140,8 +142,7 @@ export class WebhookReceiver {
     this.discovery?.on("state", this.onDiscovery);
   }
 
-  private readonly discovery?: AutomationDiscovery;
-  private discoveryFailure?: string;
+  /** A failed discovery is warned about once and shown until one succeeds; the manual map still applies. */
   private readonly onDiscovery = (state: DiscoveryState) => {
     if (!state.ok && this.discoveryFailure === undefined) {
       this.node.warn(
