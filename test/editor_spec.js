@@ -1,0 +1,629 @@
+// The package in the real Node-RED editor: the real Node-RED (red.js) with the package linked into its user
+// directory, and the editor driven in headless Chromium through playwright-core. Every browser console error,
+// page error, request off the loopback and `[error]` runtime log line fails the run.
+//
+// CLARUS_SCREENSHOTS=1 also writes docs/images/palette.png and docs/images/webhook-in-dialog.png.
+// CLARUS_CHROMIUM overrides the browser binary (default /usr/bin/chromium, Debian's `chromium` package).
+//
+// Functions passed to page.evaluate/waitForFunction run in the editor page, where these are defined.
+/* global window, document, RED, $ */
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const { chromium } = require("playwright-core");
+
+const {
+  REPO_ROOT,
+  deployFlows,
+  freePort,
+  makeTempDir,
+  removeDir,
+  request,
+  startNodeRed,
+  writeSettings,
+} = require("./helpers/red-process");
+
+const PACKAGE = require("../package.json");
+const { KNOWN_EVENTS } = require("../build/nodes/lib/events");
+const MODULE = PACKAGE.name;
+const CATEGORY = "Clarus WMS";
+const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
+const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
+const SCREENSHOTS = process.env.CLARUS_SCREENSHOTS === "1";
+const CHROMIUM = process.env.CLARUS_CHROMIUM || "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Node-RED's own editor settings that would otherwise reach the internet or cover the workspace. */
+const EDITOR_SETTINGS = {
+  editorTheme: { tours: false, palette: { catalogues: [] } },
+  externalModules: { palette: { allowInstall: false } },
+};
+
+/** How the editor logs an exception it caught in a node definition's own code. */
+const EDITOR_CAUGHT = /^(onedit(prepare|save|cancel|resize|delete) |Definition error|Validation error)/;
+
+/** A catalog key shown where its text should be: `clarus-poll.label.stream`, `clarus-event.paletteLabel`. */
+const CATALOG_KEY =
+  /\bclarus-[a-z-]+\.(paletteLabel|label|placeholder|tips|errors|warnings|inputs|outputs|url|event|stream|direction|change|trustProxy)\b/;
+
+const CLARUS_HEADERS = {
+  "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
+  "X-ClarusWMS-API-Domain": "https://clarus-api.com",
+  "X-ClarusWMS-Subdomain": "acme",
+  "X-ClarusWMS-Automation-ID": "43",
+  "X-ClarusWMS-Integration-ID": "723",
+};
+
+/**
+ * The node types of each `node-red.nodes` entry, found as the runtime finds them: the entry's `.js` path with
+ * `.html`, and every `data-template-name` in it.
+ */
+function packageNodeTypes() {
+  const types = [];
+  for (const entry of Object.values(PACKAGE["node-red"].nodes)) {
+    const html = fs.readFileSync(path.join(REPO_ROOT, entry.replace(/\.c?js$/, ".html")), "utf8");
+    for (const match of html.matchAll(/data-template-name="([^"]+)"/g)) types.push(match[1]);
+  }
+  return types;
+}
+
+/**
+ * Every file under examples/, nested folders too. Each must be a flow array: the editor's Import → Examples
+ * menu offers the `.json` ones, and the flow library's scorecard parses every file there as JSON.
+ */
+function exampleFiles(dir = EXAMPLES_DIR) {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => {
+      const file = path.join(dir, entry.name);
+      return entry.isDirectory() ? exampleFiles(file) : [file];
+    })
+    .sort();
+}
+
+function isLoopback(url) {
+  if (!/^(https?|wss?):$/.test(url.protocol)) return true; // data:, blob:, about:
+  return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+describe("editor: the package in the Node-RED editor (Chromium)", function () {
+  this.timeout(60_000);
+
+  let tmp;
+  let red;
+  let browser;
+  let page;
+  let types;
+  let configTypes;
+  let nodeTypes;
+  const browserErrors = [];
+  const offLoopback = [];
+
+  /** Runtime `[error]` lines: every one fails the run. */
+  const runtimeErrors = () => (red ? red.lines.filter((line) => /\[error\]/.test(line)) : []);
+
+  async function waitForEditor() {
+    await page.waitForFunction(
+      (type) =>
+        window.RED &&
+        RED.nodes &&
+        RED.nodes.getType(type) &&
+        RED.workspaces.active() &&
+        document.querySelectorAll(".red-ui-palette-node[data-palette-type]").length > 0 &&
+        !$("#red-ui-loading-progress").is(":visible"),
+      "clarus-webhook-in",
+      { timeout: 30_000 },
+    );
+  }
+
+  /** Drags `type` from the palette onto the workspace, as a user adds a node; resolves with the new node's id. */
+  async function dragFromPalette(type, x, y) {
+    const before = await page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((n) => n.id), type);
+    const paletteNode = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`);
+    await paletteNode.scrollIntoViewIfNeeded();
+    const from = await paletteNode.boundingBox();
+    const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width / 2 + 40, from.y + from.height / 2, { steps: 4 });
+    await page.mouse.move(chart.x + x, chart.y + y, { steps: 8 });
+    await page.mouse.up();
+    const handle = await page.waitForFunction(
+      ({ t, known }) => RED.nodes.filterNodes({ type: t }).find((n) => !known.includes(n.id))?.id,
+      { t: type, known: before },
+    );
+    return handle.jsonValue();
+  }
+
+  async function openEditDialog(id) {
+    await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
+    await page.waitForSelector("#node-dialog-ok", { state: "visible" });
+    await page.waitForFunction(() => RED.view.state() === RED.state.EDITING);
+  }
+
+  async function closeEditDialog(button = "#node-dialog-cancel") {
+    await page.click(button);
+    await page.waitForSelector("#node-dialog-ok", { state: "detached" });
+  }
+
+  /**
+   * What the open dialog renders: for each default property whether its input exists (by the prefix's id, or
+   * the element the editor uses instead), and any label, placeholder or text still showing a catalog key.
+   */
+  function inspectDialog(type, prefix) {
+    return page.evaluate(
+      ({ nodeType, inputPrefix, keyPattern }) => {
+        const CATALOG_KEY = new RegExp(keyPattern);
+        const substitutes = {
+          events: "#node-input-clarus-events",
+          query: "#node-input-query-editor",
+          automations: "#node-config-input-automation-list",
+        };
+        const def = RED.nodes.getType(nodeType);
+        const form = $(
+          inputPrefix === "node-config-input" ? "#node-config-dialog-edit-form" : "#dialog-form",
+        );
+        const missing = Object.keys(def.defaults).filter(
+          (prop) => $(`#${inputPrefix}-${prop}`).length === 0 && $(substitutes[prop] || "#none").length === 0,
+        );
+        const credentials = Object.entries(def.credentials || {}).map(([prop, cred]) => ({
+          prop,
+          type: cred.type,
+          inputType: $(`#${inputPrefix}-${prop}`).attr("type"),
+        }));
+        const texts = [];
+        form.find("label, .form-tips, button, option, span").each(function () {
+          texts.push($(this).text().trim());
+        });
+        form.find("input[placeholder], textarea[placeholder]").each(function () {
+          texts.push($(this).attr("placeholder"));
+        });
+        const untranslated = texts.filter((text) => CATALOG_KEY.test(text));
+        const labels = form
+          .find(".form-row > label")
+          .map(function () {
+            return $(this).text().trim();
+          })
+          .get();
+        // The event lists offered (webhook in, poll, connection), without their "none of these" entries.
+        const eventChoices = form
+          .find("select#node-input-event option, datalist option")
+          .map(function () {
+            return this.value;
+          })
+          .get()
+          .filter((value) => value !== "" && value !== "auto" && value !== "unknown")
+          .sort();
+        return { missing, credentials, untranslated, labels, eventChoices };
+      },
+      { nodeType: type, inputPrefix: prefix, keyPattern: CATALOG_KEY.source },
+    );
+  }
+
+  /** Clicks Deploy and waits until the runtime has started the new flows and the editor has no changes left. */
+  async function deployFromEditor() {
+    const since = red.lines.length;
+    await page.click("#red-ui-header-button-deploy");
+    // Either the deploy goes through, or the editor asks to confirm deploying unknown or unconfigured nodes.
+    const outcome = await page.waitForFunction(() => {
+      if ($("#red-ui-deploy-dialog-confirm-deploy-deploy").is(":visible")) {
+        return {
+          confirm: $("#red-ui-deploy-dialog-confirm-deploy-deploy").closest(".red-ui-notification").text(),
+        };
+      }
+      return !RED.nodes.dirty() && { deployed: true };
+    });
+    const result = await outcome.jsonValue();
+    assert.ok(result.deployed, `the editor asked to confirm the deploy: ${result.confirm}`);
+    await red.waitForLine(/\bStarted (modified )?(flows|nodes)\b/, { since });
+    return since;
+  }
+
+  async function importAndDeploy(flow) {
+    assert.ok(Array.isArray(flow), "not a flow array");
+
+    // A clean runtime and editor for each example, so examples cannot collide with one another.
+    await deployFlows(red, []);
+    await page.evaluate(() => RED.nodes.dirty(false));
+    await page.reload();
+    await waitForEditor();
+
+    await page.click("#red-ui-header-button-sidemenu");
+    await page.click("#menu-item-import");
+    await page.waitForSelector("#red-ui-clipboard-dialog-import-text", { state: "visible" });
+    await page.fill("#red-ui-clipboard-dialog-import-text", JSON.stringify(flow, null, 2));
+    // The dialog checks the text on keyup (as when typing or pasting) before it enables Import.
+    await page.press("#red-ui-clipboard-dialog-import-text", "End");
+    await page.waitForFunction(() => {
+      const button = $("#red-ui-clipboard-dialog-ok");
+      return !button.prop("disabled") && !button.hasClass("ui-state-disabled");
+    });
+    await page.click("#red-ui-clipboard-dialog-ok");
+    await page.waitForSelector("#red-ui-clipboard-dialog-import-text", { state: "hidden" });
+    // Imported nodes hang on the mouse until a click places them.
+    if (await page.evaluate(() => RED.view.state() === RED.state.IMPORT_DRAGGING)) {
+      const chart = await page.locator("#red-ui-workspace-chart").boundingBox();
+      await page.mouse.move(chart.x + 200, chart.y + 200, { steps: 4 });
+      await page.mouse.click(chart.x + 200, chart.y + 200);
+      await page.waitForFunction(() => RED.view.state() === RED.state.DEFAULT);
+    }
+
+    const imported = await page.evaluate(() => {
+      const nodes = [];
+      RED.nodes.eachNode((n) => nodes.push(n));
+      RED.nodes.eachConfig((n) => nodes.push(n));
+      return nodes.map((n) => ({
+        id: n.id,
+        // The editor imports a type it does not know as "unknown", named after the missing type.
+        type: n.type === "unknown" ? n.name : n.type,
+        known: n.type !== "unknown" && !!RED.nodes.getType(n.type),
+        valid: n.valid !== false,
+        errors: n.validationErrors || [],
+      }));
+    });
+    const expected = flow.filter((n) => n.type !== "tab" && n.type !== "group" && n.type !== "subflow");
+    assert.ok(imported.length >= expected.length, `imported ${imported.length} of ${expected.length} nodes`);
+    assert.deepEqual(
+      imported.filter((n) => !n.known).map((n) => n.type),
+      [],
+      "unknown node types",
+    );
+    assert.deepEqual(
+      imported.filter((n) => !n.valid).map((n) => `${n.type} ${n.id}: ${n.errors.join(", ")}`),
+      [],
+      "nodes the editor flags as not properly configured",
+    );
+
+    const since = await deployFromEditor();
+    const log = red.lines.slice(since);
+    assert.deepEqual(
+      log.filter((line) => /Waiting for missing types|\[error\]/.test(line)),
+      [],
+      "deploy log",
+    );
+  }
+
+  before(async function () {
+    this.timeout(90_000);
+    assert.ok(
+      fs.existsSync(path.join(REPO_ROOT, "build", "nodes", "clarus-webhook-in.html")),
+      "build/ is missing: run `npm run build` first (npm test does)",
+    );
+    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
+    types = packageNodeTypes();
+
+    tmp = makeTempDir("clarus-editor-");
+    const userDir = path.join(tmp, "userDir");
+    // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
+    const link = path.join(userDir, "node_modules", ...MODULE.split("/"));
+    fs.mkdirSync(path.dirname(link), { recursive: true });
+    fs.symlinkSync(REPO_ROOT, link, "dir");
+    fs.writeFileSync(
+      path.join(userDir, "package.json"),
+      JSON.stringify({ name: "clarus-editor-test", private: true, dependencies: { [MODULE]: "*" } }),
+    );
+    const port = await freePort();
+    writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
+    red = await startNodeRed({ userDir, port });
+
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: red.baseUrl });
+    // Nothing leaves the machine: any request off the loopback is refused and recorded.
+    await context.route("**/*", (route) => {
+      const url = new URL(route.request().url());
+      if (isLoopback(url)) return route.continue();
+      offLoopback.push(url.href);
+      return route.abort("blockedbyclient");
+    });
+    page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on("console", (message) => {
+      // The editor catches what a node's editor code throws and only logs it (console.log/warn), so those count too.
+      if (message.type() === "error" || EDITOR_CAUGHT.test(message.text())) {
+        browserErrors.push(`console.${message.type()}: ${message.text()}`);
+      }
+    });
+    page.on("pageerror", (error) => browserErrors.push(`pageerror: ${error.stack || error.message}`));
+    page.on("dialog", (dialog) => {
+      // A reload with undeployed changes asks first; nothing else should open a browser dialog.
+      browserErrors.push(`unexpected ${dialog.type()} dialog: ${dialog.message()}`);
+      return dialog.type() === "beforeunload" ? dialog.accept() : dialog.dismiss();
+    });
+    await page.goto(red.baseUrl + "/");
+    await waitForEditor();
+    const categories = await page.evaluate(
+      (all) => Object.fromEntries(all.map((type) => [type, RED.nodes.getType(type)?.category])),
+      types,
+    );
+    configTypes = types.filter((type) => categories[type] === "config");
+    nodeTypes = types.filter((type) => categories[type] !== "config");
+  });
+
+  after(async function () {
+    if (browser) await browser.close();
+    if (red) await red.kill();
+    removeDir(tmp);
+  });
+
+  it("should register every node type of package.json's node-red.nodes in the editor", async function () {
+    assert.ok(types.length >= 2, `no node types found in package.json: ${types}`);
+    const registered = await page.evaluate((all) => all.filter((type) => RED.nodes.getType(type)), types);
+    assert.deepEqual(registered, types);
+    assert.ok(configTypes.includes("clarus-connection"), "clarus-connection is not a config node");
+  });
+
+  it(`should list every non-config node in the "${CATEGORY}" palette category`, async function () {
+    const palette = await page.evaluate((category) => {
+      const section = [...document.querySelectorAll(".red-ui-palette-category")].find(
+        (element) => element.querySelector(".red-ui-palette-header")?.textContent.trim() === category,
+      );
+      if (!section) return undefined;
+      return [...section.querySelectorAll(".red-ui-palette-node[data-palette-type]")].map((node) => ({
+        type: node.getAttribute("data-palette-type"),
+        label: node.querySelector(".red-ui-palette-label")?.textContent.trim(),
+      }));
+    }, CATEGORY);
+    assert.ok(palette, `no "${CATEGORY}" palette category`);
+    assert.deepEqual(palette.map((node) => node.type).sort(), [...nodeTypes].sort());
+    for (const node of palette) {
+      assert.ok(node.label && !CATALOG_KEY.test(node.label), `${node.type} has palette label ${node.label}`);
+    }
+    const help = await page.evaluate(
+      (all) =>
+        all.filter(
+          (type) =>
+            !/\S/.test(
+              $(RED.nodes.getNodeHelp(type) || "")
+                .first()
+                .text(),
+            ),
+        ),
+      types,
+    );
+    assert.deepEqual(help, [], "node types without help text");
+
+    if (SCREENSHOTS) {
+      // Every category closed but ours, so the picture shows what the package adds.
+      await page.evaluate((category) => {
+        $(".red-ui-palette-category").each(function () {
+          const header = $(this).find(".red-ui-palette-header");
+          const open = $(this).find(".red-ui-palette-content").is(":visible");
+          if ((header.text().trim() === category) !== open) header.trigger("click");
+        });
+      }, CATEGORY);
+      await page.waitForFunction(
+        (category) =>
+          $(".red-ui-palette-category :animated").length === 0 &&
+          $(".red-ui-palette-category")
+            .toArray()
+            .every(
+              (section) =>
+                $(section).find(".red-ui-palette-content").is(":visible") ===
+                ($(section).find(".red-ui-palette-header").text().trim() === category),
+            ),
+        CATEGORY,
+      );
+      fs.mkdirSync(IMAGES_DIR, { recursive: true });
+      // The palette from its search box down to the end of our category, without the empty space below.
+      const palette = await page.locator("#red-ui-palette").boundingBox();
+      const ours = await page
+        .locator(".red-ui-palette-category", {
+          has: page.locator(".red-ui-palette-header", { hasText: CATEGORY }),
+        })
+        .boundingBox();
+      await page.screenshot({
+        path: path.join(IMAGES_DIR, "palette.png"),
+        clip: {
+          x: palette.x,
+          y: palette.y,
+          width: palette.width,
+          height: ours.y + ours.height + 8 - palette.y,
+        },
+      });
+    }
+  });
+
+  it("should add every node from the palette and open its edit dialog with all its fields", async function () {
+    let y = 60;
+    for (const type of nodeTypes) {
+      const id = await dragFromPalette(type, 300, y);
+      y += 60;
+      const def = await page.evaluate((t) => {
+        const d = RED.nodes.getType(t);
+        return Object.entries(d.defaults)
+          .filter(([, spec]) => spec.type && spec.required)
+          .map(([prop]) => prop);
+      }, type);
+      const node = await page.evaluate((nodeId) => {
+        const n = RED.nodes.node(nodeId);
+        return { valid: n.valid, errors: n.validationErrors || [], label: RED.utils.getNodeLabel(n) };
+      }, id);
+      // A fresh node is complete but for the config node it needs: no validator rejects a default.
+      assert.deepEqual(node.errors, def, `${type}: invalid properties on a fresh node`);
+      assert.ok(node.label && !CATALOG_KEY.test(node.label), `${type} is labelled ${node.label}`);
+
+      await openEditDialog(id);
+      const dialog = await inspectDialog(type, "node-input");
+      assert.deepEqual(dialog.missing, [], `${type}: properties without an input in the dialog`);
+      if (dialog.eventChoices.length > 0) {
+        assert.deepEqual(dialog.eventChoices, [...KNOWN_EVENTS].sort(), `${type}: the events offered`);
+      }
+      assert.deepEqual(dialog.untranslated, [], `${type}: catalog keys shown instead of text`);
+      assert.ok(
+        dialog.labels.every((label) => label.length > 0),
+        `${type}: empty labels ${dialog.labels}`,
+      );
+      await closeEditDialog();
+    }
+  });
+
+  it("should show the webhook URL to paste into Clarus and copy it", async function () {
+    const id = await page.evaluate(() => RED.nodes.filterNodes({ type: "clarus-webhook-in" })[0].id);
+    await openEditDialog(id);
+    const url = page.locator("#node-input-clarus-url");
+    const base = red.baseUrl;
+    assert.equal(await url.inputValue(), `${base}/clarus/events/<webhook token>`);
+    assert.match(await page.textContent("#node-input-clarus-url-tip"), /Webhook URL[\s\S]*<webhook token>/);
+    // No connection yet: the dialog says so.
+    await page.waitForSelector("#node-input-clarus-warning", { state: "visible" });
+
+    await page.click("#node-input-clarus-copy-url");
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    assert.equal(copied, `${base}/clarus/events/<webhook token>`);
+
+    // The path check answers at once however long the path (the old pattern backtracked for seconds).
+    const validation = await page.evaluate((nodeId) => {
+      const node = RED.nodes.node(nodeId);
+      const started = performance.now();
+      const result = node._def.defaults.path.validate.call(node, "/" + "a".repeat(40) + "!", {});
+      return { result, ms: performance.now() - started };
+    }, id);
+    assert.equal(typeof validation.result, "string", "an invalid path is reported with a message");
+    assert.ok(validation.ms < 50, `validating a 42-character path took ${validation.ms} ms`);
+
+    await page.fill("#node-input-path", "hooks/acme/");
+    assert.equal(await url.inputValue(), `${base}/hooks/acme/<webhook token>`);
+    await page.uncheck("#node-input-requireToken");
+    assert.equal(await url.inputValue(), `${base}/hooks/acme`);
+    await page.selectOption("#node-input-method", "GET");
+    assert.match(await page.textContent("#node-input-clarus-url-tip"), /Webhook Method[\s\S]*GET/);
+    await closeEditDialog();
+    const unchanged = await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      return { path: n.path, method: n.method, requireToken: n.requireToken };
+    }, id);
+    assert.deepEqual(unchanged, { path: "/clarus/events", method: "POST", requireToken: true });
+  });
+
+  it("should add a clarus-connection from the webhook dialog and deploy what the dialogs made", async function () {
+    const id = await page.evaluate(() => RED.nodes.filterNodes({ type: "clarus-webhook-in" })[0].id);
+    await openEditDialog(id);
+    await page.click("#node-input-btn-connection-add");
+    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    const dialog = await inspectDialog("clarus-connection", "node-config-input");
+    assert.deepEqual(dialog.missing, [], "clarus-connection: properties without an input");
+    assert.deepEqual(
+      dialog.eventChoices,
+      [...KNOWN_EVENTS].sort(),
+      "clarus-connection: the events suggested",
+    );
+    assert.deepEqual(dialog.untranslated, [], "clarus-connection: catalog keys shown instead of text");
+    for (const credential of dialog.credentials) {
+      const expected = credential.type === "password" ? "password" : "text";
+      assert.equal(credential.inputType, expected, `credential ${credential.prop}`);
+    }
+    assert.equal(await page.inputValue("#node-config-input-apiUrl"), "https://clarus-api.com");
+    assert.equal(await page.inputValue("#node-config-input-dedupeHours"), "72");
+
+    await page.fill("#node-config-input-subdomain", "acme");
+    await page.click("#node-config-clarus-generate-token");
+    const token = await page.inputValue("#node-config-input-webhookToken");
+    assert.match(token, /^[0-9a-f]{48}$/);
+    await page.click("#node-config-dialog-edit-form .red-ui-editableList-addButton");
+    await page.fill(".node-config-clarus-automation-id", "43");
+    await page.fill(".node-config-clarus-automation-event", "goods_out.completed");
+    await page.click("#node-config-dialog-ok");
+    await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+
+    // Back in the webhook dialog: the new connection is chosen and has a token, so no warning.
+    await page.waitForSelector("#node-input-clarus-warning", { state: "hidden" });
+    if (SCREENSHOTS) {
+      fs.mkdirSync(IMAGES_DIR, { recursive: true });
+      await page.fill("#node-input-name", "Clarus webhooks");
+      await page
+        .locator(".red-ui-tray")
+        .last()
+        .screenshot({ path: path.join(IMAGES_DIR, "webhook-in-dialog.png") });
+    }
+    await closeEditDialog("#node-dialog-ok");
+
+    const saved = await page.evaluate((nodeId) => {
+      const hook = RED.nodes.node(nodeId);
+      const connection = RED.nodes.node(hook.connection);
+      return {
+        hookValid: hook.valid,
+        connectionType: connection && connection.type,
+        subdomain: connection && connection.subdomain,
+        automations: connection && connection.automations,
+        hasToken: connection && connection.credentials.has_webhookToken,
+      };
+    }, id);
+    assert.deepEqual(saved, {
+      hookValid: true,
+      connectionType: "clarus-connection",
+      subdomain: "acme",
+      automations: [{ id: "43", event: "goods_out.completed" }],
+      hasToken: true,
+    });
+
+    // The config dialog opens on its own too, with what was entered.
+    const connectionId = await page.evaluate((nodeId) => RED.nodes.node(nodeId).connection, id);
+    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
+    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    assert.equal(await page.inputValue("#node-config-input-subdomain"), "acme");
+    assert.equal(await page.locator(".node-config-clarus-automation-id").inputValue(), "43");
+    await page.click("#node-config-dialog-cancel");
+    await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+
+    // Nodes still waiting for a connection would stop the deploy; the rest deploy and the webhook answers.
+    await page.evaluate(() => {
+      const incomplete = RED.nodes.filterNodes({}).filter((n) => n.valid === false);
+      incomplete.forEach((n) => RED.nodes.remove(n.id));
+      RED.nodes.dirty(true);
+      RED.view.redraw(true);
+    });
+    const since = await deployFromEditor();
+    const res = await request({
+      port: red.port,
+      method: "POST",
+      path: `/clarus/events/${token}`,
+      headers: CLARUS_HEADERS,
+      body: { id: 7, reference: "SO-7", goods_out_status_id: 6 },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json(), { ok: true });
+    assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
+  });
+
+  it("should import every example through Menu → Import and deploy it without errors", async function () {
+    const files = exampleFiles();
+    assert.ok(files.length > 0, `no example flows in ${path.relative(REPO_ROOT, EXAMPLES_DIR)}/`);
+    this.timeout(30_000 + files.length * 20_000);
+    // Every example is tried, and every failure reported, even after the first.
+    const failures = [];
+    for (const file of files) {
+      const name = path.relative(REPO_ROOT, file);
+      const errorsBefore = browserErrors.length;
+      try {
+        assert.ok(file.endsWith(".json"), "not a .json file, so the editor's Examples menu leaves it out");
+        await importAndDeploy(JSON.parse(fs.readFileSync(file, "utf8")));
+        assert.deepEqual(browserErrors.slice(errorsBefore), [], "browser errors");
+      } catch (error) {
+        failures.push(`${name}: ${error.message}`);
+      }
+    }
+    if (failures.length > 0) {
+      assert.fail(
+        `${failures.length} of ${files.length} examples did not import and deploy cleanly:\n\n${failures.join("\n\n")}`,
+      );
+    }
+  });
+
+  it("should have logged no browser error, no request off the loopback and no runtime error", function () {
+    assert.deepEqual(offLoopback, [], "requests off the loopback");
+    assert.deepEqual(browserErrors, [], "browser console errors and page errors");
+    assert.deepEqual(runtimeErrors(), [], "runtime [error] lines");
+  });
+});
