@@ -18,5 +18,13 @@ export default tseslint.config(
     languageOptions: { sourceType: "commonjs", globals: { ...globals.node, ...globals.mocha } },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
+  {
+    // Editor code that runs in the browser, beside Node-RED's editor (jQuery and RED).
+    files: ["resources/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: { ...globals.browser, $: "readonly", RED: "readonly" },
+    },
+  },
   prettier,
 );

@@ -1,6 +1,8 @@
+import type { RequestHandler } from "express";
 import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection";
+import { CLARUS_EVENTS } from "./lib/events";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/types";
 
 export = (RED: NodeAPI) => {
@@ -31,4 +33,14 @@ export = (RED: NodeAPI) => {
       },
     },
   );
+
+  // The editor's event lists (resources/clarus-editor.js) ask for the vocabulary the runtime classifies with,
+  // so it is written once, in lib/events.ts. Every runtime gives RED.auth; without it the route stays open.
+  const canRead: RequestHandler =
+    typeof RED.auth?.needsPermission === "function"
+      ? RED.auth.needsPermission("clarus-connection.read")
+      : (_req, _res, next) => next();
+  RED.httpAdmin.get("/clarus-wms/events", canRead, (_req, res) => {
+    res.json(CLARUS_EVENTS);
+  });
 };

@@ -66,6 +66,16 @@ function scriptsOf(htmlFile) {
   );
 }
 
+/** The files of this package's resources/ folder that an editor file loads with `<script src>`. */
+function resourcesOf(htmlFile) {
+  const html = fs.readFileSync(htmlFile, "utf8");
+  const prefix = `resources/${MODULE}/`;
+  return [...html.matchAll(/<script[^>]*\ssrc=['"]([^'"]+)['"]/gi)].map((m) => {
+    assert.ok(m[1].startsWith(prefix), `${htmlFile} loads ${m[1]}, not a file of ${prefix}`);
+    return m[1].slice(prefix.length);
+  });
+}
+
 /** What the stand-in editor has on its canvas: every example imported at once. */
 const WORKSPACE = EXAMPLES.flatMap(({ flow }) => (Array.isArray(flow) ? flow : []));
 
@@ -97,8 +107,15 @@ function editorDefinition(type) {
     settings: {},
   };
   const $ = () => ({ length: 0, val: () => undefined }); // no edit dialog is open
-  for (const script of scriptsOf(path.join(REPO_ROOT, "nodes", `${type}.html`))) {
-    vm.runInNewContext(script, { RED, $ });
+  const context = vm.createContext({ RED, $ });
+  context.window = context;
+  const html = path.join(REPO_ROOT, "nodes", `${type}.html`);
+  // The package's shared editor code (resources/), loaded by the file's <script src> as the editor does.
+  for (const file of resourcesOf(html)) {
+    vm.runInContext(fs.readFileSync(path.join(REPO_ROOT, "resources", file), "utf8"), context);
+  }
+  for (const script of scriptsOf(html)) {
+    vm.runInContext(script, context);
   }
   assert.ok(registered[type], `nodes/${type}.html does not register ${type}`);
   return registered[type];
