@@ -25,14 +25,7 @@ const {
 } = require("../test/helpers/red-process");
 
 const MODULE = "@wmsflow/node-red-clarus";
-const TOKEN = "bench-token-0123456789abcdef0123";
-const CLARUS_HEADERS = {
-  "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
-  "X-ClarusWMS-API-Domain": "https://clarus-api.com",
-  "X-ClarusWMS-Subdomain": "acme",
-  "X-ClarusWMS-Automation-ID": "43",
-  "X-ClarusWMS-Integration-ID": "723",
-};
+const { TOKEN, CLARUS_HEADERS, connectionConfig } = require("../test/helpers/fixtures");
 const HEADERS = { "Content-Type": "application/json", ...CLARUS_HEADERS };
 const BODY_BYTES = 600;
 const GOALS = { ratio: 1.1, clarusP99Ms: 50 };
@@ -59,18 +52,7 @@ const TARGETS = {
 function benchFlow() {
   return [
     { id: "bench", type: "tab", label: "bench" },
-    {
-      id: "conn",
-      type: "clarus-connection",
-      name: "acme",
-      subdomain: "acme",
-      domain: "https://acme.claruswms.co.uk",
-      apiUrl: "https://clarus-api.com",
-      automations: [{ id: "43", event: "goods_out.completed" }],
-      dedupeHours: 72,
-      dedupeCapacity: 100000,
-      credentials: { webhookToken: TOKEN },
-    },
+    connectionConfig({ dedupeCapacity: 100000, credentials: { webhookToken: TOKEN } }),
     {
       id: "core-in",
       type: "http in",

@@ -4,6 +4,7 @@ const path = require("node:path");
 
 const { helper, tempUserDir } = require("./helpers/node-red");
 const { startWarehouse, expectedKey, POLL_IDS } = require("./helpers/clarus-sim");
+const { waitForStatus } = require("./helpers/status");
 
 /** Every generated event arrived exactly once, whichever path brought it. */
 function assertExactlyOnce(sim, received) {
@@ -214,17 +215,3 @@ describe("clarus-poll with clarus-webhook-in against the simulator", function ()
     await waitForStatus(poll, (s) => /3 new, 0 dup$/.test(s.text ?? ""));
   });
 });
-
-function waitForStatus(node, matches) {
-  const shown = node.status.args.map((args) => args[0]).find(matches);
-  if (shown) return Promise.resolve(shown);
-  return new Promise((resolve) => {
-    const listener = (call) => {
-      if (matches(call.args[0])) {
-        node.removeListener("call:status", listener);
-        resolve(call.args[0]);
-      }
-    };
-    node.on("call:status", listener);
-  });
-}

@@ -13,15 +13,9 @@ const {
   webhookConfig,
   collect,
   tempUserDir,
+  dispatched,
 } = require("./helpers/node-red");
-
-const dispatched = (id) => ({
-  id,
-  reference: `SO-${id}`,
-  goods_out_type: "sales_order",
-  goods_out_status_id: 6,
-  actual_date_of_dispatch: "2026-11-27T10:00:00Z",
-});
+const { waitForStatus } = require("./helpers/status");
 
 describe("clarus-webhook-in", function () {
   let app;
@@ -504,21 +498,6 @@ describe("clarus-webhook-in", function () {
     assert.equal(received.length, count + 1);
   }
 });
-
-/** Resolves with the first status, shown or still to come, that matches (the status is throttled). */
-function waitForStatus(node, matches) {
-  const shown = node.status.args.map((args) => args[0]).find(matches);
-  if (shown) return Promise.resolve(shown);
-  return new Promise((resolve) => {
-    const listener = (call) => {
-      if (matches(call.args[0])) {
-        node.removeListener("call:status", listener);
-        resolve(call.args[0]);
-      }
-    };
-    node.on("call:status", listener);
-  });
-}
 
 /** Sends a raw request to the app on a real socket, for bodies supertest cannot shape. */
 function rawPost(app, headers, body, { keepOpen = false } = {}) {

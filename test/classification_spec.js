@@ -12,6 +12,7 @@ const {
   collect,
 } = require("./helpers/node-red");
 const { startSimulator, connectionFor, TEST_TUNING } = require("./helpers/clarus-sim");
+const { waitForStatus } = require("./helpers/status");
 
 describe("event classification in clarus-webhook-in", function () {
   let sim;
@@ -138,17 +139,3 @@ describe("event classification in clarus-webhook-in", function () {
     });
   }
 });
-
-function waitForStatus(node, matches) {
-  const shown = node.status.args.map((args) => args[0]).find(matches);
-  if (shown) return Promise.resolve(shown);
-  return new Promise((resolve) => {
-    const listener = (call) => {
-      if (matches(call.args[0])) {
-        node.removeListener("call:status", listener);
-        resolve(call.args[0]);
-      }
-    };
-    node.on("call:status", listener);
-  });
-}

@@ -4,6 +4,7 @@ const path = require("node:path");
 const catchNode = require("@node-red/nodes/core/common/25-catch.js");
 
 const { helper, collect } = require("./helpers/node-red");
+const { waitForStatus } = require("./helpers/status");
 
 const build = path.join(__dirname, "..", "build", "nodes");
 const MODULES = {
@@ -589,17 +590,3 @@ describe("clarus filter nodes", function () {
     });
   });
 });
-
-function waitForStatus(node, matches) {
-  const shown = node.status.args.map((args) => args[0]).find(matches);
-  if (shown) return Promise.resolve(shown);
-  return new Promise((resolve) => {
-    const listener = (call) => {
-      if (matches(call.args[0])) {
-        node.removeListener("call:status", listener);
-        resolve(call.args[0]);
-      }
-    };
-    node.on("call:status", listener);
-  });
-}

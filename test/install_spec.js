@@ -36,16 +36,8 @@ const RUNTIMES = ["4.1", "3.1", "5.0"];
 /** Cold, a runtime is an npm install (Node 22 alone is a ~50 MB download); warm, it is a file read. */
 const RUNTIME_INSTALL_TIMEOUT_MS = 15 * 60_000;
 
-// The same tenant as test/helpers/node-red.js, which is not required here: it loads build/ and the test
-// helper at require time, and this spec must also run against other Node-RED versions.
-const TOKEN = "s3cret-token-0123456789abcdef";
-const CLARUS_HEADERS = {
-  "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
-  "X-ClarusWMS-API-Domain": "https://clarus-api.com",
-  "X-ClarusWMS-Subdomain": "acme",
-  "X-ClarusWMS-Automation-ID": "43",
-  "X-ClarusWMS-Integration-ID": "723",
-};
+// Not test/helpers/node-red.js: it loads build/ and the test helper at require time.
+const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched } = require("./helpers/fixtures");
 
 /**
  * Node-RED runs `httpNodeMiddleware` at the head of every HTTP node route, ours included, so this counts
@@ -63,38 +55,14 @@ const COUNT_ROUTE_LAYERS = `{
 function observedFlow() {
   return [
     { id: "tab", type: "tab", label: "install test" },
-    {
-      id: "conn",
-      type: "clarus-connection",
-      name: "acme",
-      subdomain: "acme",
-      domain: "https://acme.claruswms.co.uk",
-      apiUrl: "https://clarus-api.com",
-      automations: [{ id: "43", event: "goods_out.completed" }],
-      dedupeHours: 72,
-      dedupeCapacity: 1000,
-      credentials: { webhookToken: TOKEN },
-    },
-    {
-      id: "hook",
-      type: "clarus-webhook-in",
+    connectionConfig({ credentials: { webhookToken: TOKEN } }),
+    webhookConfig({
       z: "tab",
       name: "",
-      connection: "conn",
-      path: "/clarus/events",
-      method: "POST",
-      event: "auto",
-      automationIds: "",
-      requireToken: true,
-      allowIps: "",
-      trustProxy: "none",
-      maxBytes: 1048576,
-      dedupe: true,
-      duplicatesOutput: false,
       x: 150,
       y: 80,
       wires: [["dispatched", "goods-in", "adjustment", "hold", "any-event"]],
-    },
+    }),
     // Every delivery here is a dispatched sales order: it passes this filter, which adds its fields.
     { ...filter("dispatched", "clarus-sales-order-dispatched", 80), wires: [["observer"]] },
     // The other filters get each delivery too and let none through (their outputs lead nowhere anyway).
@@ -119,14 +87,6 @@ function observedFlow() {
 function filter(id, type, y) {
   return { id, type, z: "tab", name: "", otherOutput: false, outputs: 1, x: 400, y, wires: [[]] };
 }
-
-const dispatched = (id) => ({
-  id,
-  reference: `SO-${id}`,
-  goods_out_type: "sales_order",
-  goods_out_status_id: 6,
-  actual_date_of_dispatch: "2026-11-27T10:00:00Z",
-});
 
 function parseObserved(line) {
   const at = line.indexOf(MARKER);

@@ -32,50 +32,7 @@ function tempUserDir() {
   return dir;
 }
 
-const TOKEN = "s3cret-token-0123456789abcdef";
-
-const CLARUS_HEADERS = {
-  "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
-  "X-ClarusWMS-API-Domain": "https://clarus-api.com",
-  "X-ClarusWMS-Subdomain": "acme",
-  "X-ClarusWMS-Automation-ID": "43",
-  "X-ClarusWMS-Integration-ID": "723",
-};
-
-function connectionConfig(overrides = {}) {
-  return {
-    id: "conn",
-    type: "clarus-connection",
-    name: "acme",
-    subdomain: "acme",
-    domain: "https://acme.claruswms.co.uk",
-    apiUrl: "https://clarus-api.com",
-    automations: [{ id: "43", event: "goods_out.completed" }],
-    dedupeHours: 72,
-    dedupeCapacity: 1000,
-    ...overrides,
-  };
-}
-
-function webhookConfig(overrides = {}) {
-  return {
-    id: "hook",
-    type: "clarus-webhook-in",
-    connection: "conn",
-    path: "/clarus/events",
-    method: "POST",
-    event: "auto",
-    automationIds: "",
-    requireToken: true,
-    allowIps: "",
-    trustProxy: "none",
-    maxBytes: 1048576,
-    dedupe: true,
-    duplicatesOutput: false,
-    wires: [["out"]],
-    ...overrides,
-  };
-}
+const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched } = require("./fixtures");
 
 /** Collects what a helper node receives, so a test can await a count or check that nothing came. */
 function collect(node) {
@@ -105,4 +62,5 @@ module.exports = {
   connectionConfig,
   webhookConfig,
   collect,
+  dispatched,
 };
