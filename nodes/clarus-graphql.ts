@@ -6,6 +6,7 @@ import { ClarusApiError } from "./lib/clarus-client";
 import type { ClarusConnectionNode } from "./lib/connection";
 import { errorMessage } from "./lib/errors";
 import { GraphqlNodeSettings, queryOf, runGraphql, variablesOf } from "./lib/graphql-request";
+import { flag } from "./lib/properties";
 import { STATUS } from "./lib/status";
 
 interface GraphqlDef extends NodeDef {
@@ -21,7 +22,7 @@ export = (RED: NodeAPI) => {
     const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
     const settings: GraphqlNodeSettings = {
       query: String(def.query ?? ""),
-      allPages: def.allPages === true || def.allPages === "true",
+      allPages: flag(def.allPages, false),
       maxPages: Number(def.maxPages) > 0 ? Math.floor(Number(def.maxPages)) : 100,
       pageSize: 100,
     };

@@ -3,6 +3,7 @@ import type { Node, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 import { ConfigError, errorMessage } from "./errors";
 import { EVENT, isKnownEvent, UNKNOWN_EVENT } from "./events";
 import { normalisedFields } from "./normalise";
+import { flag } from "./properties";
 import { isPlainObject } from "./records";
 import { InvalidRecordError, validateEventRecord } from "./schemas";
 import { STATUS, ThrottledStatus } from "./status";
@@ -182,7 +183,7 @@ export function attachEventFilter<TDef extends FilterDef>(
   try {
     const rule = ruleOf(def);
     warnAboutUnknownEvents(node, rule);
-    filter = new EventFilter(node, rule, def.otherOutput === true || def.otherOutput === "true");
+    filter = new EventFilter(node, rule, flag(def.otherOutput, false));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     configError = error;

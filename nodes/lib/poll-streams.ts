@@ -79,47 +79,61 @@ function completedTaskFilter(types: string[], since: string): JsonObject {
   return { task_type_code: { in: types }, status: { eq: "COMPLETED" }, completed_at: { from: since } };
 }
 
-/** Sales orders dispatched: DISP tasks completed since the watermark, then their orders if COMPLETED. */
-const salesOrdersDispatched: PollStream = {
-  query: COMPLETED_TASKS,
-  path: ["tasks", "all"],
-  variables: (since) => ({ filter: completedTaskFilter(["DISP"], since) }),
-  async events(tasks, client, signal) {
-    const ids = uniqueIds(tasks.map((task) => field(task, "goods_out", "id")));
-    const orders = await recordsById(
-      client,
-      "goods_outs",
-      "GoodsOutsFilterType",
-      GOODS_OUT_FIELDS,
-      { goods_out_status_code: { eq: "COMPLETED" } },
-      ids,
-      signal,
-    );
-    return orders.map((record) => ({ event: EVENT.salesOrderDispatched, record }));
-  },
-};
+interface CompletedTasksStream {
+  taskTypes: string[];
+  /** Where a task points at the record, e.g. ["goods_out", "id"]. */
+  recordIdPath: string[];
+  root: string;
+  filterType: string;
+  fields: string;
+  /** Only records in this state are the event (a task can complete before its record does). */
+  recordFilter: JsonObject;
+  event: string;
+}
 
-/** Receipts completed and put away: RCV/PWAY tasks completed since the watermark, then their receipts. */
-const goodsInCompleted: PollStream = {
-  query: COMPLETED_TASKS,
-  path: ["tasks", "all"],
-  variables: (since) => ({ filter: completedTaskFilter(["RCV", "PWAY"], since) }),
-  async events(tasks, client, signal) {
-    const ids = uniqueIds(
-      tasks.map((task) => field(task, "goods_in_receipt_line", "goods_in_receipt", "id")),
-    );
-    const receipts = await recordsById(
-      client,
-      "goods_in_receipts",
-      "InboundGoodFilterType",
-      RECEIPT_FIELDS,
-      { status: { eq: "completed" } },
-      ids,
-      signal,
-    );
-    return receipts.map((record) => ({ event: EVENT.goodsInCompleted, record }));
-  },
-};
+/** Tasks of `taskTypes` completed since the watermark, then the records they point at, if in state. */
+function completedTasksStream(spec: CompletedTasksStream): PollStream {
+  return {
+    query: COMPLETED_TASKS,
+    path: ["tasks", "all"],
+    variables: (since) => ({ filter: completedTaskFilter(spec.taskTypes, since) }),
+    async events(tasks, client, signal) {
+      const ids = uniqueIds(tasks.map((task) => field(task, ...spec.recordIdPath)));
+      const records = await recordsById(
+        client,
+        spec.root,
+        spec.filterType,
+        spec.fields,
+        spec.recordFilter,
+        ids,
+        signal,
+      );
+      return records.map((record) => ({ event: spec.event, record }));
+    },
+  };
+}
+
+/** Sales orders dispatched: DISP tasks, then their orders if COMPLETED. */
+const salesOrdersDispatched = completedTasksStream({
+  taskTypes: ["DISP"],
+  recordIdPath: ["goods_out", "id"],
+  root: "goods_outs",
+  filterType: "GoodsOutsFilterType",
+  fields: GOODS_OUT_FIELDS,
+  recordFilter: { goods_out_status_code: { eq: "COMPLETED" } },
+  event: EVENT.salesOrderDispatched,
+});
+
+/** Receipts completed and put away: RCV/PWAY tasks, then their receipts if completed. */
+const goodsInCompleted = completedTasksStream({
+  taskTypes: ["RCV", "PWAY"],
+  recordIdPath: ["goods_in_receipt_line", "goods_in_receipt", "id"],
+  root: "goods_in_receipts",
+  filterType: "InboundGoodFilterType",
+  fields: RECEIPT_FIELDS,
+  recordFilter: { status: { eq: "completed" } },
+  event: EVENT.goodsInCompleted,
+});
 
 /** Adjustments and holds: stock transactions created since the watermark, by subtype. */
 const stockTransactions: PollStream = {

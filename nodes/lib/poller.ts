@@ -10,6 +10,7 @@ import { ConfigError, errorMessage } from "./errors";
 import { isKnownEvent } from "./events";
 import { eventMessage } from "./message";
 import { PollState, PollStateFile } from "./poll-state";
+import { flag } from "./properties";
 import { customStream, POLL_STREAMS, PollStream } from "./poll-streams";
 import { relayPages } from "./relay";
 import { STATUS, ThrottledStatus } from "./status";
@@ -58,10 +59,7 @@ export function pollSettings(def: PollDef): PollSettings {
     lookbackMs: nonNegative(def.lookbackMinutes, 10, "lookbackMinutes") * 60_000,
     pageSize: Math.min(MAX_PAGE_SIZE, Math.floor(positive(def.pageSize, 100, "pageSize"))),
     maxPages: Math.floor(positive(def.maxPages, 1000, "maxPages")),
-    runOnStart:
-      def.runOnStart === undefined || def.runOnStart === ""
-        ? true
-        : def.runOnStart === true || def.runOnStart === "true",
+    runOnStart: flag(def.runOnStart, true),
   };
 }
 

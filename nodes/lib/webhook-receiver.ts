@@ -12,6 +12,7 @@ import { ConfigError, errorMessage, NotConfiguredError } from "./errors";
 import { isKnownEvent } from "./events";
 import { eventMessage } from "./message";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
+import { flag } from "./properties";
 import { RateLimitedLog } from "./rate-limited-log";
 import { unwrapRecord } from "./records";
 import { hasUnreadBody, normalisePath, RouteRegistration, WebhookRoutes } from "./route-registry";
@@ -85,11 +86,6 @@ export function webhookSettings(def: WebhookInDef, connection: ConnectionService
     dedupe: flag(def.dedupe, true),
     duplicatesOutput: flag(def.duplicatesOutput, false),
   };
-}
-
-function flag(value: unknown, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === "") return fallback;
-  return value === true || value === "true";
 }
 
 class Rejection extends Error {
