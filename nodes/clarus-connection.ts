@@ -1,9 +1,9 @@
 import type { RequestHandler } from "express";
 import type { NodeAPI } from "node-red";
 
-import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection";
-import { CLARUS_EVENTS } from "./lib/events";
-import type { ConnectionCredentials, ConnectionDef } from "./lib/types";
+import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
+import { CLARUS_EVENTS } from "./lib/events/vocabulary";
+import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
 
 export = (RED: NodeAPI) => {
   function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
@@ -35,7 +35,7 @@ export = (RED: NodeAPI) => {
   );
 
   // The editor's event lists (resources/clarus-editor.js) ask for the vocabulary the runtime classifies with,
-  // so it is written once, in lib/events.ts. Every runtime gives RED.auth; without it the route stays open.
+  // so it is written once, in lib/events/vocabulary.ts. Every runtime gives RED.auth; without it the route stays open.
   const canRead: RequestHandler =
     typeof RED.auth?.needsPermission === "function"
       ? RED.auth.needsPermission("clarus-connection.read")

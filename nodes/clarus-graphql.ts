@@ -2,12 +2,12 @@ import { setMaxListeners } from "node:events";
 
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 
-import { ClarusApiError } from "./lib/clarus-client";
-import type { ClarusConnectionNode } from "./lib/connection";
-import { errorMessage } from "./lib/errors";
-import { GraphqlNodeSettings, queryOf, runGraphql, variablesOf } from "./lib/graphql-request";
-import { flag } from "./lib/properties";
-import { STATUS } from "./lib/status";
+import { ClarusApiError } from "./lib/api/client";
+import type { ClarusConnectionNode } from "./lib/connection/services";
+import { errorMessage } from "./lib/node-red/errors";
+import { GraphqlNodeSettings, queryOf, runGraphql, variablesOf } from "./lib/api/graphql-request";
+import { flag } from "./lib/node-red/properties";
+import { STATUS } from "./lib/node-red/status";
 
 interface GraphqlDef extends NodeDef {
   connection: string;

@@ -1,9 +1,9 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
-import type { ClarusConnectionNode } from "./lib/connection";
-import { errorMessage, NotConfiguredError } from "./lib/errors";
-import { reportStartFailure } from "./lib/start-failure";
-import { PollDef, Poller, pollSettings } from "./lib/poller";
+import type { ClarusConnectionNode } from "./lib/connection/services";
+import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
+import { reportStartFailure } from "./lib/node-red/start-failure";
+import { PollDef, Poller, pollSettings } from "./lib/poll/poller";
 
 export = (RED: NodeAPI) => {
   function ClarusPoll(this: Node, def: PollDef) {

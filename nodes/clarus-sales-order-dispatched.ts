@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from "node-red";
 
-import { attachEventFilter, FilterDef, salesOrderDispatchedRule } from "./lib/event-filter";
+import { attachEventFilter, FilterDef, salesOrderDispatchedRule } from "./lib/events/event-filter";
 
 export = (RED: NodeAPI) => {
   function ClarusSalesOrderDispatched(this: Node, def: FilterDef) {

@@ -1,11 +1,11 @@
 import type { Node, NodeAPI } from "node-red";
 
-import type { ClarusConnectionNode } from "./lib/connection";
-import { NotConfiguredError } from "./lib/errors";
-import { reportStartFailure } from "./lib/start-failure";
-import { webhookRoutesFor } from "./lib/route-registry";
-import { STATUS } from "./lib/status";
-import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook-receiver";
+import type { ClarusConnectionNode } from "./lib/connection/services";
+import { NotConfiguredError } from "./lib/node-red/errors";
+import { reportStartFailure } from "./lib/node-red/start-failure";
+import { webhookRoutesFor } from "./lib/webhook/route-registry";
+import { STATUS } from "./lib/node-red/status";
+import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook/receiver";
 
 export = (RED: NodeAPI) => {
   function ClarusWebhookIn(this: Node, def: WebhookInDef) {

@@ -23,7 +23,7 @@
       });
   }
 
-  // The event vocabulary, served by the runtime (nodes/lib/events.ts via clarus-connection) and asked for once.
+  // The event vocabulary, served by the runtime (nodes/lib/events/vocabulary.ts via clarus-connection) and asked for once.
   var vocabulary = null;
   var waiting = [];
   var requested = false;

@@ -1,7 +1,7 @@
 /**
  * Vocabulary the simulator writes. Codes marked [I] are inferences: Clarus does not publish transaction
  * subtypes for adjustments and holds (research/clarus.md §5.2), and the node package classifies with the
- * same codes (nodes/lib/classify.ts), so both sides agree until a live tenant says otherwise.
+ * same codes (nodes/lib/events/classify.ts), so both sides agree until a live tenant says otherwise.
  */
 
 /** The six events the simulator generates, written `resource.event` (DESIGN.md "Event vocabulary"). */

@@ -1,8 +1,8 @@
 const assert = require("node:assert/strict");
 
 const { startSimulator } = require("../build/dev/sim/index.js");
-const { ClarusClient, ClarusApiError } = require("../build/nodes/lib/clarus-client.js");
-const { fullJitterDelay, retryAfterMs, DEFAULT_RETRY } = require("../build/nodes/lib/backoff.js");
+const { ClarusClient, ClarusApiError } = require("../build/nodes/lib/api/client.js");
+const { fullJitterDelay, retryAfterMs, DEFAULT_RETRY } = require("../build/nodes/lib/api/backoff.js");
 
 const STOCKS = `query Stocks($filter: StockFilterType, $first: Int, $after: String) {
   stocks { all(filter: $filter, first: $first, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id } } } }

@@ -3,7 +3,7 @@ const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { DedupeStore } = require("../build/nodes/lib/dedupe-store.js");
+const { DedupeStore } = require("../build/nodes/lib/store/dedupe-store.js");
 const { tempUserDir } = require("./helpers/node-red");
 
 const HOUR = 3_600_000;
@@ -153,7 +153,7 @@ describe("DedupeStore", function () {
     const file = path.join(tempUserDir(), "dedupe");
     // The child claims 500 keys, waits for them to be flushed, claims 5 more, then is killed at once.
     const script = `
-      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/dedupe-store.js"))});
+      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/dedupe-store.js"))});
       const s = new DedupeStore({ ttlMs: ${HOUR}, capacity: 10000, file: ${JSON.stringify(file)}, warn: () => {} });
       setInterval(() => {}, 1000); // a running Node-RED keeps the process alive; the store's timer does not
       for (let i = 0; i < 500; i++) s.claim("flushed-" + i);

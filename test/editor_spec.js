@@ -25,7 +25,7 @@ const {
 } = require("./helpers/red-process");
 
 const PACKAGE = require("../package.json");
-const { KNOWN_EVENTS } = require("../build/nodes/lib/events");
+const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
 const MODULE = PACKAGE.name;
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");

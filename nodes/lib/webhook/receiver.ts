@@ -1,23 +1,23 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Node, NodeAPI, NodeDef } from "node-red";
 
-import type { AutomationDiscovery, DiscoveryState } from "./automation-discovery";
+import type { AutomationDiscovery, DiscoveryState } from "../api/automation-discovery";
 import { readBody, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
-import { classifyEvent } from "./classify";
-import { ExpectedIdentity, identityMismatch, readIdentity } from "./clarus-headers";
+import { classifyEvent } from "../events/classify";
+import { ExpectedIdentity, identityMismatch, readIdentity } from "../connection/identity-headers";
 import { AddressList, ProxyTrust } from "./client-address";
-import type { ConnectionServices } from "./connection";
-import { dedupeKeyFor } from "./dedupe-keys";
-import { ConfigError, errorMessage, NotConfiguredError } from "./errors";
-import { isKnownEvent } from "./events";
-import { eventMessage } from "./message";
+import type { ConnectionServices } from "../connection/services";
+import { dedupeKeyFor } from "../events/dedupe-keys";
+import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
+import { isKnownEvent } from "../events/vocabulary";
+import { eventMessage } from "../events/message";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
-import { flag } from "./properties";
-import { RateLimitedLog } from "./rate-limited-log";
-import { unwrapRecord } from "./records";
+import { flag } from "../node-red/properties";
+import { RateLimitedLog } from "../node-red/rate-limited-log";
+import { unwrapRecord } from "../events/records";
 import { hasUnreadBody, normalisePath, RouteRegistration, WebhookRoutes } from "./route-registry";
-import { STATUS, ThrottledStatus } from "./status";
-import type { JsonObject } from "./types";
+import { STATUS, ThrottledStatus } from "../node-red/status";
+import type { JsonObject } from "../json";
 
 export interface WebhookInDef extends NodeDef {
   connection: string;

@@ -1,7 +1,7 @@
-import type { ClarusClient, RetryInfo } from "./clarus-client";
-import { ClarusApiError } from "./clarus-client";
-import { isPlainObject } from "./records";
-import type { JsonObject } from "./types";
+import type { ClarusClient, RetryInfo } from "./client";
+import { ClarusApiError } from "./client";
+import { isPlainObject } from "../json";
+import type { JsonObject } from "../json";
 
 /** A Relay connection as every Clarus list returns it (research/clarus.md §5.1). */
 export interface RelayConnection {

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 
-import { occursOncePerRecord, UNKNOWN_EVENT } from "./events";
+import { occursOncePerRecord, UNKNOWN_EVENT } from "./vocabulary";
 import { idOf, recordId } from "./records";
-import type { JsonObject } from "./types";
+import type { JsonObject } from "../json";
 
 /**
  * The business key of an event: the same whether the event came by webhook or by poll, so the two paths

@@ -1,12 +1,12 @@
 import type { Node, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 
-import { ConfigError, errorMessage } from "./errors";
-import { EVENT, isKnownEvent, UNKNOWN_EVENT } from "./events";
+import { ConfigError, errorMessage } from "../node-red/errors";
+import { EVENT, isKnownEvent, UNKNOWN_EVENT } from "./vocabulary";
 import { normalisedFields } from "./normalise";
-import { flag } from "./properties";
-import { isPlainObject } from "./records";
+import { flag } from "../node-red/properties";
+import { isPlainObject } from "../json";
 import { InvalidRecordError, validateEventRecord } from "./schemas";
-import { STATUS, ThrottledStatus } from "./status";
+import { STATUS, ThrottledStatus } from "../node-red/status";
 
 /** Properties every filter node has (DESIGN.md "Filter nodes"). */
 export interface FilterDef extends NodeDef {

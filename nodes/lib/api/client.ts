@@ -1,9 +1,9 @@
 import axios, { AxiosInstance, AxiosResponse } from "axios";
 
 import { DEFAULT_RETRY, fullJitterDelay, retryAfterMs, RetryPolicy, sleep } from "./backoff";
-import { errorMessage } from "./errors";
-import { isPlainObject } from "./records";
-import type { JsonObject } from "./types";
+import { errorMessage } from "../node-red/errors";
+import { isPlainObject } from "../json";
+import type { JsonObject } from "../json";
 
 export type ClarusApiErrorKind = "auth" | "http" | "graphql" | "network" | "timeout" | "config";
 

@@ -3,17 +3,17 @@ import path from "node:path";
 
 import type { Node, NodeDef, NodeMessage } from "node-red";
 
-import type { ClarusClient, RetryInfo } from "./clarus-client";
-import { safeFileName, type ConnectionServices } from "./connection";
-import { dedupeKeyFor } from "./dedupe-keys";
-import { ConfigError, errorMessage } from "./errors";
-import { isKnownEvent } from "./events";
-import { eventMessage } from "./message";
-import { PollState, PollStateFile } from "./poll-state";
-import { flag } from "./properties";
-import { customStream, POLL_STREAMS, PollStream } from "./poll-streams";
-import { relayPages } from "./relay";
-import { STATUS, ThrottledStatus } from "./status";
+import type { ClarusClient, RetryInfo } from "../api/client";
+import { safeFileName, type ConnectionServices } from "../connection/services";
+import { dedupeKeyFor } from "../events/dedupe-keys";
+import { ConfigError, errorMessage } from "../node-red/errors";
+import { isKnownEvent } from "../events/vocabulary";
+import { eventMessage } from "../events/message";
+import { PollState, PollStateFile } from "./state";
+import { flag } from "../node-red/properties";
+import { customStream, POLL_STREAMS, PollStream } from "./streams";
+import { relayPages } from "../api/relay";
+import { STATUS, ThrottledStatus } from "../node-red/status";
 
 export interface PollDef extends NodeDef {
   connection: string;

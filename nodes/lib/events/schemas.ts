@@ -1,8 +1,9 @@
 import { z } from "zod";
 
-import { EVENT } from "./events";
-import { isPlainObject, unwrapRecord } from "./records";
-import type { JsonObject } from "./types";
+import { EVENT } from "./vocabulary";
+import { isPlainObject } from "../json";
+import { unwrapRecord } from "./records";
+import type { JsonObject } from "../json";
 
 /**
  * What the filter nodes require of a record before they pass it on. Clarus publishes no webhook payload

@@ -4,7 +4,7 @@ import path from "node:path";
 
 import { LRUCache } from "lru-cache";
 
-import { errorMessage } from "./errors";
+import { errorMessage } from "../node-red/errors";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export interface DedupeStoreOptions {

@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 
 import type { Express, NextFunction, Request, RequestHandler, Response } from "express";
 
-import { ConfigError } from "./errors";
+import { ConfigError } from "../node-red/errors";
 
 export class RouteConflictError extends ConfigError {
   override name = "RouteConflictError";

@@ -1,8 +1,8 @@
-import type { ClarusClient } from "./clarus-client";
-import { ConfigError } from "./errors";
-import { isPlainObject } from "./records";
+import type { ClarusClient } from "./client";
+import { ConfigError } from "../node-red/errors";
+import { isPlainObject } from "../json";
 import { relayPages } from "./relay";
-import type { JsonObject } from "./types";
+import type { JsonObject } from "../json";
 
 export interface GraphqlNodeSettings {
   query: string;

@@ -1,13 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 
-/** The five identity headers of a Clarus webhook (research/clarus.md §1.1). */
-export interface ClarusIdentity {
-  domain?: string;
-  apiDomain?: string;
-  subdomain?: string;
-  automationId?: string;
-  integrationId?: string;
-}
+import type { ClarusIdentity } from "../events/message";
 
 /** Built once per endpoint; values are kept as configured and normalised for comparison. */
 export interface ExpectedIdentity {

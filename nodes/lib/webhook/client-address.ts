@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 
 import ipaddr from "ipaddr.js";
 
-import { ConfigError } from "./errors";
+import { ConfigError } from "../node-red/errors";
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type Range = [Address, number];

@@ -1,9 +1,10 @@
-import type { ClarusClient } from "./clarus-client";
-import { TRANSACTION_SUBTYPE_EVENTS } from "./classify";
-import { EVENT, UNKNOWN_EVENT } from "./events";
-import { findConnection } from "./relay";
-import { idOf, isPlainObject } from "./records";
-import type { JsonObject } from "./types";
+import type { ClarusClient } from "../api/client";
+import { TRANSACTION_SUBTYPE_EVENTS } from "../events/classify";
+import { EVENT, UNKNOWN_EVENT } from "../events/vocabulary";
+import { findConnection } from "../api/relay";
+import { isPlainObject } from "../json";
+import { idOf } from "../events/records";
+import type { JsonObject } from "../json";
 
 export interface PolledEvent {
   event: string;

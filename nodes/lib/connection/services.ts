@@ -2,13 +2,13 @@ import path from "node:path";
 
 import type { Node } from "node-red";
 
-import { AutomationDiscovery } from "./automation-discovery";
-import type { RetryPolicy } from "./backoff";
-import { ClarusClient } from "./clarus-client";
-import { DedupeStore } from "./dedupe-store";
-import { NotConfiguredError } from "./errors";
-import { isKnownEvent } from "./events";
-import { expectedIdentity, type ExpectedIdentity } from "./clarus-headers";
+import { AutomationDiscovery } from "../api/automation-discovery";
+import type { RetryPolicy } from "../api/backoff";
+import { ClarusClient } from "../api/client";
+import { DedupeStore } from "../store/dedupe-store";
+import { NotConfiguredError } from "../node-red/errors";
+import { isKnownEvent } from "../events/vocabulary";
+import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 

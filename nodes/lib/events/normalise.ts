@@ -1,6 +1,7 @@
-import { EVENT } from "./events";
-import { idOf, isPlainObject } from "./records";
-import type { JsonObject } from "./types";
+import { EVENT } from "./vocabulary";
+import { isPlainObject } from "../json";
+import { idOf } from "./records";
+import type { JsonObject } from "../json";
 
 /**
  * The fields a filter node adds under `msg.clarus`, the same whether the record came as a REST-style

@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 
-import type { ClarusClient } from "./clarus-client";
-import { errorMessage } from "./errors";
-import { isKnownEvent } from "./events";
+import type { ClarusClient } from "./client";
+import { errorMessage } from "../node-red/errors";
+import { isKnownEvent } from "../events/vocabulary";
 import { relayPages } from "./relay";
 
 const AUTOMATIONS = `query ClarusAutomations($first: Int, $after: String) {

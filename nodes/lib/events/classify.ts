@@ -1,6 +1,6 @@
-import { EVENT, UNKNOWN_EVENT } from "./events";
-import { isPlainObject } from "./records";
-import type { JsonObject } from "./types";
+import { EVENT, UNKNOWN_EVENT } from "./vocabulary";
+import { isPlainObject } from "../json";
+import type { JsonObject } from "../json";
 
 export type ClassifiedBy = "fixed" | "automation" | "payload" | "none";
 

@@ -1,6 +1,6 @@
-import { errorMessage } from "./errors";
-import { readTextIfExists, writeFileAtomic } from "./json-file";
-import { isPlainObject } from "./records";
+import { errorMessage } from "../node-red/errors";
+import { readTextIfExists, writeFileAtomic } from "../store/json-file";
+import { isPlainObject } from "../json";
 
 /** Where a poll node stands: what is finished, and where an unfinished run goes on. */
 export interface PollState {

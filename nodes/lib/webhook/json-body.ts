@@ -1,7 +1,7 @@
 import secureJson from "secure-json-parse";
 
-import { isPlainObject } from "./records";
-import type { JsonObject } from "./types";
+import { isPlainObject } from "../json";
+import type { JsonObject } from "../json";
 
 export class BodyError extends Error {
   override name = "BodyError";

@@ -1,8 +1,4 @@
-import type { JsonObject } from "./types";
-
-export function isPlainObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isPlainObject, type JsonObject } from "../json";
 
 /**
  * The record a delivery is about. Clarus documents the automation payload as `data.<field>`

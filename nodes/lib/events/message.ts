@@ -1,0 +1,67 @@
+import type { NodeMessage } from "node-red";
+
+import type { JsonObject } from "../json";
+
+/** The five identity headers of a Clarus webhook (research/clarus.md §1.1). */
+export interface ClarusIdentity {
+  domain?: string;
+  apiDomain?: string;
+  subdomain?: string;
+  automationId?: string;
+  integrationId?: string;
+}
+
+export type EventSource = "webhook" | "poll";
+
+/** `msg.clarus`: the same fields whichever path brought the event (DESIGN.md "Message shape"). */
+export interface ClarusMeta {
+  event: string;
+  source: EventSource;
+  subdomain?: string;
+  domain?: string;
+  apiDomain?: string;
+  automationId?: string;
+  integrationId?: string;
+  receivedAt: string;
+  dedupeKey: string;
+  duplicate: boolean;
+  [field: string]: unknown;
+}
+
+export interface ClarusMessage extends NodeMessage {
+  topic: string;
+  payload: Record<string, unknown>;
+  clarus: ClarusMeta;
+}
+
+export interface EventMessageParts {
+  msgid: string;
+  event: string;
+  source: EventSource;
+  payload: JsonObject;
+  identity: ClarusIdentity;
+  dedupeKey: string;
+  duplicate: boolean;
+}
+
+/** The one message shape of every source node (DESIGN.md "Message shape"). */
+export function eventMessage(parts: EventMessageParts): ClarusMessage {
+  const { identity } = parts;
+  return {
+    _msgid: parts.msgid,
+    topic: parts.event,
+    payload: parts.payload,
+    clarus: {
+      event: parts.event,
+      source: parts.source,
+      subdomain: identity.subdomain,
+      domain: identity.domain,
+      apiDomain: identity.apiDomain,
+      automationId: identity.automationId,
+      integrationId: identity.integrationId,
+      receivedAt: new Date().toISOString(),
+      dedupeKey: parts.dedupeKey,
+      duplicate: parts.duplicate,
+    },
+  };
+}
