@@ -1,0 +1,100 @@
+import type { ClarusMessage } from "../events/message";
+
+/**
+ * Everything a clarus-connection keeps between requests, runs, redeploys and restarts, behind one
+ * interface with two backends: files in the Node-RED user directory (`store: file`, the default) and
+ * Redis or Valkey (`store: redis`, shared by several Node-RED instances; DESIGN.md "Several Node-RED
+ * instances"). Nodes never touch files or Redis themselves.
+ *
+ * Every method may reject with a StoreUnavailableError (Redis unreachable, a disk that refuses writes):
+ * callers then answer 503 (webhook-in) or wait (poll), and nothing is half done.
+ */
+export interface ConnectionStore {
+  /** "file" or "redis", for status texts and logs. */
+  readonly kind: StoreKind;
+
+  /**
+   * Claims a dedupe key for `dedupeHours` (the `on-receipt` path). True the first time within the
+   * window, false for a repeat. Atomic: two concurrent claims of one key never both win.
+   */
+  claim(key: string): Promise<boolean>;
+
+  /**
+   * The `on-confirm` path: claims the entry's key and, when it is fresh, writes the entry durably as
+   * pending. Resolves only once the entry would survive kill -9 and power loss (file: fsync, shared by
+   * concurrent callers; Redis: the write is acknowledged). A failed write releases the claim, so a
+   * retry of the same event is fresh again.
+   */
+  admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate">;
+
+  /** The event is done: removed from the inbox; its key stays claimed. False for an unknown key. */
+  confirm(key: string): Promise<boolean>;
+
+  /** Send the pending event again after `delayMs` (a `clarus-confirm` with `retry`). False when unknown. */
+  retry(key: string, delayMs: number, reason?: string): Promise<boolean>;
+
+  /**
+   * Pending entries due at `now`, at most `limit`, each taken atomically by this caller: its attempt is
+   * counted and its next due time moved to `now + redeliverMs`, so no other caller (nor instance) takes
+   * it before then.
+   */
+  takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]>;
+
+  /** Keeps the entry as a dead letter: never sent again, listed by `deadLetters()`. */
+  markDead(key: string, reason: string): Promise<void>;
+
+  deadLetters(limit?: number): Promise<InboxEntry[]>;
+
+  /** Pending and dead entries now, for the status. */
+  inboxCounts(): Promise<{ pending: number; dead: number }>;
+
+  /** A small JSON document by name (poll watermarks, the discovered automation map); undefined if none. */
+  readDocument(name: string): Promise<unknown>;
+  writeDocument(name: string, value: unknown): Promise<void>;
+  removeDocument(name: string): Promise<void>;
+
+  /**
+   * One holder at a time across instances for `name` (a poll node's runs). Undefined when another
+   * holder has it. The file backend, on one instance, always grants.
+   */
+  acquireLease(name: string, ttlMs: number): Promise<Lease | undefined>;
+
+  /** Writes what is buffered and stops; `removed` (the connection was deleted) also drops its data. */
+  close(removed: boolean): Promise<void>;
+}
+
+export type StoreKind = "file" | "redis";
+
+/** What an event source hands to `admit`. */
+export interface NewInboxEntry {
+  key: string;
+  /** The webhook-in or poll node that sends it, and sends it again. */
+  sourceNodeId: string;
+  /** The message as first sent, without `_msgid`. */
+  message: StoredMessage;
+}
+
+export type StoredMessage = Omit<ClarusMessage, "_msgid">;
+
+export interface InboxEntry extends NewInboxEntry {
+  /** Sends so far, the first included. */
+  attempt: number;
+  /** Epoch ms of the next send. */
+  dueAt: number;
+  /** Epoch ms when it was admitted. */
+  admittedAt: number;
+  /** Why the last attempt failed (a `retry`, or the dead-letter reason). */
+  lastError?: string;
+  dead?: boolean;
+}
+
+export interface Lease {
+  /** Renews for another `ttlMs`; false when the lease was lost (expired and taken by another holder). */
+  renew(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+/** The store cannot answer now; the cause is in the message, never a secret. */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}
