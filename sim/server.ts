@@ -19,6 +19,8 @@ export interface ServerDeps {
   faults: FaultInjector;
   graphql: ClarusGraphql;
   subdomain: string;
+  /** The tenant's clock: answers carry it in their `Date` header, as a real API's clock would. */
+  now: () => number;
   onFault: (kind: FaultKind, endpoint: Endpoint) => void;
   onHang: () => void;
   onRequest: (entry: RequestLogEntry) => void;
@@ -35,6 +37,8 @@ export interface RequestLogEntry {
   variables?: Record<string, unknown> | null;
   /** Lower-cased `Authorization` scheme used, never the credential itself. */
   auth?: string;
+  /** A GraphQL request that reads the schema (`__schema`). */
+  introspection?: boolean;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -58,6 +62,7 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
   const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
   const entry: RequestLogEntry = { at: new Date().toISOString(), method, path, status: 0 };
+  res.setHeader("Date", new Date(deps.now()).toUTCString());
   const answer = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
     entry.status = status;
     sendJson(res, status, body, headers);
@@ -185,6 +190,7 @@ async function graphqlRequest(
   }
   entry.operationName = operationName ?? null;
   entry.variables = variables ?? null;
+  entry.introspection = /\b__schema\b/.test(query);
 
   if (decision.outcome === "graphqlErrors") {
     entry.fault = "graphqlErrors";
