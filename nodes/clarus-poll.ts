@@ -13,7 +13,8 @@ export = (RED: NodeAPI) => {
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
       if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
       const services = connection.services;
-      poller = new Poller(this, services, services.api, pollSettings(def), () => RED.util.generateId());
+      const settings = pollSettings(def, (message) => this.warn(message));
+      poller = new Poller(this, services, services.api, settings, () => RED.util.generateId());
       poller.start();
     } catch (error) {
       reportStartFailure(this, "not polling", error);

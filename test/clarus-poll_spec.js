@@ -5,6 +5,7 @@ const path = require("node:path");
 const { helper, tempUserDir } = require("./helpers/node-red");
 const { startWarehouse, expectedKey, POLL_IDS } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
+const { SCHEMA_DIALECTS } = require("../build/dev/sim/index.js");
 
 /** Every generated event arrived exactly once, whichever path brought it. */
 function assertExactlyOnce(sim, received) {
@@ -19,7 +20,138 @@ function assertExactlyOnce(sim, received) {
   assert.equal(keys.length, expected.length, "unexpected extra events");
 }
 
-describe("clarus-poll with clarus-webhook-in against the simulator", function () {
+for (const schema of SCHEMA_DIALECTS) {
+  describe(`clarus-poll with clarus-webhook-in against the simulator (${schema} schema)`, function () {
+    this.timeout(60_000);
+    let warehouse;
+
+    before(() => helper.startServer());
+    after(() => helper.stopServer());
+    afterEach(async () => {
+      await warehouse?.stop();
+      warehouse = undefined;
+      helper.settings({});
+    });
+
+    it("should deliver every event exactly once with 30% of webhooks dropped and 10% repeated", async function () {
+      warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 }, schema });
+      await warehouse.load();
+      const { sim } = warehouse;
+      // The polls run once at deploy (runOnStart), before the warehouse gets busy.
+      await warehouse.pollUntilClean();
+      sim.generate(150);
+      await sim.flush();
+      const dropped = sim.sent.filter((d) => d.dropped).length;
+      const repeated = sim.sent.filter((d) => d.repeated).length;
+      assert.ok(dropped > 20 && repeated > 5, `dropped ${dropped}, repeated ${repeated}`);
+      await warehouse.pollUntilClean();
+      const received = await warehouse.settle(sim.events.length);
+      assertExactlyOnce(sim, received);
+      const bySource = received.reduce(
+        (n, m) => ({ ...n, [m.clarus.source]: (n[m.clarus.source] ?? 0) + 1 }),
+        {},
+      );
+      assert.ok(bySource.poll > 0 && bySource.webhook > 0, JSON.stringify(bySource));
+      assert.equal(bySource.poll, sim.events.length - bySource.webhook);
+      // Six runs of three polls on one connection read the schema once.
+      assert.equal(sim.requests.introspection, 1, "introspection requests");
+
+      // A webhook that arrives after the poll recovered its event is answered as a duplicate.
+      const recovered = received.find((m) => m.clarus.source === "poll");
+      const event = sim.events.find((e) => expectedKey(e) === recovered.clarus.dedupeKey);
+      const response = await fetch(warehouse.url, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "X-ClarusWMS-Domain": sim.domain,
+          "X-ClarusWMS-API-Domain": sim.url,
+          "X-ClarusWMS-Subdomain": sim.subdomain,
+          "X-ClarusWMS-Automation-ID": String(sim.sent.find((d) => d.event === event.event).automationId),
+        },
+        body: JSON.stringify(event.body),
+      });
+      assert.deepEqual(await response.json(), { ok: true, duplicate: true });
+    });
+
+    for (const [name, faults] of [
+      ["5xx answers", { error5xx: 0.3 }],
+      ["429 with Retry-After", { rateLimit: 0.3, retryAfterSeconds: 1 }],
+      ["slow answers", { slowMs: [5, 40], slowRate: 0.5 }],
+      ["GraphQL errors with HTTP 200", { graphqlErrors: 0.15 }],
+      ["partial data with errors", { partialData: 0.15 }],
+    ]) {
+      it(`should still deliver every event exactly once under ${name}`, async function () {
+        warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 }, seed: 11, schema });
+        await warehouse.load();
+        const { sim } = warehouse;
+        await warehouse.pollUntilClean();
+        sim.generate(80);
+        await sim.flush();
+        sim.setFaults(faults);
+        await warehouse.pollUntilClean();
+        sim.clearFaults();
+        const received = await warehouse.settle(sim.events.length);
+        assertExactlyOnce(sim, received);
+        const counts = sim.faultCounts;
+        const fired = Object.values(counts).reduce((a, b) => a + b, 0);
+        assert.ok(fired > 0, `no fault fired: ${JSON.stringify(counts)}`);
+      });
+    }
+
+    it("should still deliver every event exactly once when tokens expire mid-run", async function () {
+      warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 }, seed: 13, schema });
+      await warehouse.load();
+      const { sim } = warehouse;
+      await warehouse.pollUntilClean();
+      sim.generate(40);
+      await sim.flush();
+      await warehouse.pollUntilClean();
+      const tokensBefore = sim.requests.token;
+      sim.expireTokens();
+      sim.generate(40);
+      await sim.flush();
+      const rejectedBefore = sim.requests.byStatus[401] ?? 0;
+      assert.equal(
+        await warehouse.pollUntilClean(),
+        1,
+        "a 401 is answered by one token refresh, not a failed run",
+      );
+      assert.ok((sim.requests.byStatus[401] ?? 0) > rejectedBefore, "the expired token was used and refused");
+      assert.equal(sim.requests.token, tokensBefore + 1, "one new token, shared by the three polls");
+      assertExactlyOnce(sim, await warehouse.settle(sim.events.length));
+    });
+
+    it("should lose and double nothing across a Node-RED restart between polls", async function () {
+      const userDir = tempUserDir();
+      warehouse = await startWarehouse({
+        webhook: { dropRate: 0.3, repeatRate: 0.1 },
+        userDir,
+        seed: 5,
+        schema,
+      });
+      await warehouse.load();
+      const { sim } = warehouse;
+      await warehouse.pollUntilClean();
+      sim.generate(60);
+      await sim.flush();
+      await warehouse.pollUntilClean();
+      const first = await warehouse.settle(sim.events.length);
+      const watermarks = POLL_IDS.map((id) => path.join(userDir, "clarus", `poll-${id}.json`));
+      for (const file of watermarks) assert.ok(JSON.parse(fs.readFileSync(file, "utf8")).watermark, file);
+
+      await helper.unload();
+      sim.generate(60);
+      await sim.flush(); // webhooks while Node-RED is down: all refused at the socket or 404
+      await warehouse.load();
+      await warehouse.pollUntilClean();
+      const second = await warehouse.settle(sim.events.length - first.length);
+      assertExactlyOnce(sim, [...first, ...second]);
+      assert.equal(sim.requests.introspection, 2, "one schema reading per start of the connection");
+    });
+  });
+}
+
+describe("clarus-poll runs (documented schema)", function () {
   this.timeout(60_000);
   let warehouse;
 
@@ -31,111 +163,8 @@ describe("clarus-poll with clarus-webhook-in against the simulator", function ()
     helper.settings({});
   });
 
-  it("should deliver every event exactly once with 30% of webhooks dropped and 10% repeated", async function () {
-    warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 } });
-    await warehouse.load();
-    const { sim } = warehouse;
-    sim.generate(150);
-    await sim.flush();
-    const dropped = sim.sent.filter((d) => d.dropped).length;
-    const repeated = sim.sent.filter((d) => d.repeated).length;
-    assert.ok(dropped > 20 && repeated > 5, `dropped ${dropped}, repeated ${repeated}`);
-    await warehouse.pollUntilClean();
-    const received = await warehouse.settle(sim.events.length);
-    assertExactlyOnce(sim, received);
-    const bySource = received.reduce(
-      (n, m) => ({ ...n, [m.clarus.source]: (n[m.clarus.source] ?? 0) + 1 }),
-      {},
-    );
-    assert.ok(bySource.poll > 0 && bySource.webhook > 0, JSON.stringify(bySource));
-    assert.equal(bySource.poll, sim.events.length - bySource.webhook);
-
-    // A webhook that arrives after the poll recovered its event is answered as a duplicate.
-    const recovered = received.find((m) => m.clarus.source === "poll");
-    const event = sim.events.find((e) => expectedKey(e) === recovered.clarus.dedupeKey);
-    const response = await fetch(warehouse.url, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/json",
-        "X-ClarusWMS-Domain": sim.domain,
-        "X-ClarusWMS-API-Domain": sim.url,
-        "X-ClarusWMS-Subdomain": sim.subdomain,
-        "X-ClarusWMS-Automation-ID": String(sim.sent.find((d) => d.event === event.event).automationId),
-      },
-      body: JSON.stringify(event.body),
-    });
-    assert.deepEqual(await response.json(), { ok: true, duplicate: true });
-  });
-
-  for (const [name, faults] of [
-    ["5xx answers", { error5xx: 0.3 }],
-    ["429 with Retry-After", { rateLimit: 0.3, retryAfterSeconds: 1 }],
-    ["slow answers", { slowMs: [5, 40], slowRate: 0.5 }],
-    ["GraphQL errors with HTTP 200", { graphqlErrors: 0.15 }],
-    ["partial data with errors", { partialData: 0.15 }],
-  ]) {
-    it(`should still deliver every event exactly once under ${name}`, async function () {
-      warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 }, seed: 11 });
-      await warehouse.load();
-      const { sim } = warehouse;
-      sim.generate(80);
-      await sim.flush();
-      sim.setFaults(faults);
-      await warehouse.pollUntilClean();
-      sim.clearFaults();
-      const received = await warehouse.settle(sim.events.length);
-      assertExactlyOnce(sim, received);
-      const counts = sim.faultCounts;
-      const fired = Object.values(counts).reduce((a, b) => a + b, 0);
-      assert.ok(fired > 0, `no fault fired: ${JSON.stringify(counts)}`);
-    });
-  }
-
-  it("should still deliver every event exactly once when tokens expire mid-run", async function () {
-    warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 }, seed: 13 });
-    await warehouse.load();
-    const { sim } = warehouse;
-    sim.generate(40);
-    await sim.flush();
-    await warehouse.pollUntilClean();
-    const tokensBefore = sim.requests.token;
-    sim.expireTokens();
-    sim.generate(40);
-    await sim.flush();
-    const rejectedBefore = sim.requests.byStatus[401] ?? 0;
-    assert.equal(
-      await warehouse.pollUntilClean(),
-      1,
-      "a 401 is answered by one token refresh, not a failed run",
-    );
-    assert.ok((sim.requests.byStatus[401] ?? 0) > rejectedBefore, "the expired token was used and refused");
-    assert.equal(sim.requests.token, tokensBefore + 1, "one new token, shared by the three polls");
-    assertExactlyOnce(sim, await warehouse.settle(sim.events.length));
-  });
-
-  it("should lose and double nothing across a Node-RED restart between polls", async function () {
-    const userDir = tempUserDir();
-    warehouse = await startWarehouse({ webhook: { dropRate: 0.3, repeatRate: 0.1 }, userDir, seed: 5 });
-    await warehouse.load();
-    const { sim } = warehouse;
-    sim.generate(60);
-    await sim.flush();
-    await warehouse.pollUntilClean();
-    const first = await warehouse.settle(sim.events.length);
-    const watermarks = POLL_IDS.map((id) => path.join(userDir, "clarus", `poll-${id}.json`));
-    for (const file of watermarks) assert.ok(JSON.parse(fs.readFileSync(file, "utf8")).watermark, file);
-
-    await helper.unload();
-    sim.generate(60);
-    await sim.flush(); // webhooks while Node-RED is down: all refused at the socket or 404
-    await warehouse.load();
-    await warehouse.pollUntilClean();
-    const second = await warehouse.settle(sim.events.length - first.length);
-    assertExactlyOnce(sim, [...first, ...second]);
-  });
-
   it("should never run twice at once; a trigger during a hung run waits, visibly", async function () {
-    warehouse = await startWarehouse();
+    warehouse = await startWarehouse({ schema: "documented" });
     await warehouse.load();
     const { sim } = warehouse;
     sim.generate(10, ["stock.positively_adjusted"]);
@@ -157,7 +186,7 @@ describe("clarus-poll with clarus-webhook-in against the simulator", function ()
 
   it("should backfill from msg.since and not move the watermark past a gap", async function () {
     const userDir = tempUserDir();
-    warehouse = await startWarehouse({ userDir });
+    warehouse = await startWarehouse({ userDir, schema: "documented" });
     await warehouse.load();
     const { sim } = warehouse;
     sim.generate(5, ["stock.placed_on_hold"]);
@@ -175,7 +204,7 @@ describe("clarus-poll with clarus-webhook-in against the simulator", function ()
 
   it("should keep the watermark when a run fails and report the error to a Catch node", async function () {
     const userDir = tempUserDir();
-    warehouse = await startWarehouse({ userDir });
+    warehouse = await startWarehouse({ userDir, schema: "documented" });
     await warehouse.load();
     const { sim } = warehouse;
     const poll = helper.getNode("poll2");
@@ -196,6 +225,7 @@ describe("clarus-poll with clarus-webhook-in against the simulator", function ()
     warehouse = await startWarehouse({
       webhook: { dropRate: 1 },
       pollOverrides: { pageSize: 5, maxPages: 2 },
+      schema: "documented",
     });
     await warehouse.load();
     const { sim, out, completed } = warehouse;

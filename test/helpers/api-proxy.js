@@ -4,9 +4,10 @@ const http = require("node:http");
 
 /**
  * `rewrite({ query, variables }, body)` gets each parsed GraphQL answer and returns the body to send
- * instead (a value, or a string sent as it is), or undefined to pass it through.
+ * instead (a value, or a string sent as it is), or undefined to pass it through. `options.status(request)`
+ * may give another HTTP status for a GraphQL request (its body then is a REST-style error).
  */
-async function startApiProxy(sim, rewrite) {
+async function startApiProxy(sim, rewrite, options = {}) {
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (chunk) => chunks.push(chunk));
@@ -15,6 +16,14 @@ async function startApiProxy(sim, rewrite) {
       const headers = { ...req.headers };
       delete headers.host;
       delete headers["content-length"];
+      const status = req.url.startsWith("/graphql") && options.status?.(JSON.parse(body.toString("utf8")));
+      if (status) {
+        res.writeHead(status, { "Content-Type": "application/json" });
+        res.end(
+          JSON.stringify({ errors: [{ code: status, symbol: "refused", details: "refused by the proxy" }] }),
+        );
+        return;
+      }
       const answer = await fetch(sim.url + req.url, { method: req.method, headers, body });
       let text = await answer.text();
       if (req.url.startsWith("/graphql") && answer.status === 200) {

@@ -67,8 +67,10 @@ async function startWarehouse({
   settings = {},
   seed = 7,
   pollOverrides = {},
+  schema = "rich",
+  simOptions = {},
 } = {}) {
-  const sim = await startSimulator({ history: 0, seed, webhook });
+  const sim = await startSimulator({ history: 0, seed, webhook, schema, ...simOptions });
   let app;
   // One server for the whole test; it forwards to whichever HTTP node app the current load created.
   const server = await listen((req, res) => app(req, res));

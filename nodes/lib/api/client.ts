@@ -43,6 +43,11 @@ export interface GraphqlRequestOptions {
   signal?: AbortSignal;
   /** Called before each retry, so the caller can show it (status, log). */
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * Called with the API's clock at the moment a request was sent: the answer's `Date` header (whole
+   * seconds, so never late) less the round trip. A poll keeps its watermark in the API's time with it.
+   */
+  onServerClock?: (serverMsAtSend: number) => void;
 }
 
 interface CachedToken {
@@ -96,6 +101,7 @@ export class ClarusClient {
     let refreshedAfter401 = false;
     for (let attempt = 0; ; attempt++) {
       const token = await this.accessToken(options);
+      const sentAt = Date.now();
       const response = await this.send(
         () =>
           this.http.post(
@@ -115,6 +121,7 @@ export class ClarusClient {
         options,
       );
       if (response === "retry") continue;
+      reportServerClock(response, sentAt, options);
       if (response.status === 401) {
         if (!refreshedAfter401 && this.canRefresh()) {
           refreshedAfter401 = true;
@@ -270,6 +277,14 @@ export class ClarusClient {
       const marginMs = Math.min(TOKEN_EXPIRY_MARGIN_MS, (lifetimeS * 1000) / 2);
       return { value: body.access_token, expiresAt: Date.now() + lifetimeS * 1000 - marginMs };
     }
+  }
+}
+
+function reportServerClock(response: AxiosResponse, sentAt: number, options: GraphqlRequestOptions): void {
+  const header: unknown = response.headers?.date;
+  const serverMs = typeof header === "string" ? Date.parse(header) : NaN;
+  if (options.onServerClock && Number.isFinite(serverMs)) {
+    options.onServerClock(serverMs - (Date.now() - sentAt));
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ClarusClient, RetryInfo } from "./client";
+import type { ClarusClient, GraphqlRequestOptions } from "./client";
 import { ClarusApiError } from "./client";
 import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
@@ -41,15 +41,13 @@ function search(value: unknown): unknown {
   return undefined;
 }
 
-export interface PageRequest {
+export interface PageRequest extends GraphqlRequestOptions {
   query: string;
   variables: JsonObject;
   path?: readonly string[];
   pageSize: number;
   /** Where to start; undefined starts at the first page. */
   after?: string;
-  signal?: AbortSignal;
-  onRetry?: (info: RetryInfo) => void;
 }
 
 export interface Page extends RelayConnection {
@@ -70,7 +68,7 @@ export async function* relayPages(client: ClarusClient, request: PageRequest): A
     const data = await client.graphql(
       request.query,
       { ...request.variables, first: request.pageSize, after: after ?? null },
-      { signal: request.signal, onRetry: request.onRetry },
+      { signal: request.signal, onRetry: request.onRetry, onServerClock: request.onServerClock },
     );
     const connection = findConnection(data, request.path);
     if (!connection) {

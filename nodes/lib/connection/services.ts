@@ -5,6 +5,7 @@ import type { Node } from "node-red";
 import { AutomationDiscovery } from "../api/automation-discovery";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
+import { TenantSchema } from "../api/schema";
 import { DedupeStore } from "../store/dedupe-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
@@ -44,6 +45,7 @@ export class ConnectionServices {
   private readonly automationEvents = new Map<string, string>();
   private readonly credentials: ConnectionCredentials;
   private client?: ClarusClient;
+  private tenantSchema?: TenantSchema;
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
 
@@ -93,13 +95,19 @@ export class ConnectionServices {
     return this.client;
   }
 
+  /** The tenant's GraphQL schema, read once for every node of this connection. */
+  get schema(): TenantSchema {
+    this.tenantSchema ??= new TenantSchema(this.api);
+    return this.tenantSchema;
+  }
+
   /**
    * Starts reading the automation map from the API when the connection has credentials. Off in a
    * connection without them; the manual map works either way.
    */
   startDiscovery(): AutomationDiscovery | undefined {
     if (!this.hasApiCredentials || this.discovery) return this.discovery;
-    this.discovery = new AutomationDiscovery(this.api);
+    this.discovery = new AutomationDiscovery(this.api, this.schema);
     void this.discovery.refresh();
     return this.discovery;
   }

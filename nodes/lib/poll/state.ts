@@ -2,12 +2,20 @@ import { errorMessage } from "../node-red/errors";
 import { readTextIfExists, writeFileAtomic } from "../store/json-file";
 import { isPlainObject } from "../json";
 
-/** Where a poll node stands: what is finished, and where an unfinished run goes on. */
+/**
+ * Where a poll node stands: what is finished, where an unfinished run goes on, and which records are
+ * waiting to complete. A 0.1 state file (watermark and resume only) reads as it is.
+ */
 export interface PollState {
-  /** Everything that happened before this instant has been read (less the lookback). */
+  /** Everything that happened before this instant, in the API's clock, has been read (less the lookback). */
   watermark?: string;
-  /** A run stopped at `maxPages`: the next run continues it from `after`. */
-  resume?: { since: string; after: string; startedAt: string };
+  /**
+   * A run stopped at `maxPages`: the next run continues it from `after`, if it reads the same way
+   * (`plan`, the stream's description; a cursor means nothing to another query).
+   */
+  resume?: { since: string; after: string; startedAt: string; plan?: string };
+  /** Records seen but not yet in the state their event needs, read again each run (pending.ts). */
+  pending?: Record<string, string>;
 }
 
 /**
