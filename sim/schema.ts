@@ -253,8 +253,8 @@ export interface GraphqlOptions {
   dialect?: SchemaDialect;
   /** Test only: filter fields to leave out, as "FilterType.field" (a tenant where a stream cannot work). */
   without?: readonly string[];
-  /** The most records one page holds, whatever `first` asks for (default 500). */
-  maxPageSize?: number;
+  /** The most records one page holds, whatever `first` asks for (default 500); a map caps per root field. */
+  maxPageSize?: number | Readonly<Record<string, number>>;
 }
 
 export function createGraphql(store: Store, options: GraphqlOptions = {}): ClarusGraphql {
@@ -264,9 +264,10 @@ export function createGraphql(store: Store, options: GraphqlOptions = {}): Claru
   const schema = buildSchema(
     `${OPERATOR_TYPES_SDL}${DIALECT_OPERATOR_TYPES_SDL}\n${dialect.objects}\n${sdl}`,
   );
-  const maxPageSize = options.maxPageSize ?? MAX_PAGE_SIZE;
   const rootValue: Record<string, () => Node> = {};
   for (const resource of list) {
+    const cap = options.maxPageSize;
+    const maxPageSize = (typeof cap === "number" ? cap : cap?.[resource.field]) ?? MAX_PAGE_SIZE;
     rootValue[resource.field] = () => ({
       all: (args: AllArgs, ctx: RequestContext) => resource.all(store, args, ctx, maxPageSize),
     });

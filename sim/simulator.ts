@@ -44,8 +44,8 @@ export interface SimulatorOptions {
   schema?: SchemaDialect;
   /** Test only: filter fields the schema leaves out, as "FilterType.field" (e.g. a stream that cannot work). */
   schemaWithout?: readonly string[];
-  /** The most records one page holds, whatever `first` asks for (default 500). */
-  maxPageSize?: number;
+  /** The most records one page holds, whatever `first` asks for (default 500); a map caps per root field. */
+  maxPageSize?: number | Readonly<Record<string, number>>;
 }
 
 export interface AutomationInput {

@@ -148,6 +148,18 @@ async function startWarehouse({
       }
       return most;
     },
+    /** Runs one poll once; resolves when it completed, rejects with the error a Catch node got. */
+    async runOnce(id, msg = {}) {
+      const completed = warehouse.completed.received.length;
+      const failed = warehouse.caught.received.length;
+      helper.getNode(id).receive({ payload: "run", ...msg });
+      await waitUntil(
+        [warehouse.completed, warehouse.caught],
+        () => warehouse.completed.received.length + warehouse.caught.received.length > completed + failed,
+      );
+      const caught = warehouse.caught.received[failed];
+      if (caught) throw new Error(caught.error.message);
+    },
     /**
      * Waits for `count` messages, then proves nothing else is on its way: a barrier delivery sent now
      * must be the very next message (Node-RED delivers in send order). Returns the messages before it.
