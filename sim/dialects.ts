@@ -49,13 +49,17 @@ type Automation {
 }
 `;
 
-/** Record types rich and scalar share: they differ only where one record points at another. */
+/**
+ * Record types rich and scalar share: they differ only where one record points at another. Both have
+ * every documented field too, as a real tenant does.
+ */
 const FULL_RECORD_TYPES = `
 type GoodsOutStatus { id: ID!, code: String!, name: String! }
+type Carrier { id: ID!, code: String! }
 type GoodsOut {
   id: ID!, reference: String!, goods_out_type: String!, goods_out_status: GoodsOutStatus!
   goods_out_status_id: ID!, expected_date_of_dispatch: String, actual_date_of_dispatch: String
-  priority: Int, account: Account!, warehouse: Warehouse!, customer_id: ID, carrier_id: ID
+  priority: Int, account: Account!, warehouse: Warehouse!, carrier: Carrier, customer_id: ID, carrier_id: ID
   external_system_reference1: String, created_at: String!, updated_at: String!, lines: [GoodsOutLine!]!
 }
 type GoodsInReceipt {

@@ -89,10 +89,12 @@ async function startWarehouse({
     out: undefined,
     completed: undefined,
     caught: undefined,
+    /** Where the connection sends API requests: the simulator, or a proxy in front of it. */
+    apiUrl: sim.url,
     async load() {
       helper.settings({ clarus: TEST_TUNING, ...(userDir ? { userDir } : {}), ...settings });
       const flow = [
-        connectionFor(sim, automations),
+        connectionFor(sim, automations, { apiUrl: warehouse.apiUrl }),
         {
           id: "hook",
           type: "clarus-webhook-in",
