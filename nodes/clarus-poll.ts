@@ -1,6 +1,8 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
+import { adminPermission } from "./lib/node-red/admin-routes";
+import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { PollDef, Poller, pollSettings } from "./lib/poll/poller";
@@ -39,4 +41,9 @@ export = (RED: NodeAPI) => {
   }
 
   RED.nodes.registerType("clarus-poll", ClarusPoll);
+
+  // The dialog shows the built-in subtype guesses of a node that has no map of its own.
+  RED.httpAdmin.get("/clarus-wms/subtypes", adminPermission(RED, "clarus-poll.read"), (_req, res) => {
+    res.json(TRANSACTION_SUBTYPE_EVENTS);
+  });
 };

@@ -169,6 +169,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           events: "#node-input-clarus-events",
           query: "#node-input-query-editor",
           automations: "#node-config-input-automation-list",
+          subtypes: "#node-input-subtype-list",
         };
         const def = RED.nodes.getType(nodeType);
         const form = $(
@@ -595,6 +596,53 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json(), { ok: true });
     assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
+  });
+
+  it("should show the poll's subtype guesses for stock transactions and save an edited map", async function () {
+    const id = await dragFromPalette("clarus-poll", 500, 300);
+    await openEditDialog(id);
+    await page.waitForSelector(".node-input-subtypes-row", { state: "hidden" });
+    await page.selectOption("#node-input-stream", "stock.transactions");
+    await page.waitForSelector("#node-input-subtype-list", { state: "visible" });
+    const rows = () =>
+      page.evaluate(() =>
+        $("#node-input-subtype-list")
+          .editableList("items")
+          .map(function () {
+            return `${$(this).find(".node-input-clarus-subtype-code").val()}=${$(this).find(".node-input-clarus-subtype-event").val()}`;
+          })
+          .get(),
+      );
+    await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
+    assert.deepEqual(await rows(), [
+      "ADJUP=stock.positively_adjusted",
+      "ADJDOWN=stock.negatively_adjusted",
+      "HOLD=stock.placed_on_hold",
+      "OFFHOLD=stock.released_from_hold",
+    ]);
+    // Saved unchanged, the node keeps following the built-in guesses.
+    await closeEditDialog("#node-dialog-ok");
+    assert.equal(await page.evaluate((nodeId) => RED.nodes.node(nodeId).subtypes, id), null);
+
+    await openEditDialog(id);
+    await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
+    await page.fill(".node-input-clarus-subtype-code >> nth=0", "adjplus");
+    await closeEditDialog("#node-dialog-ok");
+    const saved = await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      return { subtypes: n.subtypes, valid: n.valid !== false || n.validationErrors.join() === "connection" };
+    }, id);
+    assert.deepEqual(saved.subtypes, {
+      ADJPLUS: "stock.positively_adjusted",
+      ADJDOWN: "stock.negatively_adjusted",
+      HOLD: "stock.placed_on_hold",
+      OFFHOLD: "stock.released_from_hold",
+    });
+    assert.ok(saved.valid);
+    await openEditDialog(id);
+    await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
+    assert.equal(await page.inputValue(".node-input-clarus-subtype-code >> nth=0"), "ADJPLUS");
+    await closeEditDialog();
   });
 
   it("should import every example through Menu → Import and deploy it without errors", async function () {
