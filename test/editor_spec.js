@@ -24,6 +24,7 @@ const {
   writeSettings,
 } = require("./helpers/red-process");
 
+const { startSimulator } = require("../build/dev/sim/index.js");
 const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
 const MODULE = PACKAGE.name;
@@ -643,6 +644,88 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
     assert.equal(await page.inputValue(".node-input-clarus-subtype-code >> nth=0"), "ADJPLUS");
     await closeEditDialog();
+  });
+
+  it("should test a connection from its dialog, before and after deploy, naming the cause of a failure", async function () {
+    const sim = await startSimulator({ history: 0, schema: "documented" });
+    const automation = sim.addAutomation({ event: "goods_out.completed", url: "http://127.0.0.1:9/x" });
+    const wrongSecret = "wrong-secret-5a4b3c";
+    /** Clicks Test connection and resolves with the report's lines, as `step ok label: text`. */
+    async function testConnection() {
+      await page.evaluate(() => $("#node-config-clarus-test-result").empty());
+      await page.click("#node-config-clarus-test");
+      await page.waitForSelector("#node-config-clarus-test-result .clarus-test-line");
+      return page.evaluate(() =>
+        $("#node-config-clarus-test-result .clarus-test-line")
+          .map(function () {
+            return `${$(this).attr("data-step")} ${$(this).attr("data-ok")} ${$(this).text().trim()}`;
+          })
+          .get(),
+      );
+    }
+    try {
+      await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
+      await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+      await page.fill("#node-config-input-subdomain", sim.subdomain);
+      await page.fill("#node-config-input-apiUrl", sim.url);
+      await page.fill("#node-config-input-clientId", sim.clientId);
+      await page.fill("#node-config-input-clientSecret", wrongSecret);
+      assert.deepEqual(await testConnection(), [
+        "token false Token: wrong client ID or secret: Clarus refused the client credentials (HTTP 401)",
+      ]);
+      assert.ok(!(await page.textContent("#node-config-clarus-test-result")).includes(wrongSecret));
+
+      await page.fill("#node-config-input-clientSecret", sim.clientSecret);
+      const lines = await testConnection();
+      assert.deepEqual(lines.slice(0, 2), [
+        "token true Token: token obtained",
+        "subdomain true Subdomain: acme accepted",
+      ]);
+      assert.match(lines[2], /^schema true Schema: read by introspection \(\d+ types\)$/);
+      assert.match(
+        lines[3],
+        /^stream true goods_out\.completed: ready: reads goods_outs in goods_out_status_code COMPLETED/,
+      );
+      assert.match(
+        lines[4],
+        /^stream true goods_in\.completed: ready: reads goods_in_receipts in status completed/,
+      );
+      assert.match(
+        lines[5],
+        /^stream true stock\.transactions: ready: reads transactions created since the watermark/,
+      );
+      assert.equal(lines[6], `automations true Automations: 1 found: ${automation} → goods_out.completed`);
+      await page.click("#node-config-dialog-ok");
+      await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+
+      // Deployed, the secret comes back as a placeholder; the runtime uses the stored one.
+      await page.evaluate(() => {
+        RED.nodes
+          .filterNodes({})
+          .filter((n) => n.valid === false)
+          .forEach((n) => RED.nodes.remove(n.id));
+        RED.nodes.dirty(true);
+      });
+      await deployFromEditor();
+      const id = await page.evaluate((url) => {
+        let found;
+        RED.nodes.eachConfig((n) => {
+          if (n.type === "clarus-connection" && n.apiUrl === url) found = n.id;
+        });
+        return found;
+      }, sim.url);
+      await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), id);
+      await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+      assert.equal(await page.inputValue("#node-config-input-clientSecret"), "__PWRD__");
+      const deployed = await testConnection();
+      assert.equal(deployed[0], "token true Token: token obtained");
+      assert.equal(deployed.length, 7);
+      await page.click("#node-config-dialog-cancel");
+      await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+      assert.ok(!red.lines.some((line) => line.includes(sim.clientSecret) || line.includes(wrongSecret)));
+    } finally {
+      await sim.stop();
+    }
   });
 
   it("should import every example through Menu → Import and deploy it without errors", async function () {

@@ -58,7 +58,8 @@ export class AutomationDiscovery extends EventEmitter {
   private async read(): Promise<void> {
     this.lastAttempt = this.now();
     try {
-      const found = await readAutomations(this.client, this.schema, this.abort.signal);
+      const { model } = await this.schema.read(this.abort.signal);
+      const found = await readAutomations(this.client, model, this.abort.signal);
       this.events = found;
       this.publish({ ok: true, automations: found.size });
     } catch (error) {
@@ -75,13 +76,12 @@ export class AutomationDiscovery extends EventEmitter {
   }
 }
 
-/** Automation id -> event, from the `automations` list as the tenant's schema has it. */
+/** Automation id -> event, from the `automations` list as the tenant's schema (`model`) has it. */
 export async function readAutomations(
   client: ClarusClient,
-  schema: TenantSchema,
+  model: SchemaModel,
   signal?: AbortSignal,
 ): Promise<Map<string, string>> {
-  const { model } = await schema.read(signal);
   const query = automationsQuery(model);
   const found = new Map<string, string>();
   let pages = 0;
