@@ -1,4 +1,4 @@
-import { isPlainObject } from "../json";
+import { isPlainObject, type JsonObject } from "../json";
 import type { SelectionNode } from "./selection";
 
 /**
@@ -23,8 +23,14 @@ export interface SchemaModel {
   /** "introspection", or "documented" when only research/clarus.md §5.2 is known. */
   source: "introspection" | "documented";
   queryType: string;
-  objects: ReadonlyMap<string, ReadonlyMap<string, ObjectField>>;
-  inputs: ReadonlyMap<string, ReadonlyMap<string, TypeRef>>;
+  objects: TypeTable<ReadonlyMap<string, ObjectField>>;
+  inputs: TypeTable<ReadonlyMap<string, TypeRef>>;
+}
+
+/** Types by name; a Map is one. */
+export interface TypeTable<T> {
+  get(name: string): T | undefined;
+  has(name: string): boolean;
 }
 
 export interface RootList {
@@ -46,7 +52,8 @@ const MAX_TYPE_DEPTH = 8;
 /**
  * Reads `data` of the introspection query (schema.ts). Anything that is not a schema fails with a
  * SchemaShapeError; types and fields without a usable name are skipped, so one odd entry does not cost
- * the rest. One pass over the types: a schema of 10,000 types reads in milliseconds.
+ * the rest. Only the types are indexed here; a type's fields are read the first time a planner asks,
+ * so a schema of 10,000 types costs one pass over their names, not over every field.
  */
 export function modelFromIntrospection(data: unknown): SchemaModel {
   const schema = isPlainObject(data) ? data.__schema : undefined;
@@ -54,17 +61,45 @@ export function modelFromIntrospection(data: unknown): SchemaModel {
   if (!Array.isArray(schema.types)) throw new SchemaShapeError("__schema has no list of types");
   const queryType = isPlainObject(schema.queryType) ? schema.queryType.name : undefined;
   if (typeof queryType !== "string") throw new SchemaShapeError("__schema names no query type");
-  const objects = new Map<string, Map<string, ObjectField>>();
-  const inputs = new Map<string, Map<string, TypeRef>>();
+  const objects = new LazyTypes((type) => objectFields(type.fields));
+  const inputs = new LazyTypes((type) => inputFields(type.inputFields));
   for (const type of schema.types) {
     if (!isPlainObject(type) || typeof type.name !== "string") continue;
-    if (OBJECT_KINDS.has(String(type.kind))) objects.set(type.name, objectFields(type.fields));
-    else if (type.kind === "INPUT_OBJECT") inputs.set(type.name, inputFields(type.inputFields));
+    if (OBJECT_KINDS.has(String(type.kind))) objects.add(type.name, type);
+    else if (type.kind === "INPUT_OBJECT") inputs.add(type.name, type);
   }
   if (!objects.has(queryType))
     throw new SchemaShapeError(`the query type ${queryType} is not among the types`);
   return { source: "introspection", queryType, objects, inputs };
 }
+
+/** Introspected types by name, each read into fields once, when first asked for. */
+class LazyTypes<T> implements TypeTable<T> {
+  private readonly raw = new Map<string, JsonObject>();
+  private readonly read = new Map<string, T>();
+
+  constructor(private readonly fieldsOf: (type: JsonObject) => T) {}
+
+  add(name: string, type: JsonObject): void {
+    this.raw.set(name, type);
+  }
+
+  has(name: string): boolean {
+    return this.raw.has(name);
+  }
+
+  get(name: string): T | undefined {
+    const known = this.read.get(name);
+    if (known !== undefined) return known;
+    const type = this.raw.get(name);
+    if (!type) return undefined;
+    const fields = this.fieldsOf(type);
+    this.read.set(name, fields);
+    return fields;
+  }
+}
+
+const NO_ARGS: ReadonlyMap<string, TypeRef> = new Map();
 
 function objectFields(fields: unknown): Map<string, ObjectField> {
   const out = new Map<string, ObjectField>();
@@ -72,7 +107,8 @@ function objectFields(fields: unknown): Map<string, ObjectField> {
   for (const field of fields) {
     if (!isPlainObject(field) || typeof field.name !== "string") continue;
     const type = typeRef(field.type);
-    if (type) out.set(field.name, { type, args: inputFields(field.args) });
+    const args = Array.isArray(field.args) && field.args.length > 0 ? inputFields(field.args) : NO_ARGS;
+    if (type) out.set(field.name, { type, args });
   }
   return out;
 }
