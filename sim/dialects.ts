@@ -82,6 +82,16 @@ const TRANSACTION_FIELDS = `id: ID!, subtype: String!, category: String!, quanti
   created_at: String!, product: Product!, account: Account!, warehouse: Warehouse!, location_from: Location
   location_to: Location, completing_user: User`;
 
+/** GoodsOutsFilterType in the docs: no `id` (research/clarus.md §5.5). */
+const DOCUMENTED_GOODS_OUT_FILTERS = [
+  "reference",
+  "goods_out_status_code",
+  "account_id",
+  "warehouse_id",
+  "carrier_id",
+  "expected_date_of_dispatch",
+];
+
 const RICH: DialectSpec = {
   objects: `${REFERENCE_TYPES}${FULL_RECORD_TYPES}
 type GoodsOutLine {
@@ -111,16 +121,7 @@ type GoodsInReceiptLine {
 type Transaction { ${TRANSACTION_FIELDS}, stock_id: ID, goods_out_id: ID }
 type Task { ${TASK_FIELDS}, goods_out_id: ID, goods_in_receipt_line_id: ID, goods_in_receipt_id: ID }
 `,
-  filters: {
-    GoodsOutsFilterType: [
-      "reference",
-      "goods_out_status_code",
-      "account_id",
-      "warehouse_id",
-      "carrier_id",
-      "expected_date_of_dispatch",
-    ],
-  },
+  filters: { GoodsOutsFilterType: DOCUMENTED_GOODS_OUT_FILTERS },
   operators: { "InboundGoodFilterType.id": "IdEqOperatorType" },
 };
 
@@ -152,14 +153,7 @@ type Task {
 }
 `,
   filters: {
-    GoodsOutsFilterType: [
-      "reference",
-      "goods_out_status_code",
-      "account_id",
-      "warehouse_id",
-      "carrier_id",
-      "expected_date_of_dispatch",
-    ],
+    GoodsOutsFilterType: DOCUMENTED_GOODS_OUT_FILTERS,
     InboundGoodFilterType: ["reference", "status", "account_id", "warehouse_id", "expected_date_of_receipt"],
     StockFilterType: [
       "product_id",

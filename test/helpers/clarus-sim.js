@@ -150,6 +150,20 @@ async function startWarehouse({
       }
       return most;
     },
+    /** Posts `body` to the webhook-in node as Clarus would from automation `automationId`. */
+    deliver(automationId, body) {
+      return fetch(url, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "X-ClarusWMS-Domain": sim.domain,
+          "X-ClarusWMS-API-Domain": sim.url,
+          "X-ClarusWMS-Subdomain": sim.subdomain,
+          "X-ClarusWMS-Automation-ID": String(automationId),
+        },
+        body: JSON.stringify(body),
+      });
+    },
     /** Runs one poll once; resolves when it completed, rejects with the error a Catch node got. */
     async runOnce(id, msg = {}) {
       const completed = warehouse.completed.received.length;
@@ -170,16 +184,9 @@ async function startWarehouse({
       await warehouse.out.waitFor(count);
       barriers++;
       const goodsOut = automations.find((a) => a.event === "goods_out.completed");
-      const response = await fetch(url, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          "X-ClarusWMS-Domain": sim.domain,
-          "X-ClarusWMS-API-Domain": sim.url,
-          "X-ClarusWMS-Subdomain": sim.subdomain,
-          "X-ClarusWMS-Automation-ID": goodsOut.id,
-        },
-        body: JSON.stringify({ id: `barrier-${barriers}`, goods_out_status_id: 6 }),
+      const response = await warehouse.deliver(goodsOut.id, {
+        id: `barrier-${barriers}`,
+        goods_out_status_id: 6,
       });
       if (response.status !== 200) throw new Error(`barrier answered ${response.status}`);
       const received = await warehouse.out.waitFor(count + 1);

@@ -102,24 +102,24 @@ class LazyTypes<T> implements TypeTable<T> {
 const NO_ARGS: ReadonlyMap<string, TypeRef> = new Map();
 
 function objectFields(fields: unknown): Map<string, ObjectField> {
-  const out = new Map<string, ObjectField>();
-  if (!Array.isArray(fields)) return out;
-  for (const field of fields) {
-    if (!isPlainObject(field) || typeof field.name !== "string") continue;
-    const type = typeRef(field.type);
+  return namedFields(fields, (field, type) => {
     const args = Array.isArray(field.args) && field.args.length > 0 ? inputFields(field.args) : NO_ARGS;
-    if (type) out.set(field.name, { type, args });
-  }
-  return out;
+    return { type, args };
+  });
 }
 
 function inputFields(fields: unknown): Map<string, TypeRef> {
-  const out = new Map<string, TypeRef>();
+  return namedFields(fields, (_field, type) => type);
+}
+
+/** The entries of an introspected field list that have a name and a readable type. */
+function namedFields<T>(fields: unknown, read: (field: JsonObject, type: TypeRef) => T): Map<string, T> {
+  const out = new Map<string, T>();
   if (!Array.isArray(fields)) return out;
   for (const field of fields) {
     if (!isPlainObject(field) || typeof field.name !== "string") continue;
     const type = typeRef(field.type);
-    if (type) out.set(field.name, type);
+    if (type) out.set(field.name, read(field, type));
   }
   return out;
 }
