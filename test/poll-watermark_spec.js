@@ -95,6 +95,40 @@ describe("clarus-poll watermark and pending records", function () {
     assert.ok(Date.parse(watermark) <= Date.now(), `watermark ${watermark} is in the future`);
   });
 
+  it("should read a 0.1 state file, and start clean from parts of one that are not what they claim", async function () {
+    const userDir = tempUserDir();
+    const dir = path.join(userDir, "clarus");
+    fs.mkdirSync(dir, { recursive: true });
+    const hourAgo = new Date(Date.now() - 60 * MINUTE).toISOString();
+    // poll2 stopped at maxPages under 0.1 (a resume without a plan); poll1's file was edited by hand.
+    fs.writeFileSync(
+      path.join(dir, "poll-poll2.json"),
+      JSON.stringify({
+        watermark: hourAgo,
+        resume: { since: hourAgo, after: "MTAwMDA=", startedAt: hourAgo },
+      }),
+    );
+    fs.writeFileSync(
+      path.join(dir, "poll-poll1.json"),
+      JSON.stringify({ watermark: "last Tuesday", resume: 7 }),
+    );
+    warehouse = await startWarehouse({ webhook: { dropRate: 1 }, schema: "rich", userDir });
+    await warehouse.load();
+    const holds = warehouse.sim.generate(2, ["stock.placed_on_hold"]);
+    await warehouse.runOnce("poll2");
+    await warehouse.runOnce("poll1");
+    assert.deepEqual(
+      received(),
+      holds.map((event) => String(event.recordId)),
+    );
+    const warnings = helper.getNode("poll1").warn.args.map(([w]) => String(w));
+    assert.ok(warnings.some((w) => /poll state watermark is not a date/.test(w)));
+    assert.ok(warnings.some((w) => /unreadable place to resume from/.test(w)));
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, "poll-poll2.json"), "utf8"));
+    assert.equal(saved.resume, undefined);
+    assert.ok(Date.parse(saved.watermark) > Date.parse(hourAgo));
+  });
+
   it("should raise a lookback below the minimum, so a record committed late is still read", async function () {
     let offsetMs = 0;
     warehouse = await startWarehouse({
