@@ -2,7 +2,8 @@
 // directory, and the editor driven in headless Chromium through playwright-core. Every browser console error,
 // page error, request off the loopback and `[error]` runtime log line fails the run.
 //
-// CLARUS_SCREENSHOTS=1 also writes docs/images/palette.png and docs/images/webhook-in-dialog.png.
+// CLARUS_SCREENSHOTS=1 also writes docs/images/palette.png, docs/images/webhook-in-dialog.png and
+// docs/images/connection-test.png.
 // CLARUS_CHROMIUM overrides the browser binary (default /usr/bin/chromium, Debian's `chromium` package).
 //
 // Functions passed to page.evaluate/waitForFunction run in the editor page, where these are defined.
@@ -695,6 +696,14 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         /^stream true stock\.transactions: ready: reads transactions created since the watermark/,
       );
       assert.equal(lines[6], `automations true Automations: 1 found: ${automation} → goods_out.completed`);
+      if (SCREENSHOTS) {
+        fs.mkdirSync(IMAGES_DIR, { recursive: true });
+        await page.locator("#node-config-clarus-test-result").scrollIntoViewIfNeeded();
+        await page
+          .locator(".red-ui-tray")
+          .last()
+          .screenshot({ path: path.join(IMAGES_DIR, "connection-test.png") });
+      }
       await page.click("#node-config-dialog-ok");
       await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
 
