@@ -105,10 +105,14 @@ export const GOODS_IN_COMPLETED: CompletedRecordSpec = {
   ],
 };
 
-/** Adjustments and holds: the documented transaction fields and a few a tenant may add. */
+/**
+ * Adjustments and holds: the key list of the stock adjustment webhooks (research/clarus.md §2), what the
+ * docs show of a transaction, and the stock it moved. Not `completing_user`: webhooks do not carry it, and
+ * every field costs throughput on a backfill.
+ */
 export const TRANSACTION_FIELDS = `id subtype category quantity new_quantity created_at product { id code }
   account { id code } warehouse { id code } stock { id status } | stock_id location_from { id code }
-  location_to { id code } completing_user { id }`;
+  location_to { id code }`;
 
 export const STOCK_TRANSACTIONS = "stock.transactions";
 
