@@ -362,6 +362,20 @@ describe("clarus-webhook-in: webhook registration", function () {
       assert.ok(!everythingShown(node).includes(TOKEN), "the echoed token was logged or shown");
     });
 
+    it("should warn when the node's own settings would refuse or misname the registered automations", async function () {
+      await load([hook("hook", { automationIds: "999", event: "goods_out.completed" })]);
+      const node = helper.getNode("hook");
+      await registrationStatus(node);
+      const warnings = node.warn.args.map((args) => String(args[0]));
+      const refused = warnings.find((w) => /are not in this node's Automations list/.test(w));
+      assert.ok(refused, warnings.join("\n"));
+      for (const { id } of registered()) assert.ok(refused.includes(String(id)), refused);
+      assert.ok(
+        warnings.some((w) => /every delivery is named goods_out\.completed/.test(w)),
+        warnings.join("\n"),
+      );
+    });
+
     it("should refuse an event that is not a Clarus event", async function () {
       await load([hook("hook", { register: ["goods_out.exploded"] })]);
       const node = helper.getNode("hook");
@@ -414,17 +428,17 @@ describe("clarus-webhook-in: webhook registration", function () {
       );
     });
 
-    it("should answer 400 with the reason before any API call", async function () {
+    it("should answer the reason it cannot register before any API call", async function () {
       await load([hook("hook", { register: [] })]);
       const body = dialogBody();
       body.connection.publicUrl = "https://nodered.example.com/?token=x";
-      const refused = await helper.request().post("/clarus-wms/register").send(body).expect(400);
+      const refused = await helper.request().post("/clarus-wms/register").send(body).expect(200);
       assert.match(refused.body.error, /query string/);
       const none = await helper
         .request()
         .post("/clarus-wms/register")
         .send(dialogBody({ node: { ...dialogBody().node, register: [] } }))
-        .expect(400);
+        .expect(200);
       assert.match(none.body.error, /at least one event/);
       assert.deepEqual(registrationCalls(), {
         list: 0,

@@ -36,8 +36,9 @@ const STORED_PASSWORD = "__PWRD__";
 /**
  * The webhook dialog's "Register now": registration as a deploy would run it, with what the dialog holds
  * (path, method, token setting, events; the connection's fields and any credentials typed but not yet
- * deployed, the stored ones otherwise). Answers what exists, was created, updated or disabled, or failed;
- * 400 with the reason when it cannot start. Never a token in the answer.
+ * deployed, the stored ones otherwise). Answers what exists, was created, updated or disabled, or failed,
+ * or `{error}` with the reason when it could not start (still a 200: the request was fine, the settings are
+ * not; a 4xx would be logged by the browser as a failed request). Never a token in the answer.
  */
 export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<RegisterNowAnswer> {
   let secret: string | undefined;
@@ -102,7 +103,7 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
     return { status: 200, body: { url: shownUrl(request), ...report } as unknown as JsonObject };
   } catch (error) {
     const message = redactToken(errorMessage(error), secret);
-    return { status: error instanceof ConfigError ? 400 : 500, body: { error: message } };
+    return { status: error instanceof ConfigError ? 200 : 500, body: { error: message } };
   }
 }
 

@@ -12,6 +12,10 @@ export interface ListeningAt {
   path: string;
   method: "POST" | "GET";
   requireToken: boolean;
+  /** The node's allow-list of automation ids (empty: any), which registered automations must pass. */
+  automationIds?: ReadonlySet<string>;
+  /** The node's fixed event, which would name every delivery whatever its automation. */
+  fixedEvent?: string;
 }
 
 /** How long a deleted node's close waits for its automations to be deleted (Node-RED allows 15 s). */
@@ -111,7 +115,7 @@ export class WebhookSelfRegistration {
     private readonly node: Node,
     private readonly services: ConnectionServices,
     def: { register?: unknown },
-    listening: ListeningAt,
+    private readonly listening: ListeningAt,
     roots: HttpRoots,
   ) {
     try {
@@ -136,6 +140,12 @@ export class WebhookSelfRegistration {
     if (this.problem !== undefined) return this.refused(this.problem);
     const request = this.request;
     if (!request) return;
+    const fixed = this.listening.fixedEvent;
+    if (fixed && request.events.some((event) => event !== fixed)) {
+      this.node.warn(
+        `every delivery is named ${fixed} (the node's fixed event); set Event to auto to tell them apart`,
+      );
+    }
     this.node.status(STATUS.working(`registering ${request.events.length} event(s)`));
     this.services.registrar.ensure(request).then(
       (report) => this.finished(report, request),
@@ -180,6 +190,16 @@ export class WebhookSelfRegistration {
     if (!this.active) return;
     const text = redactToken(describeReport(report), request.secret);
     const failed = failures(report);
+    const allowed = this.listening.automationIds ?? new Set<string>();
+    const refused = report.items
+      .filter((i) => i.outcome !== "failed" && i.outcome !== "disabled" && i.automationId !== undefined)
+      .map((i) => i.automationId as string)
+      .filter((id) => allowed.size > 0 && !allowed.has(id));
+    if (refused.length > 0) {
+      this.node.warn(
+        `automation(s) ${refused.join(", ")} are not in this node's Automations list, so their deliveries are refused (403): add them or clear the list`,
+      );
+    }
     if (failed === 0) {
       const serving = report.items.filter((i) => i.outcome !== "disabled").length;
       this.node.log(`registered with Clarus at ${shownUrl(request)}: ${text}`);
