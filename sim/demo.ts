@@ -24,11 +24,6 @@ async function main(): Promise<void> {
     history: 0,
     webhook: { dropRate: 0.15, repeatRate: 0.1 },
   });
-  const webhookUrl = `http://127.0.0.1:${PORT}/clarus/events/${WEBHOOK_TOKEN}`;
-  const automations = demoEvents().map((event) => ({
-    id: String(sim.addAutomation({ event, url: webhookUrl })),
-    event,
-  }));
 
   const red = startNodeRed();
   let stopping = false;
@@ -54,11 +49,20 @@ async function main(): Promise<void> {
   });
 
   await waitForLines(red, [/Started flows/, /Server now running at/]);
-  await deploy(demoFlow({ apiUrl: sim.url, subdomain: sim.subdomain, domain: sim.domain, automations }), {
-    clientId: sim.clientId,
-    clientSecret: sim.clientSecret,
-    webhookToken: WEBHOOK_TOKEN,
+  // The webhook node registers its automations with the simulator's REST API as it starts, as with Clarus.
+  const registered = waitForLines(red, [
+    /registered with Clarus|registration with Clarus failed|not registered/,
+  ]);
+  const flow = demoFlow({
+    apiUrl: sim.url,
+    subdomain: sim.subdomain,
+    domain: sim.domain,
+    automations: [],
+    publicUrl: `http://127.0.0.1:${PORT}`,
+    register: demoEvents(),
   });
+  await deploy(flow, { clientId: sim.clientId, clientSecret: sim.clientSecret, webhookToken: WEBHOOK_TOKEN });
+  await registered;
   sim.startActivity({ intervalMs: Number(process.env.CLARUS_DEMO_INTERVAL_MS ?? 3000) });
   console.log(`
   Clarus WMS demo is running.
