@@ -293,6 +293,30 @@ function existing<T extends { id: number }>(list: T[], change: Change, source: s
   return index;
 }
 
+/**
+ * One change object on a list of conditions, actions or parameters: DESTROY removes the named record,
+ * UPDATE replaces it with `build(record, attributes)`, ADD appends `build(blank, attributes)` with a new id.
+ */
+function applyChange<T extends { id: number }>(
+  list: T[],
+  value: unknown,
+  source: string,
+  mode: Mode,
+  blank: T,
+  build: (current: T, attributes: Attributes) => T,
+  newId: () => number,
+): void {
+  const change = readChange(value, source, mode);
+  const index = change.type === "ADD" ? -1 : existing(list, change, source);
+  if (change.type === "DESTROY") {
+    list.splice(index, 1);
+    return;
+  }
+  const next = build(index === -1 ? blank : (list[index] as T), change.attributes);
+  if (index === -1) list.push({ ...next, id: newId() });
+  else list[index] = next;
+}
+
 function applyCondition(
   list: AutomationCondition[],
   value: unknown,
@@ -300,36 +324,36 @@ function applyCondition(
   ids: PartIds,
   mode: Mode,
 ): void {
-  const change = readChange(value, source, mode);
-  if (change.type === "DESTROY") {
-    list.splice(existing(list, change, source), 1);
-    return;
-  }
-  const current =
-    change.type === "UPDATE"
-      ? list[existing(list, change, source)]
-      : { id: 0, condition_code: "", source_path: "", operator: "", value: "" };
-  const next = {
-    ...current,
-    ...pick(change.attributes, ["condition_code", "source_path", "operator", "value"]),
-  };
-  if (typeof next.operator !== "string" || !CONDITION_OPERATORS.has(next.operator)) {
-    throw new AutomationChangeError(
-      "invalid_attribute",
-      "operator is not a condition operator",
-      `${source}.attributes.operator`,
-    );
-  }
-  if (typeof next.condition_code !== "string" || next.condition_code === "") {
-    throw new AutomationChangeError(
-      "invalid_attribute",
-      "condition_code is required",
-      `${source}.attributes.condition_code`,
-    );
-  }
-  const condition = next as AutomationCondition;
-  if (change.type === "ADD") list.push({ ...condition, id: ids.take("condition") });
-  else list[existing(list, change, source)] = condition;
+  const blank = { id: 0, condition_code: "", source_path: "", operator: "", value: "" };
+  applyChange(
+    list,
+    value,
+    source,
+    mode,
+    blank,
+    (current, attributes) => {
+      const next = {
+        ...current,
+        ...pick(attributes, ["condition_code", "source_path", "operator", "value"]),
+      };
+      if (typeof next.operator !== "string" || !CONDITION_OPERATORS.has(next.operator)) {
+        throw new AutomationChangeError(
+          "invalid_attribute",
+          "operator is not a condition operator",
+          `${source}.attributes.operator`,
+        );
+      }
+      if (typeof next.condition_code !== "string" || next.condition_code === "") {
+        throw new AutomationChangeError(
+          "invalid_attribute",
+          "condition_code is required",
+          `${source}.attributes.condition_code`,
+        );
+      }
+      return next;
+    },
+    () => ids.take("condition"),
+  );
 }
 
 function applyAction(
@@ -339,34 +363,50 @@ function applyAction(
   ids: PartIds,
   mode: Mode,
 ): void {
-  const change = readChange(value, source, mode);
-  if (change.type === "DESTROY") {
-    list.splice(existing(list, change, source), 1);
-    return;
-  }
-  const action: AutomationAction =
-    change.type === "UPDATE"
-      ? list[existing(list, change, source)]!
-      : { id: 0, destination_type: "", destination_code: "default", parameters: [] };
-  const attrs = change.attributes;
-  if (attrs.destination_type !== undefined) {
-    if (typeof attrs.destination_type !== "string" || !DESTINATION_TYPES.has(attrs.destination_type)) {
-      throw new AutomationChangeError(
-        "invalid_attribute",
-        `destination_type ${JSON.stringify(attrs.destination_type)} is not a destination type`,
-        "destination_type",
-      );
-    }
-    action.destination_type = attrs.destination_type;
-  }
-  if (attrs.destination_code !== undefined) action.destination_code = String(attrs.destination_code);
-  if (action.destination_type === "") {
-    throw new AutomationChangeError("missing_attribute", "destination_type is required", "destination_type");
-  }
-  for (const [index, parameter] of changeList(attrs.parameters_changes, `${source}.parameters_changes`)) {
-    applyParameter(action.parameters, parameter, `${source}.parameters_changes[${index}]`, ids, mode);
-  }
-  if (change.type === "ADD") list.push({ ...action, id: ids.take("action") });
+  const blank: AutomationAction = {
+    id: 0,
+    destination_type: "",
+    destination_code: "default",
+    parameters: [],
+  };
+  applyChange(
+    list,
+    value,
+    source,
+    mode,
+    blank,
+    (current, attributes) => {
+      const action = { ...current, parameters: [...current.parameters] };
+      if (attributes.destination_type !== undefined) {
+        if (
+          typeof attributes.destination_type !== "string" ||
+          !DESTINATION_TYPES.has(attributes.destination_type)
+        ) {
+          throw new AutomationChangeError(
+            "invalid_attribute",
+            `destination_type ${JSON.stringify(attributes.destination_type)} is not a destination type`,
+            "destination_type",
+          );
+        }
+        action.destination_type = attributes.destination_type;
+      }
+      if (attributes.destination_code !== undefined)
+        action.destination_code = String(attributes.destination_code);
+      if (action.destination_type === "") {
+        throw new AutomationChangeError(
+          "missing_attribute",
+          "destination_type is required",
+          "destination_type",
+        );
+      }
+      const parameters = `${source}.parameters_changes`;
+      for (const [index, parameter] of changeList(attributes.parameters_changes, parameters)) {
+        applyParameter(action.parameters, parameter, `${parameters}[${index}]`, ids, mode);
+      }
+      return action;
+    },
+    () => ids.take("action"),
+  );
 }
 
 function applyParameter(
@@ -376,36 +416,36 @@ function applyParameter(
   ids: PartIds,
   mode: Mode,
 ): void {
-  const change = readChange(value, source, mode);
-  if (change.type === "DESTROY") {
-    list.splice(existing(list, change, source), 1);
-    return;
-  }
-  const current =
-    change.type === "UPDATE"
-      ? list[existing(list, change, source)]!
-      : { id: 0, parameter_code: "", value: "", operator: null };
-  const code = change.attributes.parameter_code ?? current.parameter_code;
-  if (typeof code !== "string" || !PARAMETER_CODES.has(code)) {
-    throw new AutomationChangeError(
-      "invalid_attribute",
-      `parameter_code ${JSON.stringify(code)} is not a parameter code`,
-      "parameter_code",
-    );
-  }
-  const parameterValue = change.attributes.value ?? current.value;
-  if (typeof parameterValue !== "string") {
-    throw new AutomationChangeError("invalid_attribute", `${code} must be a string`, code);
-  }
-  const operator = change.attributes.operator === undefined ? current.operator : change.attributes.operator;
-  const next: AutomationParameter = {
-    id: current.id,
-    parameter_code: code,
-    value: parameterValue,
-    operator: typeof operator === "string" ? operator : null,
-  };
-  if (change.type === "ADD") list.push({ ...next, id: ids.take("parameter") });
-  else list[existing(list, change, source)] = next;
+  const blank: AutomationParameter = { id: 0, parameter_code: "", value: "", operator: null };
+  applyChange(
+    list,
+    value,
+    source,
+    mode,
+    blank,
+    (current, attributes) => {
+      const code = attributes.parameter_code ?? current.parameter_code;
+      if (typeof code !== "string" || !PARAMETER_CODES.has(code)) {
+        throw new AutomationChangeError(
+          "invalid_attribute",
+          `parameter_code ${JSON.stringify(code)} is not a parameter code`,
+          "parameter_code",
+        );
+      }
+      const parameterValue = attributes.value ?? current.value;
+      if (typeof parameterValue !== "string") {
+        throw new AutomationChangeError("invalid_attribute", `${code} must be a string`, code);
+      }
+      const operator = attributes.operator === undefined ? current.operator : attributes.operator;
+      return {
+        id: current.id,
+        parameter_code: code,
+        value: parameterValue,
+        operator: typeof operator === "string" ? operator : null,
+      };
+    },
+    () => ids.take("parameter"),
+  );
 }
 
 /** A webhook action needs exactly one valid URL and a method Clarus offers (POST or GET). */

@@ -14,6 +14,7 @@ const {
   REPO_ROOT,
   deployFlows,
   freePort,
+  linkedUserDir,
   makeTempDir,
   removeDir,
   request,
@@ -343,14 +344,7 @@ describe("examples/", function () {
       sim = await startSimulator({ subdomain: "your-tenant", seed: 11, history: 24 });
       approvals = await startApprovalService();
       tmp = makeTempDir("clarus-examples-");
-      const userDir = path.join(tmp, "userDir");
-      const link = path.join(userDir, "node_modules", MODULE);
-      fs.mkdirSync(path.dirname(link), { recursive: true });
-      fs.symlinkSync(REPO_ROOT, link, "dir");
-      fs.writeFileSync(
-        path.join(userDir, "package.json"),
-        JSON.stringify({ name: "clarus-examples", private: true, dependencies: { [MODULE]: "*" } }),
-      );
+      const userDir = linkedUserDir(tmp, "clarus-examples");
       const port = await freePort();
       writeSettings({
         userDir,

@@ -2,22 +2,18 @@
 // directory, flows deployed through the admin API): redeploys and restarts never create or delete an automation,
 // a rotated token is updated in place, and deleting the node deletes its automations.
 const assert = require("node:assert/strict");
-const fs = require("node:fs");
-const path = require("node:path");
 
 const { startSimulator } = require("../build/dev/sim/index.js");
 const {
-  REPO_ROOT,
   deployFlows,
   freePort,
+  linkedUserDir,
   makeTempDir,
   removeDir,
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
-const { TOKEN } = require("./helpers/fixtures");
-
-const MODULE = require("../package.json").name;
+const { TOKEN, connectionConfig, webhookConfig } = require("./helpers/fixtures");
 const EVENTS = ["goods_out.completed", "goods_in.completed", "stock.placed_on_hold"];
 const ROTATED = "rotated-token-9876543210fedcba";
 const REDEPLOYS = 20;
@@ -36,47 +32,24 @@ describe("webhook registration in the real Node-RED", function () {
   let sim;
 
   function flow({ token = TOKEN, withHook = true } = {}) {
-    return [
-      { id: "tab", type: "tab", label: "registration" },
-      {
-        id: "conn",
-        type: "clarus-connection",
-        name: "sim",
-        subdomain: sim.subdomain,
-        domain: sim.domain,
-        apiUrl: sim.url,
-        publicUrl: `http://127.0.0.1:${port}`,
-        automations: [],
-        dedupeHours: 72,
-        dedupeCapacity: 1000,
-        credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret, webhookToken: token },
-      },
-      ...(withHook
-        ? [
-            {
-              id: "hook",
-              type: "clarus-webhook-in",
-              z: "tab",
-              name: "registering",
-              connection: "conn",
-              path: "/clarus/events",
-              method: "POST",
-              event: "auto",
-              automationIds: "",
-              requireToken: true,
-              allowIps: "",
-              trustProxy: "none",
-              maxBytes: 1048576,
-              dedupe: true,
-              duplicatesOutput: false,
-              register: EVENTS,
-              x: 150,
-              y: 80,
-              wires: [[]],
-            },
-          ]
-        : []),
-    ];
+    const connection = connectionConfig({
+      name: "sim",
+      subdomain: sim.subdomain,
+      domain: sim.domain,
+      apiUrl: sim.url,
+      publicUrl: `http://127.0.0.1:${port}`,
+      automations: [],
+      credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret, webhookToken: token },
+    });
+    const hook = webhookConfig({
+      z: "tab",
+      name: "registering",
+      register: EVENTS,
+      x: 150,
+      y: 80,
+      wires: [[]],
+    });
+    return [{ id: "tab", type: "tab", label: "registration" }, connection, ...(withHook ? [hook] : [])];
   }
 
   /** Deploys and resolves with the finished registration's log line. */
@@ -103,14 +76,7 @@ describe("webhook registration in the real Node-RED", function () {
 
   before(async function () {
     tmp = makeTempDir("clarus-registration-");
-    userDir = path.join(tmp, "userDir");
-    const link = path.join(userDir, "node_modules", ...MODULE.split("/"));
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, link, "dir");
-    fs.writeFileSync(
-      path.join(userDir, "package.json"),
-      JSON.stringify({ name: "clarus-registration-test", private: true, dependencies: { [MODULE]: "*" } }),
-    );
+    userDir = linkedUserDir(tmp, "clarus-registration-test");
     port = await freePort();
     writeSettings({ userDir, port });
     sim = await startSimulator({ history: 0, seed: 5 });

@@ -11,10 +11,11 @@ const {
   TOKEN,
   collect,
 } = require("./helpers/node-red");
-const { startSimulator, TEST_TUNING, listen } = require("./helpers/clarus-sim");
+const { startSimulator, TEST_TUNING, listen, connectionFor, simHeaders } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
 
 const EVENTS = ["goods_out.completed", "goods_in.completed", "stock.placed_on_hold"];
+const NO_REGISTRATION_CALLS = { list: 0, read: 0, create: 0, update: 0, delete: 0, lookups: 0 };
 const ROTATED = "rotated-token-9876543210fedcba";
 
 describe("clarus-webhook-in: webhook registration", function () {
@@ -42,21 +43,6 @@ describe("clarus-webhook-in: webhook registration", function () {
     helper.settings({});
   });
 
-  function connection(overrides = {}) {
-    return {
-      id: "conn",
-      type: "clarus-connection",
-      subdomain: sim.subdomain,
-      domain: sim.domain,
-      apiUrl: sim.url,
-      publicUrl,
-      automations: [],
-      dedupeHours: 72,
-      dedupeCapacity: 1000,
-      ...overrides,
-    };
-  }
-
   function hook(id, overrides = {}) {
     return {
       id,
@@ -76,7 +62,11 @@ describe("clarus-webhook-in: webhook registration", function () {
     helper.settings({ clarus: TEST_TUNING, userDir, ...settings });
     await helper.load(
       [connectionNode, capturingWebhookNode((httpNode) => (app = httpNode))],
-      [connection(connectionOverrides), ...nodes, { id: "out", type: "helper" }],
+      [
+        connectionFor(sim, [], { publicUrl, dedupeCapacity: 1000, ...connectionOverrides }),
+        ...nodes,
+        { id: "out", type: "helper" },
+      ],
       { conn: { webhookToken: token, clientId: sim.clientId, clientSecret: sim.clientSecret } },
     );
     return collect(helper.getNode("out"));
@@ -130,7 +120,7 @@ describe("clarus-webhook-in: webhook registration", function () {
     sim.generate(1, ["goods_out.completed"]);
     await sim.flush();
     await out.waitFor(1);
-    assert.deepEqual(registrationCalls(), { list: 0, read: 0, create: 0, update: 0, delete: 0, lookups: 0 });
+    assert.deepEqual(registrationCalls(), NO_REGISTRATION_CALLS);
     assert.deepEqual(
       sim.store.automations.all().map((a) => a.id),
       [id],
@@ -328,23 +318,10 @@ describe("clarus-webhook-in: webhook registration", function () {
         const error = node.error.args.find((args) => /not registered with Clarus/.test(args[0]));
         assert.ok(error, "no error reported");
         assert.match(error[0], expected);
-        assert.deepEqual(registrationCalls(), {
-          list: 0,
-          read: 0,
-          create: 0,
-          update: 0,
-          delete: 0,
-          lookups: 0,
-        });
+        assert.deepEqual(registrationCalls(), NO_REGISTRATION_CALLS);
         const res = await fetch(`${publicUrl}/clarus/events/${TOKEN}`, {
           method: "POST",
-          headers: {
-            "Content-Type": "application/json",
-            "X-ClarusWMS-Domain": sim.domain,
-            "X-ClarusWMS-API-Domain": sim.url,
-            "X-ClarusWMS-Subdomain": sim.subdomain,
-            "X-ClarusWMS-Automation-ID": "41",
-          },
+          headers: simHeaders(sim, "41"),
           body: JSON.stringify({ id: 1 }),
         });
         assert.equal(res.status, 200);
@@ -440,14 +417,7 @@ describe("clarus-webhook-in: webhook registration", function () {
         .send(dialogBody({ node: { ...dialogBody().node, register: [] } }))
         .expect(200);
       assert.match(none.body.error, /at least one event/);
-      assert.deepEqual(registrationCalls(), {
-        list: 0,
-        read: 0,
-        create: 0,
-        update: 0,
-        delete: 0,
-        lookups: 0,
-      });
+      assert.deepEqual(registrationCalls(), NO_REGISTRATION_CALLS);
     });
   });
 });

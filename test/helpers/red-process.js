@@ -80,6 +80,23 @@ async function packPackage({ packageDir = REPO_ROOT, destination, npmCommand = "
 }
 
 /**
+ * `<tmp>/userDir`, a Node-RED user directory with this package in it as a user would have it, but linked:
+ * `node_modules/@wmsflow/node-red-clarus` → the repository. Resolves to its path.
+ */
+function linkedUserDir(tmp, name = "clarus-test") {
+  const userDir = path.join(tmp, "userDir");
+  const module = require(path.join(REPO_ROOT, "package.json")).name;
+  const link = path.join(userDir, "node_modules", ...module.split("/"));
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(REPO_ROOT, link, "dir");
+  fs.writeFileSync(
+    path.join(userDir, "package.json"),
+    JSON.stringify({ name, private: true, dependencies: { [module]: "*" } }),
+  );
+  return userDir;
+}
+
+/**
  * A clean checkout of this repository's working tree in `destination`, as a fresh clone of it would be once
  * committed: the files git tracks or would track (nothing ignored, so no build/, no node_modules), committed
  * to a git repository of its own so that npm can also install it from `git+file://`. Resolves to its path.
@@ -373,6 +390,7 @@ module.exports = {
   freePort,
   packPackage,
   cleanCheckout,
+  linkedUserDir,
   installIntoUserDir,
   writeSettings,
   credentialsFile,

@@ -113,62 +113,56 @@ export class AutomationRegistrar {
     return serialised(this.key, () => this.removeNow(nodeId, secret));
   }
 
-  private async ensureNow(request: EnsureRequest): Promise<RegistrationReport> {
-    let found: Found[];
-    try {
-      found = await this.findOwn(request.nodeId);
-    } catch (error) {
-      return { items: [], error: redactToken(describeApiError(error), request.secret) };
-    }
-    const items: RegistrationItem[] = [];
-    for (const event of request.events) {
-      const wanted = {
-        name: automationName(request.nodeId, event),
-        event,
-        url: request.url,
-        method: request.method,
-      };
-      const same = found.filter((f) => f.event === event);
-      items.push(await this.attempt(wanted, request.secret, () => this.ensureOne(wanted, same)));
-    }
-    for (const unlisted of found.filter((f) => !request.events.includes(f.event) && f.enabled)) {
-      items.push(
-        await this.attempt(unlisted, request.secret, async () => {
-          await this.api.rest.request("PATCH", path(unlisted.id), document({ enabled: false }));
-          return {
-            event: unlisted.event,
-            name: unlisted.name,
-            outcome: "disabled",
-            automationId: unlisted.id,
-          };
-        }),
-      );
-    }
-    return { items };
+  private ensureNow(request: EnsureRequest): Promise<RegistrationReport> {
+    const { secret } = request;
+    return this.withOwn(request.nodeId, secret, async (found) => {
+      const items: RegistrationItem[] = [];
+      for (const event of request.events) {
+        const name = automationName(request.nodeId, event);
+        const wanted = { name, event, url: request.url, method: request.method };
+        const same = found.filter((f) => f.event === event);
+        items.push(await this.attempt(wanted, secret, () => this.ensureOne(wanted, same)));
+      }
+      for (const unlisted of found.filter((f) => !request.events.includes(f.event) && f.enabled)) {
+        items.push(
+          await this.attempt(unlisted, secret, async () => {
+            await this.api.rest.request("PATCH", path(unlisted.id), document({ enabled: false }));
+            return itemFor(unlisted, "disabled");
+          }),
+        );
+      }
+      return items;
+    });
   }
 
-  private async removeNow(nodeId: string, secret?: string): Promise<RegistrationReport> {
+  private removeNow(nodeId: string, secret?: string): Promise<RegistrationReport> {
+    return this.withOwn(nodeId, secret, async (found) => {
+      const items: RegistrationItem[] = [];
+      for (const automation of found) {
+        items.push(
+          await this.attempt(automation, secret, async () => {
+            await this.deleteIfThere(automation.id);
+            return itemFor(automation, "deleted");
+          }),
+        );
+      }
+      return items;
+    });
+  }
+
+  /** Works on the node's automations; when they cannot be looked up, nothing is changed and the report says why. */
+  private async withOwn(
+    nodeId: string,
+    secret: string | undefined,
+    work: (found: Found[]) => Promise<RegistrationItem[]>,
+  ): Promise<RegistrationReport> {
     let found: Found[];
     try {
       found = await this.findOwn(nodeId);
     } catch (error) {
       return { items: [], error: redactToken(describeApiError(error), secret) };
     }
-    const items: RegistrationItem[] = [];
-    for (const automation of found) {
-      items.push(
-        await this.attempt(automation, secret, async () => {
-          await this.deleteIfThere(automation.id);
-          return {
-            event: automation.event,
-            name: automation.name,
-            outcome: "deleted",
-            automationId: automation.id,
-          };
-        }),
-      );
-    }
-    return { items };
+    return { items: await work(found) };
   }
 
   /** Runs one item's work; a failure becomes a `failed` item, so the other items still run. */
@@ -294,6 +288,10 @@ export function connectionRegistrar(options: {
     registrationApi(options.client, options),
     new RegistrationMemory(options.memoryFile, options.warn),
   );
+}
+
+function itemFor(automation: Found, outcome: RegistrationOutcome): RegistrationItem {
+  return { event: automation.event, name: automation.name, outcome, automationId: automation.id };
 }
 
 function path(id: string): string {
