@@ -10,6 +10,7 @@ const {
   tempUserDir,
   TOKEN,
   collect,
+  webhookConfig,
 } = require("./helpers/node-red");
 const { startSimulator, TEST_TUNING, listen, connectionFor, simHeaders } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
@@ -44,18 +45,7 @@ describe("clarus-webhook-in: webhook registration", function () {
   });
 
   function hook(id, overrides = {}) {
-    return {
-      id,
-      type: "clarus-webhook-in",
-      connection: "conn",
-      path: "/clarus/events",
-      method: "POST",
-      event: "auto",
-      requireToken: true,
-      register: EVENTS,
-      wires: [["out"]],
-      ...overrides,
-    };
+    return webhookConfig({ id, register: EVENTS, ...overrides });
   }
 
   async function load(nodes, { token = TOKEN, settings = {}, connectionOverrides = {} } = {}) {
