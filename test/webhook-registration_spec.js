@@ -407,6 +407,11 @@ describe("clarus-webhook-in: webhook registration", function () {
         .send(dialogBody({ node: { ...dialogBody().node, register: [] } }))
         .expect(200);
       assert.match(none.body.error, /at least one event/);
+      // Stored secrets are never sent to an API URL other than the deployed one.
+      const elsewhere = dialogBody();
+      elsewhere.connection.apiUrl = "http://127.0.0.1:9";
+      const moved = await helper.request().post("/clarus-wms/register").send(elsewhere).expect(200);
+      assert.match(moved.body.error, /no API credentials/);
       assert.deepEqual(registrationCalls(), NO_REGISTRATION_CALLS);
     });
   });

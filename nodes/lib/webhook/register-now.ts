@@ -36,7 +36,7 @@ const STORED_PASSWORD = "__PWRD__";
 /**
  * The webhook dialog's "Register now": registration as a deploy would run it, with what the dialog holds
  * (path, method, token setting, events; the connection's fields and any credentials typed but not yet
- * deployed, the stored ones otherwise). Answers what exists, was created, updated or disabled, or failed,
+ * deployed, the stored ones otherwise, as long as the API URL is the deployed one). Answers what exists, was created, updated or disabled, or failed,
  * or `{error}` with the reason when it could not start (still a 200: the request was fine, the settings are
  * not; a 4xx would be logged by the browser as a failed request). Never a token in the answer.
  */
@@ -47,7 +47,10 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
     const connectionId = text(node.connection);
     if (!connectionId) throw new ConfigError("choose a Clarus connection first");
     const deployed = RED.nodes.getNode(connectionId) as ClarusConnectionNode | null;
-    const stored = (RED.nodes.getCredentials(connectionId) ?? {}) as ConnectionCredentials;
+    const apiUrl = text(connection.apiUrl) || deployed?.services?.apiUrl || DEFAULT_API_URL;
+    // Stored secrets go only to the API they were deployed with; another API URL needs them typed again.
+    const sameApi = deployed?.services !== undefined && deployed.services.apiUrl === apiUrl;
+    const stored = sameApi ? ((RED.nodes.getCredentials(connectionId) ?? {}) as ConnectionCredentials) : {};
     const credentials: ConnectionCredentials = { ...stored };
     const typed = isPlainObject(connection.credentials) ? connection.credentials : {};
     for (const key of CREDENTIAL_KEYS) {
@@ -55,7 +58,6 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
       if (typeof value === "string" && value !== STORED_PASSWORD) credentials[key] = value;
     }
     secret = credentials.webhookToken?.trim() || undefined;
-    const apiUrl = text(connection.apiUrl) || deployed?.services?.apiUrl || DEFAULT_API_URL;
     const subdomain = text(connection.subdomain) || deployed?.services?.subdomain || "";
     if (!subdomain) throw new ConfigError("the connection has no subdomain");
     const method = (text(node.method) || "POST").toUpperCase();
