@@ -19,7 +19,14 @@ export class InterimRestApi implements RestApi {
 
   async request(method: RestMethod, path: string, body?: JsonObject): Promise<unknown> {
     // ClarusClient keeps its token private; this one call is the interim's only reach inside it.
-    const token = await (this.client as unknown as TokenSource).accessToken({});
+    const source = this.client as unknown as Partial<TokenSource>;
+    if (typeof source.accessToken !== "function") {
+      throw new ClarusApiError(
+        "the API client has no token for REST calls: wire registrationApi to its REST method",
+        "config",
+      );
+    }
+    const token = await source.accessToken.call(this.client, {});
     let response;
     try {
       response = await axios.request({
