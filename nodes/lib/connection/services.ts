@@ -25,7 +25,10 @@ export interface ConnectionEnvironment {
 }
 
 export interface ClarusTuning {
+  /** The deadline of one API attempt, answer included. */
   timeoutMs?: number;
+  /** The largest API answer accepted, in bytes. */
+  maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
 }
 
@@ -88,6 +91,7 @@ export class ConnectionServices {
       clientSecret: this.credentials.clientSecret?.trim(),
       accessToken: this.credentials.accessToken?.trim() || undefined,
       timeoutMs: this.tuning.timeoutMs,
+      maxResponseBytes: this.tuning.maxResponseBytes,
       retry: this.tuning.retry,
     });
     return this.client;
@@ -115,6 +119,7 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
+    this.client?.close();
     await this.dedupe.close(removed);
   }
 }
