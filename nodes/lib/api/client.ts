@@ -42,6 +42,17 @@ export interface GraphqlRequestOptions extends RequestOptions {
   operationName?: string;
 }
 
+export type RestMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface RestRequestOptions extends RequestOptions {
+  /** The JSON body (JSON:API for Clarus: `{"data": {"type", "attributes"}}`). */
+  body?: JsonObject;
+  /** Query string parameters. */
+  params?: Record<string, string | number | boolean>;
+  /** Values the answer might echo that must never reach a message, e.g. the webhook token. */
+  secrets?: readonly string[];
+}
+
 interface CachedToken {
   value: string;
   expiresAt: number;
@@ -56,6 +67,8 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 // Refresh a little early so a token never expires between the check and the request.
 const TOKEN_EXPIRY_MARGIN_MS = 60_000;
 const DEFAULT_TOKEN_LIFETIME_S = 3600;
+const REST_PATH = /^\/api\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/;
+const SAFE_METHODS: ReadonlySet<RestMethod> = new Set(["GET", "PUT", "DELETE"]);
 
 /**
  * The Clarus API for one connection: OAuth2 client credentials (one shared token request, refreshed
@@ -118,6 +131,48 @@ export class ClarusClient {
       options,
     );
     return this.graphqlData<T>(response);
+  }
+
+  /**
+   * Calls the Clarus REST API (`/api/...`, JSON:API bodies) and returns the answer's JSON, or undefined
+   * for 204. Errors become a `ClarusApiError` whose `reason` and message say what to fix, and whose
+   * `apiErrors` hold the answer's `errors` (a 422 names the field).
+   */
+  async rest<T = JsonObject>(
+    method: RestMethod,
+    path: string,
+    options: RestRequestOptions = {},
+  ): Promise<T | undefined> {
+    // Only the API's own paths: an absolute URL would carry the bearer token to another host.
+    if (!REST_PATH.test(path) || path.includes("..")) {
+      throw new ClarusApiError(`not a Clarus REST API path: ${redact(path, [])}`, "config");
+    }
+    const repeat: Repeat = SAFE_METHODS.has(method) ? "safe" : "unsafe";
+    const response = await this.authorized(
+      (token) => ({
+        method,
+        url: path,
+        data: options.body,
+        params: options.params,
+        headers: this.headers(token),
+      }),
+      repeat,
+      options,
+    );
+    const secrets = options.secrets ?? [];
+    if (response.status < 200 || response.status >= 300) throw this.httpError(response, secrets);
+    if (response.status === 204 || response.data === "" || response.data === undefined) return undefined;
+    if (typeof response.data !== "object" || response.data === null) {
+      throw new ClarusApiError(
+        `Clarus API answered HTTP ${response.status} with something that is not JSON`,
+        "http",
+        response.status,
+        undefined,
+        undefined,
+        { reason: "response" },
+      );
+    }
+    return response.data as T;
   }
 
   /** Stops token requests that nobody waits for any more; the connection is closing. */
