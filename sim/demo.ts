@@ -177,8 +177,17 @@ function startNodeRed(): ChildProcess {
   const redJs = require.resolve("node-red/red.js");
   const child = spawn(
     process.execPath,
-    [redJs, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    [
+      "--require",
+      path.join(__dirname, "exit-with-parent.js"),
+      redJs,
+      "--userDir",
+      USER_DIR,
+      "--settings",
+      path.join(USER_DIR, "settings.js"),
+    ],
+    // The IPC channel only tells Node-RED when this process is gone (exit-with-parent.ts).
+    { stdio: ["ignore", "pipe", "pipe", "ipc"] },
   );
   for (const stream of [child.stdout, child.stderr]) {
     if (stream)

@@ -123,9 +123,12 @@ describe("npm start (the demo)", function () {
   });
 
   afterEach(async () => {
+    // After a failed test: the demo stops Node-RED on SIGTERM, and Node-RED stops by itself after SIGKILL.
     if (demo?.running) {
-      demo.child.kill("SIGKILL");
+      const timer = setTimeout(() => demo.child.kill("SIGKILL"), STOP_WITHIN_MS);
+      demo.child.kill("SIGTERM");
       await demo.exited;
+      clearTimeout(timer);
     }
   });
 
@@ -194,6 +197,20 @@ describe("npm start (the demo)", function () {
     // The kept flow still works against the new simulator: events reach the webhook node.
     await waitForWebhookStatus(port);
     await assertStoppedCleanly(demo, "SIGTERM", port);
+  });
+
+  it("should leave nothing running even when the demo is killed outright", async function () {
+    demo = startDemo("sh", ["-c", DEMO_COMMAND], { port, dir });
+    await demo.started();
+    const { signal } = await demo.stop("SIGKILL");
+    assert.equal(signal, "SIGKILL");
+    // Node-RED, its child, notices on its own; nothing here can be awaited but the port itself.
+    let free = false;
+    for (let tries = 0; tries < 100 && !free; tries++) {
+      free = await portFree(port);
+      if (!free) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(free, `Node-RED still holds port ${port} 10 s after the demo was killed`);
   });
 
   it("should restore the demo flow with npm start -- --reset", async function () {
