@@ -2,13 +2,12 @@
 // package linked into its user directory): a core route one segment below a webhook path must keep
 // its body and its answers, whichever of the two was deployed first (issue 13 item 12).
 const assert = require("node:assert/strict");
-const fs = require("node:fs");
 const path = require("node:path");
 
 const {
-  REPO_ROOT,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -86,14 +85,7 @@ describe("clarus-webhook-in beside a core http in one segment below its path", f
   before(async function () {
     tmp = makeTempDir("clarus-routes-");
     const userDir = path.join(tmp, "userDir");
-    fs.mkdirSync(path.join(userDir, "node_modules", "@wmsflow"), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, path.join(userDir, "node_modules", "@wmsflow", "node-red-clarus"), "dir");
-    const manifest = {
-      name: "routes-test",
-      private: true,
-      dependencies: { "@wmsflow/node-red-clarus": "*" },
-    };
-    fs.writeFileSync(path.join(userDir, "package.json"), JSON.stringify(manifest));
+    linkPackage(userDir, { name: "clarus-routes-test" });
     const port = await freePort();
     writeSettings({ userDir, port });
     red = await startNodeRed({ userDir, port });

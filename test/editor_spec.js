@@ -17,6 +17,7 @@ const {
   REPO_ROOT,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -26,7 +27,6 @@ const {
 
 const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
-const MODULE = PACKAGE.name;
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
 const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
@@ -305,14 +305,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
 
     tmp = makeTempDir("clarus-editor-");
     const userDir = path.join(tmp, "userDir");
-    // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
-    const link = path.join(userDir, "node_modules", ...MODULE.split("/"));
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, link, "dir");
-    fs.writeFileSync(
-      path.join(userDir, "package.json"),
-      JSON.stringify({ name: "clarus-editor-test", private: true, dependencies: { [MODULE]: "*" } }),
-    );
+    linkPackage(userDir, { name: "clarus-editor-test" });
     const port = await freePort();
     writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
     red = await startNodeRed({ userDir, port });
