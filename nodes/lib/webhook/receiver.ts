@@ -165,7 +165,11 @@ export class WebhookReceiver {
     const segment = typeof req.params.token === "string" ? req.params.token : undefined;
     // `<path>/<segment>` is ours when the segment is the token; else another route (a core http in one
     // level down, another webhook-in) gets it untouched, and without one it is a wrong token (401).
-    if (segment !== undefined && !this.isToken(segment) && this.registration.otherRouteMatches(req.path)) {
+    if (
+      segment !== undefined &&
+      !this.isToken(segment) &&
+      this.registration.otherRouteMatches(req.path, req.method)
+    ) {
       return next();
     }
     if (req.method !== this.settings.method) {

@@ -13,9 +13,17 @@ export const UNREAD_BODY = Symbol("clarus.unreadBody");
 
 type GuardedRequest = IncomingMessage & { _body?: boolean; [UNREAD_BODY]?: boolean };
 
+interface RouteLike {
+  stack: { handle: unknown }[];
+  /** Express 4 and 5 (router 1.x); whether the route has a handler for a method. */
+  _handles_method?: (method: string) => boolean;
+  /** Express 5 with router 2.x. */
+  _handlesMethod?: (method: string) => boolean;
+}
+
 interface LayerLike {
   handle: unknown;
-  route?: { stack: { handle: unknown }[] };
+  route?: RouteLike;
   /** Express 4 and 5 both test a path against a layer with this. */
   match?: (path: string) => boolean;
 }
@@ -54,8 +62,8 @@ function routeKey(path: string): string {
 export interface RouteRegistration {
   /** Removes exactly this registration's express layer, found by handler identity. */
   remove(): void;
-  /** True when a route other than this one (a core `http in`, another webhook-in) matches `path`. */
-  otherRouteMatches(path: string): boolean;
+  /** True when a route other than this one (a core `http in`, another webhook-in) takes `method path`. */
+  otherRouteMatches(path: string, method: string): boolean;
 }
 
 /** Whether a last path segment is the webhook token of the node that claimed the path above it. */
@@ -115,9 +123,13 @@ export class WebhookRoutes {
         if (!router) return;
         router.stack = router.stack.filter((layer) => !isOwn(layer));
       },
-      otherRouteMatches: (path) =>
+      otherRouteMatches: (path, method) =>
         routerOf(this.app)?.stack.some(
-          (layer) => layer.route !== undefined && !isOwn(layer) && layerMatches(layer, path),
+          (layer) =>
+            layer.route !== undefined &&
+            !isOwn(layer) &&
+            handlesMethod(layer.route, method) &&
+            layerMatches(layer, path),
         ) ?? false,
     };
   }
@@ -143,6 +155,12 @@ function decodeSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Core registers `OPTIONS *` for httpNodeCors: a route for another method is no route for this request. */
+function handlesMethod(route: RouteLike, method: string): boolean {
+  const handles = route._handles_method ?? route._handlesMethod;
+  return handles ? handles.call(route, method) : true;
 }
 
 function layerMatches(layer: LayerLike, path: string): boolean {
