@@ -222,7 +222,7 @@ export function createRedisStore(config: RedisStoreConfig): RedisStore | Unavail
   } catch (error) {
     const cause = errorMessage(error);
     config.log.warn(`Redis store not started: ${cause}`);
-    return new UnavailableStore("redis", cause);
+    return new UnavailableStore("redis", config.redisUrl?.trim() ? "bad redisUrl" : "no redisUrl", cause);
   }
   const connection = new RedisConnection({ ...config.timing, target, tls: config.tls, log: config.log });
   return new RedisStore({

@@ -16,9 +16,10 @@ export class UnavailableStore implements ConnectionStore, HealthReporting {
 
   constructor(
     readonly kind: StoreKind,
+    summary: string,
     private readonly cause: string,
   ) {
-    this.health = { state: "unavailable", cause, since: Date.now() };
+    this.health = { state: "unavailable", summary, cause, since: Date.now() };
   }
 
   onHealth(): () => void {

@@ -6,7 +6,7 @@ import { createClient, ErrorReply, SocketClosedUnexpectedlyError } from "@redis/
 
 import { StoreUnavailableError } from "../connection-store";
 import type { StoreHealth } from "../health";
-import { describeCause, isUnavailableReply } from "./causes";
+import { type Cause, describeCause, isUnavailableReply } from "./causes";
 import type { RedisTarget } from "./url";
 
 export interface StoreLog {
@@ -149,13 +149,13 @@ export class RedisConnection extends EventEmitter {
     const health = this.current;
     let cause: string;
     if (health.state === "closed") cause = "the store is closed";
-    else if (error !== undefined) cause = this.describe(error);
+    else if (error !== undefined) cause = this.describe(error).detail;
     else if (health.state === "unavailable") cause = health.cause;
     else cause = "no answer yet to the first connection";
     return new StoreUnavailableError(`Redis at ${this.display} unavailable: ${cause}`);
   }
 
-  private describe(error: unknown): string {
+  private describe(error: unknown): Cause {
     return describeCause(error, {
       tls: this.target.tls,
       connectedBefore: this.connectedBefore,
@@ -191,7 +191,7 @@ export class RedisConnection extends EventEmitter {
 
   private failed(error: unknown): void {
     if (this.current.state === "closed") return;
-    const cause = this.describe(error);
+    const { summary, detail: cause } = this.describe(error);
     // An error that left the connection up (a failed keep-alive PING reply) changes nothing for the callers.
     if (this.client.isReady) {
       this.log.debug(`Redis at ${this.display}: ${cause}`);
@@ -201,21 +201,22 @@ export class RedisConnection extends EventEmitter {
     if (previous.state !== "unavailable") {
       this.loggedCauses.add(cause);
       this.log.warn(`Redis at ${this.display} unavailable: ${cause}; retrying with backoff until it answers`);
-      this.change({ state: "unavailable", cause, since: Date.now() });
+      this.change({ state: "unavailable", summary, cause, since: Date.now() });
       return;
     }
     // The close that follows a protocol error or a refused handshake says nothing new: the first cause stays.
-    if (error instanceof SocketClosedUnexpectedlyError || this.loggedCauses.has(cause)) {
+    if (error instanceof SocketClosedUnexpectedlyError) {
       this.log.debug(`Redis at ${this.display} still unavailable: ${cause}`);
-      if (cause !== previous.cause && !(error instanceof SocketClosedUnexpectedlyError)) {
-        this.change({ ...previous, cause });
-      }
+      return;
+    }
+    if (cause !== previous.cause) this.change({ ...previous, summary, cause });
+    if (this.loggedCauses.has(cause)) {
+      this.log.debug(`Redis at ${this.display} still unavailable: ${cause}`);
       return;
     }
     // A new cause in the same outage (a lost connection, then refusals while Redis restarts): logged once.
     this.loggedCauses.add(cause);
     this.log.warn(`Redis at ${this.display} still unavailable, now: ${cause}`);
-    this.change({ ...previous, cause });
   }
 
   private change(health: StoreHealth): void {
