@@ -5,11 +5,13 @@ import type { Node } from "node-red";
 import { AutomationDiscovery } from "../api/automation-discovery";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
+import type { ConnectionStore } from "../store/connection-store";
 import { DedupeStore } from "../store/dedupe-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
+import { type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -22,11 +24,15 @@ export interface ConnectionEnvironment {
   /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
   tuning?: ClarusTuning;
   warn: (message: string) => void;
+  /** Info and debug lines (the Redis store's connection state); dropped when not given. */
+  info?: (message: string) => void;
+  debug?: (message: string) => void;
 }
 
 export interface ClarusTuning {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  redis?: RedisTuning;
 }
 
 /**
@@ -38,6 +44,8 @@ export class ConnectionServices {
   readonly domain: string;
   readonly apiUrl: string;
   readonly dedupe: DedupeStore;
+  /** `store: redis`: dedupe claims, inbox, documents and leases in Redis, shared by instances. */
+  readonly store?: ConnectionStore;
   readonly webhookToken?: SecretMatcher;
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
@@ -67,6 +75,14 @@ export class ConnectionServices {
       file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
       warn: env.warn,
     });
+    if (storeKindOf(def) === "redis") {
+      this.store = sharedRedisStore(def, credentials, {
+        subdomain: this.subdomain,
+        claimTtlMs: hours * 3_600_000,
+        tuning: this.tuning.redis,
+        log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
+      });
+    }
   }
 
   get hasApiCredentials(): boolean {
@@ -115,7 +131,7 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
-    await this.dedupe.close(removed);
+    await Promise.all([this.dedupe.close(removed), this.store?.close(removed)]);
   }
 }
 
@@ -136,6 +152,8 @@ function validMappings(value: unknown, warn: (message: string) => void): Automat
   }
   return mappings;
 }
+
+function ignore(): void {}
 
 function positiveNumber(value: unknown, fallback: number): number {
   const number = Number(value);
