@@ -338,6 +338,20 @@ describe("Redis store", function () {
       }
     });
 
+    it("should warn once when Redis may evict any key when full (maxmemory-policy allkeys-*)", async function () {
+      const server = await new RedisServer({ args: ["--maxmemory-policy", "allkeys-lru"] }).start();
+      try {
+        const { store, lines, until } = open({ url: server.url() });
+        await store.claim("k");
+        await until((all) => all.some((line) => /maxmemory-policy/.test(line.message)));
+        const warnings = lines.filter((line) => line.level === "warn");
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0].message, /maxmemory-policy allkeys-lru: .* use noeviction/);
+      } finally {
+        await server.dispose();
+      }
+    });
+
     it("should read host, port, database, user and password from redisUrl", function () {
       assert.deepEqual(parseRedisUrl("redis://127.0.0.1"), {
         tls: false,

@@ -185,8 +185,28 @@ export class RedisConnection extends EventEmitter {
       this.log.info(`Redis at ${this.display} is back after ${seconds} s`);
     } else {
       this.log.info(`connected to Redis at ${this.display}`);
+      void this.checkEvictionPolicy();
     }
     this.change({ state: "ready" });
+  }
+
+  /**
+   * A Redis that evicts any key when full (maxmemory-policy allkeys-*) may drop pending inbox entries and
+   * documents, not only expiring claims: worth one warning. Managed Redis may refuse INFO; then nothing is said.
+   */
+  private async checkEvictionPolicy(): Promise<void> {
+    try {
+      const info = String(await this.client.info("memory"));
+      const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+      if (policy?.startsWith("allkeys-")) {
+        this.log.warn(
+          `Redis at ${this.display} has maxmemory-policy ${policy}: when it is full it may evict pending ` +
+            "on-confirm events and poll watermarks; use noeviction (or a volatile-* policy)",
+        );
+      }
+    } catch {
+      // INFO refused or the connection dropped: the check is advice only.
+    }
   }
 
   private failed(error: unknown): void {
