@@ -4,8 +4,6 @@
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
-const { createClient } = require("@redis/client");
-
 const {
   helper,
   connectionNode,
@@ -62,12 +60,9 @@ describe("clarus-connection store", function () {
   before(async () => {
     await helper.startServer();
     server = await new RedisServer({ password: PASSWORD }).start();
-    raw = await createClient({ url: server.url() })
-      .on("error", () => undefined)
-      .connect();
+    raw = await server.inspector();
   });
   after(async () => {
-    raw.destroy();
     await server.dispose();
     await helper.stopServer();
   });
@@ -109,8 +104,7 @@ describe("clarus-connection store", function () {
   });
 
   it("should close its Redis connection when the flow stops, leaving no client behind", async function () {
-    const clients = async () =>
-      (await raw.clientList()).filter((client) => client.name === "node-red-clarus").length;
+    const clients = () => server.clientsNamed();
     const conn = await load({ store: "redis" }, { redisUrl: server.url() });
     await conn.services.store.claim("k");
     assert.equal(await clients(), 1);

@@ -3,8 +3,6 @@
 // Redis is restarted under them: each says so once, and each is back by itself, without a redeploy.
 const assert = require("node:assert/strict");
 
-const { createClient } = require("@redis/client");
-
 const { TOKEN, connectionConfig, webhookConfig } = require("./helpers/fixtures");
 const { RedInstances } = require("./helpers/red-instances");
 const { RedisServer } = require("./helpers/redis-server");
@@ -24,7 +22,6 @@ describe("several Node-RED instances on one Redis", function () {
   // A pack and an npm install first (well under a minute here, more under load).
   this.timeout(240_000);
   let redis;
-  let raw;
   const group = new RedInstances();
   const connected = /\[clarus-connection:acme\] connected to Redis at redis:\/\/127\.0\.0\.1:\d+\/0$/;
 
@@ -34,21 +31,13 @@ describe("several Node-RED instances on one Redis", function () {
     await group.deployAll(sharedFlow(redis.url()));
   });
   after(async function () {
-    raw?.destroy();
     await group.dispose();
     await redis.dispose();
   });
 
-  async function clarusClients() {
-    raw ??= await createClient({ url: redis.url() })
-      .on("error", () => undefined)
-      .connect();
-    return (await raw.clientList()).filter((client) => client.name === "node-red-clarus").length;
-  }
-
   it("should connect every instance's connection to the shared Redis, without logging the password", async function () {
     for (const red of group.instances) await red.waitForLine(connected);
-    assert.equal(await clarusClients(), INSTANCES);
+    assert.equal(await redis.clientsNamed(), INSTANCES);
     for (const red of group.instances) {
       assert.ok(!red.lines.some((line) => line.includes(PASSWORD)), "the Redis password was logged");
     }
@@ -56,8 +45,6 @@ describe("several Node-RED instances on one Redis", function () {
 
   it("should say once that Redis went away and be back by itself when it returns, on every instance", async function () {
     const marks = group.instances.map((red) => red.lines.length);
-    raw?.destroy();
-    raw = undefined;
     await redis.stop();
     for (const [index, red] of group.instances.entries()) {
       await red.waitForLine(/\[warn\] \[clarus-connection:acme\] Redis at .* unavailable: /, {
@@ -77,6 +64,6 @@ describe("several Node-RED instances on one Redis", function () {
       );
       assert.ok(red.running, `instance ${index} is still running`);
     }
-    assert.equal(await clarusClients(), INSTANCES);
+    assert.equal(await redis.clientsNamed(), INSTANCES);
   });
 });

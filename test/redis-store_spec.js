@@ -7,8 +7,6 @@ const http = require("node:http");
 const net = require("node:net");
 const path = require("node:path");
 
-const { createClient } = require("@redis/client");
-
 const { RedisServer } = require("./helpers/redis-server");
 const { recordingLog } = require("./helpers/store-backends");
 const { freePort } = require("./helpers/red-process");
@@ -94,12 +92,9 @@ describe("Redis store", function () {
     let raw;
     before(async () => {
       server = await new RedisServer().start();
-      raw = await createClient({ url: server.url() })
-        .on("error", () => undefined)
-        .connect();
+      raw = await server.inspector();
     });
     after(async () => {
-      raw.destroy();
       await server.dispose();
     });
 

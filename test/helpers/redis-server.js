@@ -142,6 +142,7 @@ class RedisServer {
 
   /** Stops it (SIGTERM, or SIGKILL: no goodbye to the clients) and awaits the exit. */
   async stop({ signal = "SIGTERM" } = {}) {
+    await this.closeInspector();
     const child = this.child;
     if (!child) return;
     if (this.paused) child.kill("SIGCONT");
@@ -164,6 +165,30 @@ class RedisServer {
   resume() {
     this.child.kill("SIGCONT");
     this.paused = false;
+  }
+
+  /**
+   * A plain node-redis client on this server, for tests to look at keys and clients (not through the store).
+   * One per server, connected on first use and again after a restart; destroyed by stop() and dispose().
+   */
+  async inspector() {
+    const { createClient } = require("@redis/client");
+    this.inspecting ??= createClient({ url: this.url() })
+      .on("error", () => undefined)
+      .connect();
+    return this.inspecting;
+  }
+
+  /** How many clients are connected under `name` (the store names its connection node-red-clarus). */
+  async clientsNamed(name = "node-red-clarus") {
+    const clients = await (await this.inspector()).clientList();
+    return clients.filter((client) => client.name === name).length;
+  }
+
+  async closeInspector() {
+    const inspecting = this.inspecting;
+    this.inspecting = undefined;
+    if (inspecting) (await inspecting.catch(() => undefined))?.destroy();
   }
 
   /** Stops it and removes its directory; for after-hooks. */
