@@ -5,11 +5,13 @@ import type { Node } from "node-red";
 import { AutomationDiscovery } from "../api/automation-discovery";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
+import type { ConnectionStore } from "../store/connection-store";
 import { DedupeStore } from "../store/dedupe-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
+import { type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -22,6 +24,9 @@ export interface ConnectionEnvironment {
   /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
   tuning?: ClarusTuning;
   warn: (message: string) => void;
+  /** Info and debug lines (the Redis store's connection state); dropped when not given. */
+  info?: (message: string) => void;
+  debug?: (message: string) => void;
 }
 
 export interface ClarusTuning {
@@ -30,6 +35,7 @@ export interface ClarusTuning {
   /** The largest API answer accepted, in bytes. */
   maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
+  redis?: RedisTuning;
 }
 
 /**
@@ -41,6 +47,8 @@ export class ConnectionServices {
   readonly domain: string;
   readonly apiUrl: string;
   readonly dedupe: DedupeStore;
+  /** `store: redis`: dedupe claims, inbox, documents and leases in Redis, shared by instances. */
+  readonly store?: ConnectionStore;
   readonly webhookToken?: SecretMatcher;
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
@@ -70,6 +78,14 @@ export class ConnectionServices {
       file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
       warn: env.warn,
     });
+    if (storeKindOf(def) === "redis") {
+      this.store = sharedRedisStore(def, credentials, {
+        subdomain: this.subdomain,
+        claimTtlMs: hours * 3_600_000,
+        tuning: this.tuning.redis,
+        log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
+      });
+    }
   }
 
   get hasApiCredentials(): boolean {
@@ -120,7 +136,7 @@ export class ConnectionServices {
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
     this.client?.close();
-    await this.dedupe.close(removed);
+    await Promise.all([this.dedupe.close(removed), this.store?.close(removed)]);
   }
 }
 
@@ -141,6 +157,8 @@ function validMappings(value: unknown, warn: (message: string) => void): Automat
   }
   return mappings;
 }
+
+function ignore(): void {}
 
 function positiveNumber(value: unknown, fallback: number): number {
   const number = Number(value);
