@@ -12,6 +12,8 @@ export = (RED: NodeAPI) => {
       userDir: RED.settings.userDir,
       tuning: (RED.settings as { clarus?: ClarusTuning }).clarus,
       warn: (message) => this.warn(message),
+      info: (message) => this.log(message),
+      debug: (message) => this.debug(message),
     });
     this.on("close", (removed: boolean, done: () => void) => {
       this.services.close(removed).then(done, (error: unknown) => {
@@ -30,6 +32,7 @@ export = (RED: NodeAPI) => {
         clientSecret: { type: "password" },
         accessToken: { type: "password" },
         webhookToken: { type: "password" },
+        redisUrl: { type: "password" },
       },
     },
   );

@@ -19,7 +19,7 @@ const {
   REPO_ROOT,
   deployFlows,
   freePort,
-  linkedUserDir,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -307,7 +307,8 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     types = packageNodeTypes();
 
     tmp = makeTempDir("clarus-editor-");
-    const userDir = linkedUserDir(tmp, "clarus-editor-test");
+    const userDir = path.join(tmp, "userDir");
+    linkPackage(userDir, { name: "clarus-editor-test" });
     const port = await freePort();
     writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
     red = await startNodeRed({ userDir, port });
@@ -590,6 +591,39 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json(), { ok: true });
     assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
+  });
+
+  it("should show the Redis fields only for a Redis store and keep the Redis URL a credential", async function () {
+    // Config nodes are not in filterNodes: the one the webhook node uses (made by the test above).
+    const connectionId = await page.evaluate(
+      () => RED.nodes.filterNodes({ type: "clarus-webhook-in" })[0].connection,
+    );
+    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
+    await page.waitForSelector("#node-config-input-store", { state: "visible" });
+    assert.equal(await page.inputValue("#node-config-input-store"), "file", "a 0.1 connection is on files");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "hidden" });
+    await page.selectOption("#node-config-input-store", "redis");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "visible" });
+    assert.equal(await page.getAttribute("#node-config-input-redisPrefix", "placeholder"), "clarus:acme:");
+    await page.fill("#node-config-input-redisUrl", "redis://:editor-secret@127.0.0.1:6379/0");
+    await page.fill("#node-config-input-redisPrefix", "project-b:");
+    await page.click("#node-config-dialog-ok");
+    await page.waitForSelector("#node-config-input-store", { state: "detached" });
+    const saved = await page.evaluate((configId) => {
+      const connection = RED.nodes.node(configId);
+      return {
+        store: connection.store,
+        redisPrefix: connection.redisPrefix,
+        property: connection.redisUrl,
+        credential: connection.credentials.redisUrl,
+      };
+    }, connectionId);
+    assert.deepEqual(saved, {
+      store: "redis",
+      redisPrefix: "project-b:",
+      property: undefined,
+      credential: "redis://:editor-secret@127.0.0.1:6379/0",
+    });
   });
 
   it("should import every example through Menu → Import and deploy it without errors", async function () {

@@ -14,7 +14,7 @@ const {
   REPO_ROOT,
   deployFlows,
   freePort,
-  linkedUserDir,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -344,7 +344,8 @@ describe("examples/", function () {
       sim = await startSimulator({ subdomain: "your-tenant", seed: 11, history: 24 });
       approvals = await startApprovalService();
       tmp = makeTempDir("clarus-examples-");
-      const userDir = linkedUserDir(tmp, "clarus-examples");
+      const userDir = path.join(tmp, "userDir");
+      linkPackage(userDir, { name: "clarus-examples" });
       const port = await freePort();
       writeSettings({
         userDir,

@@ -2,12 +2,13 @@
 // directory, flows deployed through the admin API): redeploys and restarts never create or delete an automation,
 // a rotated token is updated in place, and deleting the node deletes its automations.
 const assert = require("node:assert/strict");
+const path = require("node:path");
 
 const { startSimulator } = require("../build/dev/sim/index.js");
 const {
   deployFlows,
   freePort,
-  linkedUserDir,
+  linkPackage,
   makeTempDir,
   removeDir,
   startNodeRed,
@@ -76,7 +77,8 @@ describe("webhook registration in the real Node-RED", function () {
 
   before(async function () {
     tmp = makeTempDir("clarus-registration-");
-    userDir = linkedUserDir(tmp, "clarus-registration-test");
+    userDir = path.join(tmp, "userDir");
+    linkPackage(userDir, { name: "clarus-registration-test" });
     port = await freePort();
     writeSettings({ userDir, port });
     sim = await startSimulator({ history: 0, seed: 5 });

@@ -69,6 +69,21 @@ function cleanNpmEnv() {
   return env;
 }
 
+/**
+ * The package as a user would have it, but linked: `<userDir>/node_modules/@wmsflow/node-red-clarus` → the
+ * repository, with a `package.json` in `userDir` that depends on it (Node-RED loads what that lists).
+ */
+function linkPackage(userDir, { name = "node-red-project", manifest = {} } = {}) {
+  const module = require(path.join(REPO_ROOT, "package.json")).name;
+  const link = path.join(userDir, "node_modules", ...module.split("/"));
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(REPO_ROOT, link, "dir");
+  fs.writeFileSync(
+    path.join(userDir, "package.json"),
+    JSON.stringify({ name, private: true, ...manifest, dependencies: { [module]: "*" } }, null, 2),
+  );
+}
+
 /** `npm pack` of a built package into `destination`; resolves to the tarball's path. */
 async function packPackage({ packageDir = REPO_ROOT, destination, npmCommand = "npm" }) {
   const { stdout } = await runCommand(npmCommand, ["pack", "--json", "--pack-destination", destination], {
@@ -77,23 +92,6 @@ async function packPackage({ packageDir = REPO_ROOT, destination, npmCommand = "
   });
   const [packed] = JSON.parse(stdout);
   return path.join(destination, packed.filename);
-}
-
-/**
- * `<tmp>/userDir`, a Node-RED user directory with this package in it as a user would have it, but linked:
- * `node_modules/@wmsflow/node-red-clarus` → the repository. Resolves to its path.
- */
-function linkedUserDir(tmp, name = "clarus-test") {
-  const userDir = path.join(tmp, "userDir");
-  const module = require(path.join(REPO_ROOT, "package.json")).name;
-  const link = path.join(userDir, "node_modules", ...module.split("/"));
-  fs.mkdirSync(path.dirname(link), { recursive: true });
-  fs.symlinkSync(REPO_ROOT, link, "dir");
-  fs.writeFileSync(
-    path.join(userDir, "package.json"),
-    JSON.stringify({ name, private: true, dependencies: { [module]: "*" } }),
-  );
-  return userDir;
 }
 
 /**
@@ -389,8 +387,8 @@ module.exports = {
   removeDir,
   freePort,
   packPackage,
+  linkPackage,
   cleanCheckout,
-  linkedUserDir,
   installIntoUserDir,
   writeSettings,
   credentialsFile,

@@ -6,11 +6,13 @@ import { AutomationDiscovery } from "../api/automation-discovery";
 import { type AutomationRegistrar, connectionRegistrar } from "../api/automation-registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
+import type { ConnectionStore } from "../store/connection-store";
 import { DedupeStore } from "../store/dedupe-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
+import { type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -23,11 +25,18 @@ export interface ConnectionEnvironment {
   /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
   tuning?: ClarusTuning;
   warn: (message: string) => void;
+  /** Info and debug lines (the Redis store's connection state); dropped when not given. */
+  info?: (message: string) => void;
+  debug?: (message: string) => void;
 }
 
 export interface ClarusTuning {
+  /** The deadline of one API attempt, answer included. */
   timeoutMs?: number;
+  /** The largest API answer accepted, in bytes. */
+  maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
+  redis?: RedisTuning;
 }
 
 /**
@@ -42,6 +51,8 @@ export class ConnectionServices {
   /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
   readonly publicUrl: string;
   readonly dedupe: DedupeStore;
+  /** `store: redis`: dedupe claims, inbox, documents and leases in Redis, shared by instances. */
+  readonly store?: ConnectionStore;
   readonly webhookToken?: SecretMatcher;
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
@@ -78,6 +89,14 @@ export class ConnectionServices {
       file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
       warn: env.warn,
     });
+    if (storeKindOf(def) === "redis") {
+      this.store = sharedRedisStore(def, credentials, {
+        subdomain: this.subdomain,
+        claimTtlMs: hours * 3_600_000,
+        tuning: this.tuning.redis,
+        log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
+      });
+    }
   }
 
   get hasApiCredentials(): boolean {
@@ -99,6 +118,7 @@ export class ConnectionServices {
       clientSecret: this.credentials.clientSecret?.trim(),
       accessToken: this.credentials.accessToken?.trim() || undefined,
       timeoutMs: this.tuning.timeoutMs,
+      maxResponseBytes: this.tuning.maxResponseBytes,
       retry: this.tuning.retry,
     });
     return this.client;
@@ -158,7 +178,8 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
-    await this.dedupe.close(removed);
+    this.client?.close();
+    await Promise.all([this.dedupe.close(removed), this.store?.close(removed)]);
   }
 }
 
@@ -179,6 +200,8 @@ function validMappings(value: unknown, warn: (message: string) => void): Automat
   }
   return mappings;
 }
+
+function ignore(): void {}
 
 function positiveNumber(value: unknown, fallback: number): number {
   const number = Number(value);
