@@ -172,11 +172,7 @@ export function resourceId(body: unknown): string {
  */
 export function describeApiError(error: unknown): string {
   if (!(error instanceof ClarusApiError)) return errorMessage(error);
-  // The client's parsed `apiErrors` where it has them, else the `errors` of the answer's body.
-  const parsed = (error as { apiErrors?: unknown }).apiErrors;
-  const body = isPlainObject(error.data) && Array.isArray(error.data.errors) ? error.data.errors : [];
-  const errors: unknown[] = Array.isArray(parsed) ? parsed : body;
-  const described = errors.filter(isPlainObject).map((entry) => {
+  const described = (error.apiErrors ?? []).map((entry) => {
     const details = typeof entry.details === "string" ? entry.details : String(entry.symbol ?? "error");
     return typeof entry.source === "string" && entry.source !== ""
       ? `${details} (field ${entry.source})`

@@ -12,30 +12,9 @@ import {
 } from "./automation-documents";
 import { ClarusApiError, type ClarusClient } from "./client";
 import { KNOWN_EVENTS } from "../events/vocabulary";
-import type { JsonObject } from "../json";
 import { redactToken } from "../webhook/public-url";
-import { registrationApi } from "./interim-rest";
 import { relayPages } from "./relay";
 import { RegistrationMemory, webhookFingerprint } from "./registration-memory";
-
-export type RestMethod = "GET" | "POST" | "PATCH" | "DELETE";
-
-/**
- * The Clarus REST API as registration uses it: one call with the connection's bearer token and
- * `X-Clarus-Subdomain`, resolved with the parsed JSON body (undefined for 204). Any other answer rejects
- * with a ClarusApiError whose `status` is the HTTP status and whose `data` is the parsed body (Clarus's
- * `{"errors":[{code, symbol, details, source}]}` or `{"error"}`), so a 404 can be told apart and a 422's
- * field named. Retries must never send a POST twice.
- */
-export interface RestApi {
-  request(method: RestMethod, path: string, body?: JsonObject): Promise<unknown>;
-}
-
-export interface RegistrationApi {
-  /** GraphQL, to find the automations by name: the one documented way to list them. */
-  client: ClarusClient;
-  rest: RestApi;
-}
 
 export type RegistrationOutcome = "exists" | "created" | "updated" | "disabled" | "deleted" | "failed";
 
@@ -100,7 +79,8 @@ export class AutomationRegistrar {
 
   constructor(
     private readonly key: string,
-    private readonly api: RegistrationApi,
+    /** GraphQL finds the automations by name (the one documented way to list them); REST changes them. */
+    private readonly client: ClarusClient,
     private readonly memory: RegistrationMemory,
   ) {}
 
@@ -126,7 +106,7 @@ export class AutomationRegistrar {
       for (const unlisted of found.filter((f) => !request.events.includes(f.event) && f.enabled)) {
         items.push(
           await this.attempt(unlisted, secret, async () => {
-            await this.api.rest.request("PATCH", path(unlisted.id), document({ enabled: false }));
+            await this.client.rest("PATCH", path(unlisted.id), { body: document({ enabled: false }) });
             return itemFor(unlisted, "disabled");
           }),
         );
@@ -200,13 +180,13 @@ export class AutomationRegistrar {
     const details = await this.read(kept.id);
     if (details) {
       const changes = repairAttributes(details, wanted);
-      if (changes) await this.api.rest.request("PATCH", path(kept.id), document(changes));
+      if (changes) await this.client.rest("PATCH", path(kept.id), { body: document(changes) });
       await this.memory.remember(kept.id, fingerprint);
       return item(changes || removedIds.length > 0 ? "updated" : "exists", kept.id);
     }
     if (this.memory.fingerprintOf(kept.id) === fingerprint) {
       if (kept.enabled) return item(removedIds.length > 0 ? "updated" : "exists", kept.id);
-      await this.api.rest.request("PATCH", path(kept.id), document({ enabled: true }));
+      await this.client.rest("PATCH", path(kept.id), { body: document({ enabled: true }) });
       return item("updated", kept.id);
     }
     await this.deleteIfThere(kept.id);
@@ -215,7 +195,9 @@ export class AutomationRegistrar {
   }
 
   private async create(wanted: WantedAutomation): Promise<string> {
-    const id = resourceId(await this.api.rest.request("POST", "/api/automations", createDocument(wanted)));
+    const id = resourceId(
+      await this.client.rest("POST", "/api/automations", { body: createDocument(wanted) }),
+    );
     await this.memory.remember(id, webhookFingerprint(wanted.url, wanted.method));
     return id;
   }
@@ -224,7 +206,7 @@ export class AutomationRegistrar {
   private async read(id: string): Promise<AutomationDetails | undefined> {
     if (!this.readsWork) return undefined;
     try {
-      const details = readDetails(await this.api.rest.request("GET", path(id)));
+      const details = readDetails(await this.client.rest("GET", path(id)));
       if (!details) this.readsWork = false;
       return details;
     } catch (error) {
@@ -238,7 +220,7 @@ export class AutomationRegistrar {
 
   private async deleteIfThere(id: string): Promise<void> {
     try {
-      await this.api.rest.request("DELETE", path(id));
+      await this.client.rest("DELETE", path(id));
     } catch (error) {
       if (!(error instanceof ClarusApiError && error.status === 404)) throw error;
     }
@@ -253,7 +235,7 @@ export class AutomationRegistrar {
     const events = new Map([...KNOWN_EVENTS].map((event) => [automationName(nodeId, event), event]));
     const found: Found[] = [];
     let pages = 0;
-    for await (const page of relayPages(this.api.client, {
+    for await (const page of relayPages(this.client, {
       query: FIND_OWN,
       variables: { filter: { name: { in: [...events.keys()] } } },
       path: ["automations", "all"],
@@ -276,16 +258,13 @@ export class AutomationRegistrar {
 export function connectionRegistrar(options: {
   connectionId: string;
   client: ClarusClient;
-  apiUrl: string;
-  subdomain: string;
-  timeoutMs?: number;
   /** The registration memory's file; undefined keeps it in memory. */
   memoryFile?: string;
   warn: (message: string) => void;
 }): AutomationRegistrar {
   return new AutomationRegistrar(
     options.connectionId,
-    registrationApi(options.client, options),
+    options.client,
     new RegistrationMemory(options.memoryFile, options.warn),
   );
 }

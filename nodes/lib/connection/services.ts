@@ -137,9 +137,6 @@ export class ConnectionServices {
     this.registration ??= connectionRegistrar({
       connectionId: this.id,
       client: this.api,
-      apiUrl: this.apiUrl,
-      subdomain: this.subdomain,
-      timeoutMs: this.tuning.timeoutMs,
       memoryFile: registrationMemoryFile(this.stateDir, this.id),
       warn: this.warn,
     });

@@ -91,9 +91,6 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
     const registrar = connectionRegistrar({
       connectionId,
       client,
-      apiUrl,
-      subdomain,
-      timeoutMs: tuning.timeoutMs,
       memoryFile: registrationMemoryFile(stateDirOf(RED.settings.userDir), connectionId),
       warn: (message) => RED.log.warn(message),
     });
