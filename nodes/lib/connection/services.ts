@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Node } from "node-red";
 
 import { AutomationDiscovery } from "../api/automation-discovery";
+import { type AutomationRegistrar, connectionRegistrar } from "../api/automation-registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
 import type { ConnectionStore } from "../store/connection-store";
@@ -43,9 +44,12 @@ export interface ClarusTuning {
  * secret, the automation map and the one dedupe store (DESIGN.md `clarus-connection`).
  */
 export class ConnectionServices {
+  readonly id: string;
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
+  /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
+  readonly publicUrl: string;
   readonly dedupe: DedupeStore;
   /** `store: redis`: dedupe claims, inbox, documents and leases in Redis, shared by instances. */
   readonly store?: ConnectionStore;
@@ -53,18 +57,25 @@ export class ConnectionServices {
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
   private readonly automationEvents = new Map<string, string>();
+  /** Automations that webhook-in nodes registered: exact, like the manual map. */
+  private readonly registeredEvents = new Map<string, string>();
   private readonly credentials: ConnectionCredentials;
   private client?: ClarusClient;
+  private registration?: AutomationRegistrar;
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
+  private readonly warn: (message: string) => void;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
+    this.id = def.id;
     this.credentials = credentials;
     this.tuning = env.tuning ?? {};
-    this.stateDir = env.userDir ? path.join(env.userDir, "clarus") : undefined;
+    this.warn = env.warn;
+    this.stateDir = stateDirOf(env.userDir);
     this.subdomain = (def.subdomain ?? "").trim();
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
+    this.publicUrl = (def.publicUrl ?? "").trim();
     const token = credentials.webhookToken?.trim();
     if (token) this.webhookToken = new SecretMatcher(token);
     for (const mapping of validMappings(def.automations, env.warn)) {
@@ -114,6 +125,31 @@ export class ConnectionServices {
   }
 
   /**
+   * The webhook token as typed, only to build the URL that registration gives Clarus; everything else
+   * compares through `webhookToken`. Never log it.
+   */
+  get webhookSecret(): string | undefined {
+    return this.credentials.webhookToken?.trim() || undefined;
+  }
+
+  /** Registers webhook-in nodes' automations with Clarus, one run at a time for this connection. */
+  get registrar(): AutomationRegistrar {
+    this.registration ??= connectionRegistrar({
+      connectionId: this.id,
+      client: this.api,
+      memoryFile: registrationMemoryFile(this.stateDir, this.id),
+      warn: this.warn,
+    });
+    return this.registration;
+  }
+
+  /** Records what registration made (`event`) or removed (undefined) for exact classification. */
+  setRegisteredAutomation(automationId: string, event: string | undefined): void {
+    if (event === undefined) this.registeredEvents.delete(automationId);
+    else this.registeredEvents.set(automationId, event);
+  }
+
+  /**
    * Starts reading the automation map from the API when the connection has credentials. Off in a
    * connection without them; the manual map works either way.
    */
@@ -124,9 +160,13 @@ export class ConnectionServices {
     return this.discovery;
   }
 
-  /** The manual map first, then what discovery found. */
+  /** The manual map first, then what registration made, then what discovery found. */
   automationEvent(automationId: string): string | undefined {
-    return this.automationEvents.get(automationId) ?? this.discovery?.eventOf(automationId);
+    return (
+      this.automationEvents.get(automationId) ??
+      this.registeredEvents.get(automationId) ??
+      this.discovery?.eventOf(automationId)
+    );
   }
 
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
@@ -163,6 +203,19 @@ function ignore(): void {}
 function positiveNumber(value: unknown, fallback: number): number {
   const number = Number(value);
   return Number.isFinite(number) && number > 0 ? number : fallback;
+}
+
+/** Where connections and their nodes keep files: `clarus/` in the Node-RED user directory. */
+export function stateDirOf(userDir: string | undefined): string | undefined {
+  return userDir ? path.join(userDir, "clarus") : undefined;
+}
+
+/** What webhook registration last wrote into each automation of a connection (api/registration-memory.ts). */
+export function registrationMemoryFile(
+  stateDir: string | undefined,
+  connectionId: string,
+): string | undefined {
+  return stateDir ? path.join(stateDir, `registrations-${safeFileName(connectionId)}.json`) : undefined;
 }
 
 export function safeFileName(id: string): string {
