@@ -2,9 +2,9 @@ import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
-import { adminPermission } from "./lib/node-red/admin-routes";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
+import { adminPermission } from "./lib/node-red/admin-permission";
 
 export = (RED: NodeAPI) => {
   function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
@@ -13,6 +13,8 @@ export = (RED: NodeAPI) => {
       userDir: RED.settings.userDir,
       tuning: (RED.settings as { clarus?: ClarusTuning }).clarus,
       warn: (message) => this.warn(message),
+      info: (message) => this.log(message),
+      debug: (message) => this.debug(message),
     });
     this.on("close", (removed: boolean, done: () => void) => {
       this.services.close(removed).then(done, (error: unknown) => {
@@ -31,6 +33,7 @@ export = (RED: NodeAPI) => {
         clientSecret: { type: "password" },
         accessToken: { type: "password" },
         webhookToken: { type: "password" },
+        redisUrl: { type: "password" },
       },
     },
   );

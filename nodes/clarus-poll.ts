@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
-import { adminPermission } from "./lib/node-red/admin-routes";
+import { adminPermission } from "./lib/node-red/admin-permission";
 import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { reportStartFailure } from "./lib/node-red/start-failure";

@@ -17,6 +17,7 @@ const {
   adminNodes,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -160,18 +161,7 @@ async function main() {
   const link = path.join(userDir, "node_modules", MODULE);
   let red;
   try {
-    // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, link, "dir");
-    fs.writeFileSync(
-      path.join(userDir, "package.json"),
-      JSON.stringify({
-        name: "clarus-bench",
-        version: "0.0.1",
-        private: true,
-        dependencies: { [MODULE]: "*" },
-      }),
-    );
+    linkPackage(userDir, { name: "clarus-bench", manifest: { version: "0.0.1" } });
     port = await freePort();
     writeSettings({ userDir, port });
     const profileDir = path.join(REPO_ROOT, "bench-results");

@@ -14,10 +14,13 @@ const path = require("node:path");
 
 const { chromium } = require("playwright-core");
 
+const { startSimulator } = require("../build/dev/sim/index.js");
+
 const {
   REPO_ROOT,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -25,10 +28,8 @@ const {
   writeSettings,
 } = require("./helpers/red-process");
 
-const { startSimulator } = require("../build/dev/sim/index.js");
 const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
-const MODULE = PACKAGE.name;
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
 const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
@@ -56,7 +57,7 @@ const EDITOR_CAUGHT = /^(onedit(prepare|save|cancel|resize|delete) |Definition e
 
 /** A catalog key shown where its text should be: `clarus-poll.label.stream`, `clarus-event.paletteLabel`. */
 const CATALOG_KEY =
-  /\bclarus-[a-z-]+\.(paletteLabel|label|placeholder|tips|errors|warnings|inputs|outputs|url|event|stream|direction|change|trustProxy)\b/;
+  /\bclarus-[a-z-]+\.(paletteLabel|label|placeholder|tips|errors|warnings|inputs|outputs|url|event|stream|direction|change|trustProxy|register)\b/;
 
 const CLARUS_HEADERS = {
   "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
@@ -169,6 +170,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         const CATALOG_KEY = new RegExp(keyPattern);
         const substitutes = {
           events: "#node-input-clarus-events",
+          register: "#node-input-clarus-register",
           query: "#node-input-query-editor",
           automations: "#node-config-input-automation-list",
           subtypes: "#node-input-subtype-list",
@@ -308,14 +310,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
 
     tmp = makeTempDir("clarus-editor-");
     const userDir = path.join(tmp, "userDir");
-    // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
-    const link = path.join(userDir, "node_modules", ...MODULE.split("/"));
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, link, "dir");
-    fs.writeFileSync(
-      path.join(userDir, "package.json"),
-      JSON.stringify({ name: "clarus-editor-test", private: true, dependencies: { [MODULE]: "*" } }),
-    );
+    linkPackage(userDir, { name: "clarus-editor-test" });
     const port = await freePort();
     writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
     red = await startNodeRed({ userDir, port });
@@ -672,7 +667,8 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       await page.fill("#node-config-input-clientId", sim.clientId);
       await page.fill("#node-config-input-clientSecret", wrongSecret);
       assert.deepEqual(await testConnection(), [
-        "token false Token: wrong client ID or secret: Clarus refused the client credentials (HTTP 401)",
+        "token false Token: wrong client ID or secret: Clarus refused the client credentials " +
+          "(HTTP 401: invalid_client: client authentication failed)",
       ]);
       assert.ok(!(await page.textContent("#node-config-clarus-test-result")).includes(wrongSecret));
 
@@ -737,6 +733,39 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     }
   });
 
+  it("should show the Redis fields only for a Redis store and keep the Redis URL a credential", async function () {
+    // Config nodes are not in filterNodes: the one the webhook node uses (made by the test above).
+    const connectionId = await page.evaluate(
+      () => RED.nodes.filterNodes({ type: "clarus-webhook-in" })[0].connection,
+    );
+    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
+    await page.waitForSelector("#node-config-input-store", { state: "visible" });
+    assert.equal(await page.inputValue("#node-config-input-store"), "file", "a 0.1 connection is on files");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "hidden" });
+    await page.selectOption("#node-config-input-store", "redis");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "visible" });
+    assert.equal(await page.getAttribute("#node-config-input-redisPrefix", "placeholder"), "clarus:acme:");
+    await page.fill("#node-config-input-redisUrl", "redis://:editor-secret@127.0.0.1:6379/0");
+    await page.fill("#node-config-input-redisPrefix", "project-b:");
+    await page.click("#node-config-dialog-ok");
+    await page.waitForSelector("#node-config-input-store", { state: "detached" });
+    const saved = await page.evaluate((configId) => {
+      const connection = RED.nodes.node(configId);
+      return {
+        store: connection.store,
+        redisPrefix: connection.redisPrefix,
+        property: connection.redisUrl,
+        credential: connection.credentials.redisUrl,
+      };
+    }, connectionId);
+    assert.deepEqual(saved, {
+      store: "redis",
+      redisPrefix: "project-b:",
+      property: undefined,
+      credential: "redis://:editor-secret@127.0.0.1:6379/0",
+    });
+  });
+
   it("should import every example through Menu → Import and deploy it without errors", async function () {
     const files = exampleFiles();
     assert.ok(files.length > 0, `no example flows in ${path.relative(REPO_ROOT, EXAMPLES_DIR)}/`);
@@ -758,6 +787,79 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       assert.fail(
         `${failures.length} of ${files.length} examples did not import and deploy cleanly:\n\n${failures.join("\n\n")}`,
       );
+    }
+  });
+
+  it("should register the node's automations with Register now and list what it did", async function () {
+    const sim = await startSimulator({ history: 0, seed: 9 });
+    try {
+      const token = "editor-registration-token-0123456789";
+      await deployFlows(red, [
+        { id: "reg-tab", type: "tab", label: "registration" },
+        {
+          id: "reg-conn",
+          type: "clarus-connection",
+          subdomain: sim.subdomain,
+          domain: sim.domain,
+          apiUrl: sim.url,
+          publicUrl: red.baseUrl,
+          automations: [],
+          dedupeHours: 72,
+          dedupeCapacity: 1000,
+          credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret, webhookToken: token },
+        },
+        {
+          id: "reg-hook",
+          type: "clarus-webhook-in",
+          z: "reg-tab",
+          connection: "reg-conn",
+          path: "/clarus/registered",
+          method: "POST",
+          event: "auto",
+          requireToken: true,
+          register: [],
+          x: 200,
+          y: 80,
+          wires: [[]],
+        },
+      ]);
+      await page.evaluate(() => RED.nodes.dirty(false));
+      await page.reload();
+      await waitForEditor();
+      await openEditDialog("reg-hook");
+      // The events are picked in the dialog; the button then runs what a deploy would, with the dialog's values.
+      await page.evaluate(() =>
+        $("#node-input-clarus-register").typedInput("value", "goods_out.completed,stock.placed_on_hold"),
+      );
+      await page.click("#node-input-clarus-register-now");
+      await page.waitForSelector(".clarus-register-item", { state: "visible" });
+      const shown = await page.locator("#node-input-clarus-register-result").innerText();
+      assert.match(shown, /goods_out\.completed: created \(automation \d+\)/);
+      assert.match(shown, /stock\.placed_on_hold: created/);
+      assert.match(shown, /\/clarus\/registered\/<webhook token>/);
+      assert.ok(!shown.includes(token), "the dialog showed the token");
+      const automations = sim.store.automations.all().map((a) => [a.name, sim.webhookTargets(a.id)[0].url]);
+      assert.deepEqual(automations, [
+        ["node-red-clarus reg-hook goods_out.completed", `${red.baseUrl}/clarus/registered/${token}`],
+        ["node-red-clarus reg-hook stock.placed_on_hold", `${red.baseUrl}/clarus/registered/${token}`],
+      ]);
+
+      await page.click("#node-input-clarus-register-now");
+      await page.waitForFunction(
+        () =>
+          $(".clarus-register-item").length === 2 &&
+          $(".clarus-register-item[data-outcome=exists]").length === 2,
+      );
+      // A dialog that lacks what registration needs says why, and nothing reaches Clarus.
+      await page.selectOption("#node-input-method", "GET");
+      await page.evaluate(() => $("#node-input-clarus-register").typedInput("value", ""));
+      await page.click("#node-input-clarus-register-now");
+      await page.waitForSelector(".clarus-register-error", { state: "visible" });
+      assert.match(await page.textContent(".clarus-register-error"), /at least one event/);
+      assert.equal(sim.automationsApi.counts.create, 2);
+      await closeEditDialog();
+    } finally {
+      await sim.stop();
     }
   });
 

@@ -46,7 +46,9 @@ describe("clarus-connection: Test connection", function () {
       ok: false,
       token: {
         ok: false,
-        text: "wrong client ID or secret: Clarus refused the client credentials (HTTP 401)",
+        text:
+          "wrong client ID or secret: Clarus refused the client credentials " +
+          "(HTTP 401: invalid_client: client authentication failed)",
       },
     });
     assert.ok(!JSON.stringify(report).includes(WRONG_SECRET));
@@ -118,7 +120,7 @@ describe("clarus-connection: Test connection", function () {
       token: { ok: true, text: "token obtained" },
       subdomain: {
         ok: false,
-        text: '"acme-typo" refused: Clarus API answered HTTP 403: Unknown subdomain "acme-typo"',
+        text: 'Clarus does not know the subdomain "acme-typo" (HTTP 403: Unknown subdomain "acme-typo")',
       },
     });
   });
@@ -129,10 +131,13 @@ describe("clarus-connection: Test connection", function () {
     const unreachable = await test({ apiUrl: "http://user:pw@127.0.0.1:9", accessToken: "pasted-token-123" });
     assert.deepEqual(unreachable.token, {
       ok: false,
-      text: "nothing answers at http://127.0.0.1:9 (connection refused)",
+      text: "nothing answers at http://127.0.0.1:9 (the Clarus API host cannot be reached (ECONNREFUSED))",
     });
     const refused = await test({ accessToken: "pasted-token-123" });
-    assert.deepEqual(refused.token, { ok: false, text: "the access token was refused (HTTP 401)" });
+    assert.deepEqual(refused.token, {
+      ok: false,
+      text: "the Clarus API refused the access token (HTTP 401: Invalid access token)",
+    });
     assert.ok(!JSON.stringify([unreachable, refused]).includes("pasted-token-123"));
     const none = await test({});
     assert.match(none.token.text, /^no API credentials/);
@@ -172,7 +177,7 @@ describe("clarus-connection: Test connection", function () {
       const report = await test({ apiUrl: `https://127.0.0.1:${server.address().port}`, accessToken: "t" });
       assert.match(
         report.token.text,
-        /^TLS failed with https:\/\/127\.0\.0\.1:\d+ \(DEPTH_ZERO_SELF_SIGNED_CERT\)/,
+        /^TLS failed with https:\/\/127\.0\.0\.1:\d+, its certificate is not trusted here \(.*DEPTH_ZERO_SELF_SIGNED_CERT/,
       );
     } finally {
       server.close();

@@ -154,13 +154,7 @@ async function startWarehouse({
     deliver(automationId, body) {
       return fetch(url, {
         method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          "X-ClarusWMS-Domain": sim.domain,
-          "X-ClarusWMS-API-Domain": sim.url,
-          "X-ClarusWMS-Subdomain": sim.subdomain,
-          "X-ClarusWMS-Automation-ID": String(automationId),
-        },
+        headers: simHeaders(sim, automationId),
         body: JSON.stringify(body),
       });
     },
@@ -204,6 +198,17 @@ async function startWarehouse({
   return warehouse;
 }
 
+/** The headers of a JSON webhook from the simulated tenant, as its automation `automationId` sends them. */
+function simHeaders(sim, automationId) {
+  return {
+    "Content-Type": "application/json",
+    "X-ClarusWMS-Domain": sim.domain,
+    "X-ClarusWMS-API-Domain": sim.url,
+    "X-ClarusWMS-Subdomain": sim.subdomain,
+    "X-ClarusWMS-Automation-ID": String(automationId),
+  };
+}
+
 /** Resolves when `done()` holds, re-checking whenever one of the collectors receives a message. */
 async function waitUntil(collectors, done) {
   while (!done()) {
@@ -223,6 +228,7 @@ module.exports = {
   expectedKey,
   pollConfig,
   connectionFor,
+  simHeaders,
   TEST_TUNING,
   POLL_STREAMS,
   listen,

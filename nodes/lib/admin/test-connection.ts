@@ -67,12 +67,12 @@ export async function testConnection(
   try {
     await client.graphql("query ClarusTestConnection { __typename }");
   } catch (error) {
-    if (error instanceof ClarusApiError && error.kind === "http" && error.status === 403) {
+    if (error instanceof ClarusApiError && error.reason === "subdomain") {
       const token = { ok: true, text: staticToken ? "access token accepted" : "token obtained" };
       return {
         ok: false,
         token,
-        subdomain: { ok: false, text: `${JSON.stringify(subdomain)} refused: ${error.message}` },
+        subdomain: { ok: false, text: error.message },
       };
     }
     return failed({ ok: false, text: cause(error, where, staticToken) });
@@ -127,27 +127,22 @@ function describeUrl(apiUrl: string): string | undefined {
   }
 }
 
-const TLS_CODES =
-  /\b(CERT_[A-Z_]+|[A-Z_]*SELF_SIGNED[A-Z_]*|UNABLE_TO_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_]+|EPROTO|HOSTNAME_MISMATCH)\b/;
-
 /** Why a request failed, in the user's terms: wrong secret, unknown host, refused, TLS, timeout. */
 function cause(error: unknown, where: string, staticToken: boolean): string {
-  const message = errorMessage(error);
+  // One attempt is all a test makes; saying so adds nothing.
+  const message = errorMessage(error).replace(/\s*\(gave up after \d+ attempts?\)$/, "");
   if (!(error instanceof ClarusApiError)) return message;
-  switch (error.kind) {
-    case "auth":
-      return staticToken
-        ? `the access token was refused (HTTP ${error.status ?? 401})`
-        : `wrong client ID or secret: ${message}`;
+  switch (error.reason) {
+    case "credentials":
+      return staticToken ? message : `wrong client ID or secret: ${message}`;
+    case "unreachable":
+      return /ENOTFOUND|EAI_/.test(message)
+        ? `unknown host: ${where} (${message})`
+        : `nothing answers at ${where} (${message})`;
+    case "tls":
+      return `TLS failed with ${where}, its certificate is not trusted here (${message})`;
     case "timeout":
       return `no answer from ${where} in time (${message})`;
-    case "network": {
-      const tls = TLS_CODES.exec(message);
-      if (tls) return `TLS failed with ${where} (${tls[1]}): its certificate is not trusted here`;
-      if (/ENOTFOUND|EAI_AGAIN/.test(message)) return `unknown host: ${where} (${message})`;
-      if (/ECONNREFUSED/.test(message)) return `nothing answers at ${where} (connection refused)`;
-      return `cannot reach ${where}: ${message}`;
-    }
     default:
       return message;
   }

@@ -3,14 +3,17 @@ import path from "node:path";
 import type { Node } from "node-red";
 
 import { AutomationDiscovery } from "../api/automation-discovery";
+import { type AutomationRegistrar, connectionRegistrar } from "../api/automation-registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
 import { TenantSchema } from "../api/schema";
+import type { ConnectionStore } from "../store/connection-store";
 import { DedupeStore } from "../store/dedupe-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
+import { type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -23,11 +26,18 @@ export interface ConnectionEnvironment {
   /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
   tuning?: ClarusTuning;
   warn: (message: string) => void;
+  /** Info and debug lines (the Redis store's connection state); dropped when not given. */
+  info?: (message: string) => void;
+  debug?: (message: string) => void;
 }
 
 export interface ClarusTuning {
+  /** The deadline of one API attempt, answer included. */
   timeoutMs?: number;
+  /** The largest API answer accepted, in bytes. */
+  maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
+  redis?: RedisTuning;
 }
 
 /**
@@ -35,27 +45,39 @@ export interface ClarusTuning {
  * secret, the automation map and the one dedupe store (DESIGN.md `clarus-connection`).
  */
 export class ConnectionServices {
+  readonly id: string;
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
+  /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
+  readonly publicUrl: string;
   readonly dedupe: DedupeStore;
+  /** `store: redis`: dedupe claims, inbox, documents and leases in Redis, shared by instances. */
+  readonly store?: ConnectionStore;
   readonly webhookToken?: SecretMatcher;
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
   private readonly automationEvents = new Map<string, string>();
+  /** Automations that webhook-in nodes registered: exact, like the manual map. */
+  private readonly registeredEvents = new Map<string, string>();
   private readonly credentials: ConnectionCredentials;
   private client?: ClarusClient;
   private tenantSchema?: TenantSchema;
+  private registration?: AutomationRegistrar;
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
+  private readonly warn: (message: string) => void;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
+    this.id = def.id;
     this.credentials = credentials;
     this.tuning = env.tuning ?? {};
-    this.stateDir = env.userDir ? path.join(env.userDir, "clarus") : undefined;
+    this.warn = env.warn;
+    this.stateDir = stateDirOf(env.userDir);
     this.subdomain = (def.subdomain ?? "").trim();
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
+    this.publicUrl = (def.publicUrl ?? "").trim();
     const token = credentials.webhookToken?.trim();
     if (token) this.webhookToken = new SecretMatcher(token);
     for (const mapping of validMappings(def.automations, env.warn)) {
@@ -69,6 +91,14 @@ export class ConnectionServices {
       file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
       warn: env.warn,
     });
+    if (storeKindOf(def) === "redis") {
+      this.store = sharedRedisStore(def, credentials, {
+        subdomain: this.subdomain,
+        claimTtlMs: hours * 3_600_000,
+        tuning: this.tuning.redis,
+        log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
+      });
+    }
   }
 
   get hasApiCredentials(): boolean {
@@ -90,6 +120,7 @@ export class ConnectionServices {
       clientSecret: this.credentials.clientSecret?.trim(),
       accessToken: this.credentials.accessToken?.trim() || undefined,
       timeoutMs: this.tuning.timeoutMs,
+      maxResponseBytes: this.tuning.maxResponseBytes,
       retry: this.tuning.retry,
     });
     return this.client;
@@ -99,6 +130,31 @@ export class ConnectionServices {
   get schema(): TenantSchema {
     this.tenantSchema ??= new TenantSchema(this.api);
     return this.tenantSchema;
+  }
+
+  /**
+   * The webhook token as typed, only to build the URL that registration gives Clarus; everything else
+   * compares through `webhookToken`. Never log it.
+   */
+  get webhookSecret(): string | undefined {
+    return this.credentials.webhookToken?.trim() || undefined;
+  }
+
+  /** Registers webhook-in nodes' automations with Clarus, one run at a time for this connection. */
+  get registrar(): AutomationRegistrar {
+    this.registration ??= connectionRegistrar({
+      connectionId: this.id,
+      client: this.api,
+      memoryFile: registrationMemoryFile(this.stateDir, this.id),
+      warn: this.warn,
+    });
+    return this.registration;
+  }
+
+  /** Records what registration made (`event`) or removed (undefined) for exact classification. */
+  setRegisteredAutomation(automationId: string, event: string | undefined): void {
+    if (event === undefined) this.registeredEvents.delete(automationId);
+    else this.registeredEvents.set(automationId, event);
   }
 
   /**
@@ -112,9 +168,13 @@ export class ConnectionServices {
     return this.discovery;
   }
 
-  /** The manual map first, then what discovery found. */
+  /** The manual map first, then what registration made, then what discovery found. */
   automationEvent(automationId: string): string | undefined {
-    return this.automationEvents.get(automationId) ?? this.discovery?.eventOf(automationId);
+    return (
+      this.automationEvents.get(automationId) ??
+      this.registeredEvents.get(automationId) ??
+      this.discovery?.eventOf(automationId)
+    );
   }
 
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
@@ -123,7 +183,8 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
-    await this.dedupe.close(removed);
+    this.client?.close();
+    await Promise.all([this.dedupe.close(removed), this.store?.close(removed)]);
   }
 }
 
@@ -145,9 +206,24 @@ function validMappings(value: unknown, warn: (message: string) => void): Automat
   return mappings;
 }
 
+function ignore(): void {}
+
 function positiveNumber(value: unknown, fallback: number): number {
   const number = Number(value);
   return Number.isFinite(number) && number > 0 ? number : fallback;
+}
+
+/** Where connections and their nodes keep files: `clarus/` in the Node-RED user directory. */
+export function stateDirOf(userDir: string | undefined): string | undefined {
+  return userDir ? path.join(userDir, "clarus") : undefined;
+}
+
+/** What webhook registration last wrote into each automation of a connection (api/registration-memory.ts). */
+export function registrationMemoryFile(
+  stateDir: string | undefined,
+  connectionId: string,
+): string | undefined {
+  return stateDir ? path.join(stateDir, `registrations-${safeFileName(connectionId)}.json`) : undefined;
 }
 
 export function safeFileName(id: string): string {

@@ -10,13 +10,21 @@ export interface ConnectionCredentials {
   clientSecret?: string;
   accessToken?: string;
   webhookToken?: string;
+  /** `store: redis`: redis://[:password@]host:port[/db], or rediss:// for TLS. */
+  redisUrl?: string;
 }
 
 export interface ConnectionDef extends NodeDef {
   subdomain: string;
   domain: string;
   apiUrl: string;
+  /** Where Clarus reaches this Node-RED, for webhook registration; empty: no registration (0.1). */
+  publicUrl?: string;
   automations?: AutomationMapping[];
   dedupeHours?: number | string;
   dedupeCapacity?: number | string;
+  /** Where shared state lives (DESIGN.md "Several Node-RED instances"): `file` (default) or `redis`. */
+  store?: string;
+  /** Key prefix in Redis; default `clarus:<subdomain>:`. */
+  redisPrefix?: string;
 }

@@ -130,7 +130,7 @@ export class WebhookReceiver {
     this.status = new ThrottledStatus(node);
     this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
-    this.release = routes.claim(node.id, settings.method, settings.path);
+    this.release = routes.claim(node.id, settings.method, settings.path, this.isToken);
     const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
     this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
     this.status.set(STATUS.ok(`listening ${settings.method} ${settings.path}`.slice(0, 40)));
@@ -149,6 +149,9 @@ export class WebhookReceiver {
     this.showCounts();
   };
 
+  private readonly isToken = (segment: string): boolean =>
+    this.connection.webhookToken?.matches(segment) === true;
+
   close(): void {
     this.active = false;
     this.discovery?.off("state", this.onDiscovery);
@@ -160,8 +163,15 @@ export class WebhookReceiver {
   private route(req: Request, res: Response, next: NextFunction): void {
     if (!this.active) return next();
     const segment = typeof req.params.token === "string" ? req.params.token : undefined;
-    // `<path>/<segment>` may be another node's exact path rather than a token.
-    if (segment !== undefined && this.routes.isClaimed(`${this.settings.path}/${segment}`)) return next();
+    // `<path>/<segment>` is ours when the segment is the token; else another route (a core http in one
+    // level down, another webhook-in) gets it untouched, and without one it is a wrong token (401).
+    if (
+      segment !== undefined &&
+      !this.isToken(segment) &&
+      this.registration.otherRouteMatches(req.path, req.method)
+    ) {
+      return next();
+    }
     if (req.method !== this.settings.method) {
       const methods = this.routes.methodsFor(this.settings.path);
       if (methods.includes(req.method)) return next();
