@@ -1,13 +1,10 @@
 // The connection dialog's Test connection endpoint, called as the editor calls it (helper.request() reaches
 // the admin app), against the simulator on each dialect and against hosts that fail in each way.
 const assert = require("node:assert/strict");
-const { execFileSync } = require("node:child_process");
-const fs = require("node:fs");
-const https = require("node:https");
-const path = require("node:path");
 
-const { helper, connectionNode, tempUserDir } = require("./helpers/node-red");
+const { helper, connectionNode } = require("./helpers/node-red");
 const { startSimulator, connectionFor, TEST_TUNING } = require("./helpers/clarus-sim");
+const { startSelfSignedServer } = require("./helpers/tls-server");
 
 const WRONG_SECRET = "wrong-secret-9f8e7d6c";
 
@@ -156,31 +153,16 @@ describe("clarus-connection: Test connection", function () {
 
   it("should name a TLS failure", async function () {
     sim = await startSimulator({ history: 0 });
-    const dir = tempUserDir();
-    const key = path.join(dir, "key.pem");
-    const cert = path.join(dir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-        ...["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
-      ],
-      { stdio: "ignore" },
-    );
-    const server = https.createServer(
-      { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
-      (_req, res) => res.end("{}"),
-    );
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const server = await startSelfSignedServer();
     try {
       const test = await editor();
-      const report = await test({ apiUrl: `https://127.0.0.1:${server.address().port}`, accessToken: "t" });
+      const report = await test({ apiUrl: server.url, accessToken: "t" });
       assert.match(
         report.token.text,
         /^TLS failed with https:\/\/127\.0\.0\.1:\d+, its certificate is not trusted here \(.*DEPTH_ZERO_SELF_SIGNED_CERT/,
       );
     } finally {
-      server.close();
+      await server.close();
     }
   });
 

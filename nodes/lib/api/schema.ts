@@ -1,3 +1,4 @@
+import { raceSignal } from "./abort";
 import { ClarusApiError, type ClarusClient } from "./client";
 import { documentedSchema } from "./documented-schema";
 import { errorMessage } from "../node-red/errors";
@@ -50,7 +51,7 @@ export class TenantSchema {
         if (this.reading === reading) this.reading = undefined;
       });
     }
-    return untilAborted(this.reading, signal);
+    return raceSignal(this.reading, signal);
   }
 
   invalidate(): void {
@@ -102,24 +103,4 @@ export function isSchemaMismatch(error: unknown): boolean {
   return (error.graphqlErrors ?? []).some(
     (e) => isPlainObject(e) && e.path === undefined && VALIDATION_MESSAGE.test(String(e.message ?? "")),
   );
-}
-
-/** Resolves or rejects with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
