@@ -14,7 +14,8 @@ export class ServerClock {
   }
 
   readTimestamps(nodes: readonly JsonObject[], field: string | undefined): void {
-    if (!field) return;
+    // The Date header wins; reading every record's timestamp is only the fallback.
+    if (!field || this.sentAt !== undefined) return;
     for (const node of nodes) {
       const value = isPlainObject(node) ? node[field] : undefined;
       const ms = typeof value === "string" ? Date.parse(value) : NaN;
