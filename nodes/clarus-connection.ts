@@ -2,6 +2,7 @@ import type { RequestHandler } from "express";
 import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
+import { deadLettersHandler } from "./lib/delivery/dead-letters";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
 
@@ -12,8 +13,17 @@ export = (RED: NodeAPI) => {
       userDir: RED.settings.userDir,
       tuning: (RED.settings as { clarus?: ClarusTuning }).clarus,
       warn: (message) => this.warn(message),
+      delivery: {
+        generateId: () => RED.util.generateId(),
+        debug: (message) => this.debug(message),
+        error: (message) => this.error(message),
+      },
     });
+    // Pending events are sent again once the flows run, so every source node has registered its sender.
+    const startDelivery = () => this.services.delivery.start();
+    RED.events.once("flows:started", startDelivery);
     this.on("close", (removed: boolean, done: () => void) => {
+      RED.events.off("flows:started", startDelivery);
       this.services.close(removed).then(done, (error: unknown) => {
         this.error(error);
         done();
@@ -43,4 +53,9 @@ export = (RED: NodeAPI) => {
   RED.httpAdmin.get("/clarus-wms/events", canRead, (_req, res) => {
     res.json(CLARUS_EVENTS);
   });
+  RED.httpAdmin.get(
+    "/clarus-wms/connections/:id/dead-letters",
+    canRead,
+    deadLettersHandler((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services),
+  );
 };

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
-import { NotConfiguredError } from "./lib/node-red/errors";
+import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
@@ -31,8 +31,11 @@ export = (RED: NodeAPI) => {
       }
     }
     this.on("close", (done: () => void) => {
-      receiver?.close();
-      done();
+      if (!receiver) return done();
+      receiver.close().then(done, (error: unknown) => {
+        this.error(errorMessage(error));
+        done();
+      });
     });
   }
 

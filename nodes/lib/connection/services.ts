@@ -5,7 +5,11 @@ import type { Node } from "node-red";
 import { AutomationDiscovery } from "../api/automation-discovery";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
-import { DedupeStore } from "../store/dedupe-store";
+import { Delivery, type DeliveryHooks } from "../delivery/delivery";
+import { deliverySettings } from "../delivery/settings";
+import type { ConnectionStore } from "../store/connection-store";
+import { MAX_DEDUPE_CAPACITY } from "../store/dedupe-store";
+import { FileConnectionStore } from "../store/file-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
@@ -22,22 +26,30 @@ export interface ConnectionEnvironment {
   /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
   tuning?: ClarusTuning;
   warn: (message: string) => void;
+  /** What the delivery needs of Node-RED: message ids and the connection node's log. */
+  delivery: Omit<DeliveryHooks, "warn">;
 }
 
 export interface ClarusTuning {
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** The inbox file's group commit and fsync, both on by default; off only to measure what they cost. */
+  inbox?: { groupCommit?: boolean; sync?: boolean };
 }
 
 /**
  * What a `clarus-connection` shares with every node that uses it: the tenant's identity, the webhook
- * secret, the automation map and the one dedupe store (DESIGN.md `clarus-connection`).
+ * secret, the automation map, the one store (dedupe keys, inbox, documents) and the delivery guarantee
+ * built on it (DESIGN.md `clarus-connection`, "Delivery guarantee").
  */
 export class ConnectionServices {
+  /** The connection node's id, carried by every message as `msg.clarus.connection`. */
+  readonly id: string;
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
-  readonly dedupe: DedupeStore;
+  readonly store: ConnectionStore;
+  readonly delivery: Delivery;
   readonly webhookToken?: SecretMatcher;
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
@@ -48,6 +60,7 @@ export class ConnectionServices {
   private readonly tuning: ClarusTuning;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
+    this.id = def.id;
     this.credentials = credentials;
     this.tuning = env.tuning ?? {};
     this.stateDir = env.userDir ? path.join(env.userDir, "clarus") : undefined;
@@ -60,13 +73,21 @@ export class ConnectionServices {
       this.automationEvents.set(mapping.id, mapping.event);
     }
     const hours = positiveNumber(def.dedupeHours, DEFAULT_DEDUPE_HOURS);
-    const capacity = Math.floor(positiveNumber(def.dedupeCapacity, DEFAULT_DEDUPE_CAPACITY));
-    this.dedupe = new DedupeStore({
-      ttlMs: hours * 3_600_000,
-      capacity,
-      file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
+    const capacity = dedupeCapacity(def.dedupeCapacity, env.warn);
+    const delivery = deliverySettings(def, env.warn);
+    if (delivery.mode === "on-confirm" && !this.stateDir) {
+      env.warn("on-confirm without a Node-RED user directory: the inbox is kept in memory only");
+    }
+    this.store = new FileConnectionStore({
+      directory: this.stateDir,
+      connectionId: def.id,
+      dedupeTtlMs: hours * 3_600_000,
+      dedupeCapacity: capacity,
+      redeliverMs: delivery.redeliverMs,
+      inbox: this.tuning.inbox,
       warn: env.warn,
     });
+    this.delivery = new Delivery(this.store, delivery, { ...env.delivery, warn: env.warn });
   }
 
   get hasApiCredentials(): boolean {
@@ -115,7 +136,8 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
-    await this.dedupe.close(removed);
+    await this.delivery.close();
+    await this.store.close(removed);
   }
 }
 
@@ -142,6 +164,14 @@ function positiveNumber(value: unknown, fallback: number): number {
   return Number.isFinite(number) && number > 0 ? number : fallback;
 }
 
-export function safeFileName(id: string): string {
-  return id.replace(/[^A-Za-z0-9_-]/g, "_");
+/** `dedupeCapacity`, at most MAX_DEDUPE_CAPACITY: a larger value (the editor refuses it) is lowered, warned. */
+function dedupeCapacity(value: unknown, warn: (message: string) => void): number {
+  const capacity = Math.floor(positiveNumber(value, DEFAULT_DEDUPE_CAPACITY));
+  if (capacity <= MAX_DEDUPE_CAPACITY) return capacity;
+  warn(
+    `dedupeCapacity ${capacity} is over the limit of ${MAX_DEDUPE_CAPACITY}; ${MAX_DEDUPE_CAPACITY} is used`,
+  );
+  return MAX_DEDUPE_CAPACITY;
 }
+
+export { safeFileName } from "../store/file-store";

@@ -19,4 +19,7 @@ export interface ConnectionDef extends NodeDef {
   automations?: AutomationMapping[];
   dedupeHours?: number | string;
   dedupeCapacity?: number | string;
+  delivery?: string;
+  redeliverSeconds?: number | string;
+  maxAttempts?: number | string;
 }

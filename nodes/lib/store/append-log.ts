@@ -88,7 +88,10 @@ export class AppendLog {
   }
 
   private startDraining(): void {
-    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+    // After the current job: appends made in the same tick (a poll page) start out as one batch.
+    this.draining ??= Promise.resolve()
+      .then(() => this.drain())
+      .finally(() => (this.draining = undefined));
   }
 
   private async drain(): Promise<void> {
@@ -160,11 +163,20 @@ export class AppendLog {
       await this.closeHandle();
       await fs.promises.rename(temp, file);
     } catch (error) {
-      await fs.promises.rm(temp, { force: true }).catch(() => undefined);
+      await removeIfRegularFile(temp);
       throw error;
     }
     if (this.sync) await syncDirectory(path.dirname(file));
     this.records = lines.length;
+  }
+}
+
+/** Removes a half-written temp file; anything else at that path (a link someone put there) is not ours. */
+async function removeIfRegularFile(file: string): Promise<void> {
+  try {
+    if ((await fs.promises.lstat(file)).isFile()) await fs.promises.rm(file, { force: true });
+  } catch {
+    // Nothing there, or nothing we may remove: the next rewrite writes over it.
   }
 }
 
