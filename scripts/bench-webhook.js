@@ -31,7 +31,7 @@ const {
 } = require("../test/helpers/red-process");
 
 const MODULE = "@wmsflow/node-red-clarus";
-const { TOKEN, CLARUS_HEADERS, connectionConfig } = require("../test/helpers/fixtures");
+const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig } = require("../test/helpers/fixtures");
 const HEADERS = { "Content-Type": "application/json", ...CLARUS_HEADERS };
 const BODY_BYTES = 600;
 const GOALS = { ratio: 1.1, confirmRatio: 1.0, clarusP99Ms: 50 };
@@ -75,29 +75,6 @@ const PROCESSES = [
     : []),
 ];
 
-function webhookNode(id, connection, path, y, wires) {
-  return {
-    id,
-    type: "clarus-webhook-in",
-    z: "bench",
-    name: "",
-    connection,
-    path,
-    method: "POST",
-    event: "auto",
-    automationIds: "",
-    requireToken: true,
-    allowIps: "",
-    trustProxy: "none",
-    maxBytes: 1048576,
-    dedupe: true,
-    duplicatesOutput: false,
-    x: 140,
-    y,
-    wires,
-  };
-}
-
 function benchFlow() {
   return [
     { id: "bench", type: "tab", label: "bench" },
@@ -135,8 +112,17 @@ function benchFlow() {
       y: 60,
       wires: [],
     },
-    webhookNode("hook", "conn", "/clarus/events", 120, [[]]),
-    webhookNode("hook-confirm", "conn-confirm", "/clarus/confirmed", 180, [["confirmer"]]),
+    webhookConfig({ z: "bench", name: "", x: 140, y: 120, wires: [[]] }),
+    webhookConfig({
+      id: "hook-confirm",
+      z: "bench",
+      name: "",
+      connection: "conn-confirm",
+      path: "/clarus/confirmed",
+      x: 140,
+      y: 180,
+      wires: [["confirmer"]],
+    }),
     {
       id: "confirmer",
       type: "clarus-confirm",
