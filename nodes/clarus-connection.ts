@@ -13,9 +13,10 @@ export = (RED: NodeAPI) => {
       userDir: RED.settings.userDir,
       tuning: (RED.settings as { clarus?: ClarusTuning }).clarus,
       warn: (message) => this.warn(message),
+      info: (message) => this.log(message),
+      debug: (message) => this.debug(message),
       delivery: {
         generateId: () => RED.util.generateId(),
-        debug: (message) => this.debug(message),
         error: (message) => this.error(message),
       },
     });
@@ -40,6 +41,7 @@ export = (RED: NodeAPI) => {
         clientSecret: { type: "password" },
         accessToken: { type: "password" },
         webhookToken: { type: "password" },
+        redisUrl: { type: "password" },
       },
     },
   );

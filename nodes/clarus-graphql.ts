@@ -5,7 +5,13 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ClarusApiError } from "./lib/api/client";
 import type { ClarusConnectionNode } from "./lib/connection/services";
 import { errorMessage } from "./lib/node-red/errors";
-import { GraphqlNodeSettings, queryOf, runGraphql, variablesOf } from "./lib/api/graphql-request";
+import {
+  GraphqlNodeSettings,
+  operationNameOf,
+  queryOf,
+  runGraphql,
+  variablesOf,
+} from "./lib/api/graphql-request";
 import { flag } from "./lib/node-red/properties";
 import { STATUS } from "./lib/node-red/status";
 
@@ -42,7 +48,14 @@ export = (RED: NodeAPI) => {
           inFlight++;
           this.status(STATUS.working(`querying (${inFlight})`));
           try {
-            msg.payload = await runGraphql(client, settings, query, variablesOf(msg), abort.signal);
+            msg.payload = await runGraphql(
+              client,
+              settings,
+              query,
+              variablesOf(msg),
+              abort.signal,
+              operationNameOf(msg as { operationName?: unknown }),
+            );
           } finally {
             inFlight--;
           }

@@ -23,6 +23,7 @@ const {
   adminNodes,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -298,17 +299,7 @@ async function main() {
   const link = path.join(userDir, "node_modules", MODULE);
   try {
     // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, link, "dir");
-    fs.writeFileSync(
-      path.join(userDir, "package.json"),
-      JSON.stringify({
-        name: "clarus-bench",
-        version: "0.0.1",
-        private: true,
-        dependencies: { [MODULE]: "*" },
-      }),
-    );
+    linkPackage(userDir, { name: "clarus-bench", manifest: { version: "0.0.1" } });
     port = await freePort();
 
     const nodeRedVersion = require("node-red/package.json").version;

@@ -1,14 +1,19 @@
 /**
  * `npm start`: the Clarus simulator, a real Node-RED on 127.0.0.1:1880 with this package, and a demo
  * flow already deployed. Events appear in the debug sidebar within seconds; the simulator drops some
- * webhooks on purpose and the poll nodes recover them. Ctrl-C stops everything.
+ * webhooks on purpose and the poll nodes recover them.
+ *
+ * One process tree: `npm start` execs this process (package.json), Node-RED is its child, the simulator
+ * runs inside it. SIGINT or SIGTERM to this process (Ctrl-C, an IDE's Stop button, a supervisor) stops
+ * Node-RED and the simulator and exits 0. The user's changes to the demo's flows are kept across
+ * restarts; `npm start -- --reset` puts the demo flow back.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 
-import { startSimulator } from "./index";
+import { startSimulator, type Simulator } from "./index";
 import { demoFlow } from "./demo-flow";
 
 const REPO_ROOT = path.join(__dirname, "..", "..", "..");
@@ -16,36 +21,49 @@ const REPO_ROOT = path.join(__dirname, "..", "..", "..");
 const USER_DIR = process.env.CLARUS_DEMO_DIR ?? path.join(REPO_ROOT, ".demo");
 const PORT = Number(process.env.PORT ?? 1880);
 const WEBHOOK_TOKEN = "demo-webhook-token-change-me";
+const FLOW_FILE = "flows.json";
+/** Node-RED gets this long to close its nodes after SIGINT before it is killed. */
+const NODE_RED_STOP_MS = 4000;
+
+interface Running {
+  sim?: Simulator;
+  red?: ChildProcess;
+}
+
+let stopping = false;
 
 async function main(): Promise<void> {
-  prepareUserDir();
+  const running: Running = {};
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping the demo…");
+    running.sim?.stopActivity();
+    if (running.red) await stopNodeRed(running.red);
+    await running.sim?.stop();
+    process.exit(code);
+  };
+  // Before anything starts, so a signal during start-up also stops what has started.
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  const reset = process.argv.includes("--reset");
+  prepareUserDir(reset);
   const sim = await startSimulator({
     subdomain: "acme",
     history: 0,
     webhook: { dropRate: 0.15, repeatRate: 0.1 },
   });
+  running.sim = sim;
   const webhookUrl = `http://127.0.0.1:${PORT}/clarus/events/${WEBHOOK_TOKEN}`;
   const automations = demoEvents().map((event) => ({
     id: String(sim.addAutomation({ event, url: webhookUrl })),
     event,
   }));
+  const kept = !reset && pointFlowsAt(sim.url);
 
   const red = startNodeRed();
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    console.log("\nStopping the demo…");
-    sim.stopActivity();
-    if (red.exitCode === null) {
-      red.kill("SIGINT");
-      await new Promise((resolve) => red.once("exit", resolve));
-    }
-    await sim.stop();
-    process.exit(code);
-  };
-  process.on("SIGINT", () => void stop(0));
-  process.on("SIGTERM", () => void stop(0));
+  running.red = red;
   red.once("exit", (code) => {
     if (!stopping) {
       console.error(`Node-RED stopped (exit code ${code}); stopping the demo.`);
@@ -54,11 +72,17 @@ async function main(): Promise<void> {
   });
 
   await waitForLines(red, [/Started flows/, /Server now running at/]);
-  await deploy(demoFlow({ apiUrl: sim.url, subdomain: sim.subdomain, domain: sim.domain, automations }), {
-    clientId: sim.clientId,
-    clientSecret: sim.clientSecret,
-    webhookToken: WEBHOOK_TOKEN,
-  });
+  if (kept) {
+    console.log(
+      `Kept your demo flows (${path.join(USER_DIR, FLOW_FILE)}); npm start -- --reset restores the demo.`,
+    );
+  } else {
+    await deploy(demoFlow({ apiUrl: sim.url, subdomain: sim.subdomain, domain: sim.domain, automations }), {
+      clientId: sim.clientId,
+      clientSecret: sim.clientSecret,
+      webhookToken: WEBHOOK_TOKEN,
+    });
+  }
   sim.startActivity({ intervalMs: Number(process.env.CLARUS_DEMO_INTERVAL_MS ?? 3000) });
   console.log(`
   Clarus WMS demo is running.
@@ -69,8 +93,42 @@ async function main(): Promise<void> {
 
   Every 3 s the simulated warehouse dispatches an order, completes a receipt, adjusts stock or places or
   releases a hold. 15% of the webhooks are dropped and 10% sent twice on purpose: the poll nodes recover
-  what was dropped and every event appears once. Press Ctrl-C to stop.
+  what was dropped and every event appears once. Your changes to the flows are kept when you restart;
+  npm start -- --reset brings the demo flow back. Press Ctrl-C to stop.
 `);
+}
+
+/** SIGINT, so Node-RED closes its nodes (poll state, dedupe store) cleanly; SIGKILL if it takes too long. */
+async function stopNodeRed(red: ChildProcess): Promise<void> {
+  if (red.exitCode !== null || red.signalCode !== null) return;
+  const exited = new Promise((resolve) => red.once("exit", resolve));
+  red.kill("SIGINT");
+  const timer = setTimeout(() => red.kill("SIGKILL"), NODE_RED_STOP_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Keeps the user's flows from the last run: the simulator listens on a new port each start, so every
+ * connection that pointed at a simulator on this machine is pointed at this one. False when there are
+ * no flows to keep (first start) or they cannot be read; then the demo flow is deployed.
+ */
+function pointFlowsAt(apiUrl: string): boolean {
+  const file = path.join(USER_DIR, FLOW_FILE);
+  let flows: unknown;
+  try {
+    flows = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(flows) || flows.length === 0) return false;
+  for (const node of flows as Array<Record<string, unknown>>) {
+    if (node?.type === "clarus-connection" && /^http:\/\/127\.0\.0\.1:\d+\/?$/.test(String(node.apiUrl))) {
+      node.apiUrl = apiUrl;
+    }
+  }
+  fs.writeFileSync(file, JSON.stringify(flows, null, 4));
+  return true;
 }
 
 function demoEvents(): string[] {
@@ -85,10 +143,15 @@ function demoEvents(): string[] {
 }
 
 /** A project-local user directory (git-ignored) with this package linked in, as if installed. */
-function prepareUserDir(): void {
+function prepareUserDir(reset: boolean): void {
   // The simulated tenant is new on every start and reuses its record ids, so yesterday's dedupe keys and
   // poll watermarks would hide today's events.
   fs.rmSync(path.join(USER_DIR, "clarus"), { recursive: true, force: true });
+  if (reset) {
+    for (const file of [FLOW_FILE, "flows_cred.json", `.${FLOW_FILE}.backup`, ".flows_cred.json.backup"]) {
+      fs.rmSync(path.join(USER_DIR, file), { force: true });
+    }
+  }
   fs.mkdirSync(path.join(USER_DIR, "node_modules", "@wmsflow"), { recursive: true });
   const link = path.join(USER_DIR, "node_modules", "@wmsflow", "node-red-clarus");
   fs.rmSync(link, { recursive: true, force: true });
@@ -98,7 +161,7 @@ function prepareUserDir(): void {
   const settings = {
     uiHost: "127.0.0.1",
     uiPort: PORT,
-    flowFile: "flows.json",
+    flowFile: FLOW_FILE,
     credentialSecret: "clarus-demo",
     logging: { console: { level: "info", metrics: false, audit: false } },
     telemetry: { enabled: false },
@@ -114,8 +177,17 @@ function startNodeRed(): ChildProcess {
   const redJs = require.resolve("node-red/red.js");
   const child = spawn(
     process.execPath,
-    [redJs, "--userDir", USER_DIR, "--settings", path.join(USER_DIR, "settings.js")],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    [
+      "--require",
+      path.join(__dirname, "exit-with-parent.js"),
+      redJs,
+      "--userDir",
+      USER_DIR,
+      "--settings",
+      path.join(USER_DIR, "settings.js"),
+    ],
+    // The IPC channel only tells Node-RED when this process is gone (exit-with-parent.ts).
+    { stdio: ["ignore", "pipe", "pipe", "ipc"] },
   );
   for (const stream of [child.stdout, child.stderr]) {
     if (stream)
@@ -161,6 +233,8 @@ async function deploy(flows: object[], credentials: Record<string, string>): Pro
 }
 
 main().catch((error: unknown) => {
+  // A start-up step cut short by Ctrl-C is not a failure: the stop in progress exits 0.
+  if (stopping) return;
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -24,9 +24,9 @@ describe("clarus-graphql", function () {
     helper.settings({});
   });
 
-  async function load(node = {}, credentials) {
+  async function load(node = {}, credentials, tuning = {}) {
     sim = await startSimulator({ history: 0, seed: 9 });
-    helper.settings({ clarus: TEST_TUNING });
+    helper.settings({ clarus: { ...TEST_TUNING, ...tuning } });
     await helper.load(
       [connectionNode, graphqlNode],
       [
@@ -124,6 +124,34 @@ describe("clarus-graphql", function () {
     node.receive({});
     const [msg] = await caught.waitFor(1);
     assert.match(msg.error.message, /no API credentials/);
+  });
+
+  it("should send a mutation answered 5xx once, never again (issue 13 item 6)", async function () {
+    const node = await load({ query: "mutation Hold($ids: [ID!]) { stocks { hold(ids: $ids) { id } } }" });
+    node.receive({ payload: "warm up the token" }); // the simulator has no mutations: a GraphQL error
+    await caught.waitFor(1);
+    const before = sim.requests.graphql;
+    sim.setFaults({ error5xx: 1 });
+    node.receive({ variables: { ids: ["1"] } });
+    const [, msg] = await caught.waitFor(2);
+    assert.match(msg.error.message, /HTTP 50\d; not sent again/);
+    assert.equal(sim.requests.graphql - before, 1, "a mutation must not be applied twice");
+  });
+
+  it("should run the operation named in msg.operationName", async function () {
+    const node = await load({ query: `${STOCK_BY_ID}\nmutation Hold { stocks { hold { id } } }` });
+    node.receive({ operationName: "StockById", variables: { id: "30004" } });
+    const [msg] = await out.waitFor(1);
+    assert.equal(msg.payload.stocks.all.edges[0].node.id, "30004");
+    assert.equal(sim.requestLog.at(-1).operationName, "StockById");
+  });
+
+  it("should refuse an answer over settings.js clarus.maxResponseBytes", async function () {
+    const node = await load({ query: ALL_STOCKS }, undefined, { maxResponseBytes: 1000 });
+    node.receive({ variables: { first: 50 } });
+    const [msg] = await caught.waitFor(1);
+    assert.match(msg.error.message, /over the size limit of 1000 bytes/);
+    assert.equal(out.received.length, 0);
   });
 
   it("should take the query from msg.query when the node has none", async function () {

@@ -17,6 +17,7 @@ const {
   REPO_ROOT,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -26,7 +27,6 @@ const {
 
 const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
-const MODULE = PACKAGE.name;
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
 const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
@@ -305,14 +305,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
 
     tmp = makeTempDir("clarus-editor-");
     const userDir = path.join(tmp, "userDir");
-    // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
-    const link = path.join(userDir, "node_modules", ...MODULE.split("/"));
-    fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.symlinkSync(REPO_ROOT, link, "dir");
-    fs.writeFileSync(
-      path.join(userDir, "package.json"),
-      JSON.stringify({ name: "clarus-editor-test", private: true, dependencies: { [MODULE]: "*" } }),
-    );
+    linkPackage(userDir, { name: "clarus-editor-test" });
     const port = await freePort();
     writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
     red = await startNodeRed({ userDir, port });
@@ -595,6 +588,39 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json(), { ok: true });
     assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
+  });
+
+  it("should show the Redis fields only for a Redis store and keep the Redis URL a credential", async function () {
+    // Config nodes are not in filterNodes: the one the webhook node uses (made by the test above).
+    const connectionId = await page.evaluate(
+      () => RED.nodes.filterNodes({ type: "clarus-webhook-in" })[0].connection,
+    );
+    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
+    await page.waitForSelector("#node-config-input-store", { state: "visible" });
+    assert.equal(await page.inputValue("#node-config-input-store"), "file", "a 0.1 connection is on files");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "hidden" });
+    await page.selectOption("#node-config-input-store", "redis");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "visible" });
+    assert.equal(await page.getAttribute("#node-config-input-redisPrefix", "placeholder"), "clarus:acme:");
+    await page.fill("#node-config-input-redisUrl", "redis://:editor-secret@127.0.0.1:6379/0");
+    await page.fill("#node-config-input-redisPrefix", "project-b:");
+    await page.click("#node-config-dialog-ok");
+    await page.waitForSelector("#node-config-input-store", { state: "detached" });
+    const saved = await page.evaluate((configId) => {
+      const connection = RED.nodes.node(configId);
+      return {
+        store: connection.store,
+        redisPrefix: connection.redisPrefix,
+        property: connection.redisUrl,
+        credential: connection.credentials.redisUrl,
+      };
+    }, connectionId);
+    assert.deepEqual(saved, {
+      store: "redis",
+      redisPrefix: "project-b:",
+      property: undefined,
+      credential: "redis://:editor-secret@127.0.0.1:6379/0",
+    });
   });
 
   it("should import every example through Menu → Import and deploy it without errors", async function () {

@@ -14,6 +14,7 @@ const {
   REPO_ROOT,
   deployFlows,
   freePort,
+  linkPackage,
   makeTempDir,
   removeDir,
   request,
@@ -344,13 +345,7 @@ describe("examples/", function () {
       approvals = await startApprovalService();
       tmp = makeTempDir("clarus-examples-");
       const userDir = path.join(tmp, "userDir");
-      const link = path.join(userDir, "node_modules", MODULE);
-      fs.mkdirSync(path.dirname(link), { recursive: true });
-      fs.symlinkSync(REPO_ROOT, link, "dir");
-      fs.writeFileSync(
-        path.join(userDir, "package.json"),
-        JSON.stringify({ name: "clarus-examples", private: true, dependencies: { [MODULE]: "*" } }),
-      );
+      linkPackage(userDir, { name: "clarus-examples" });
       const port = await freePort();
       writeSettings({
         userDir,

@@ -126,6 +126,7 @@ describe("scripts/scorecard.js", function () {
         "accessToken",
         "clientId",
         "clientSecret",
+        "redisUrl",
         "webhookToken",
       ]);
       const poll = readNodeDefinitions(path.join(REPO_ROOT, "build", "nodes", "clarus-poll.html"));

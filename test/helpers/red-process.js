@@ -69,6 +69,21 @@ function cleanNpmEnv() {
   return env;
 }
 
+/**
+ * The package as a user would have it, but linked: `<userDir>/node_modules/@wmsflow/node-red-clarus` → the
+ * repository, with a `package.json` in `userDir` that depends on it (Node-RED loads what that lists).
+ */
+function linkPackage(userDir, { name = "node-red-project", manifest = {} } = {}) {
+  const module = require(path.join(REPO_ROOT, "package.json")).name;
+  const link = path.join(userDir, "node_modules", ...module.split("/"));
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(REPO_ROOT, link, "dir");
+  fs.writeFileSync(
+    path.join(userDir, "package.json"),
+    JSON.stringify({ name, private: true, ...manifest, dependencies: { [module]: "*" } }, null, 2),
+  );
+}
+
 /** `npm pack` of a built package into `destination`; resolves to the tarball's path. */
 async function packPackage({ packageDir = REPO_ROOT, destination, npmCommand = "npm" }) {
   const { stdout } = await runCommand(npmCommand, ["pack", "--json", "--pack-destination", destination], {
@@ -346,6 +361,7 @@ module.exports = {
   removeDir,
   freePort,
   packPackage,
+  linkPackage,
   installIntoUserDir,
   writeSettings,
   credentialsFile,

@@ -18,6 +18,13 @@ export function variablesOf(msg: { variables?: unknown; payload?: unknown }): Js
   return {};
 }
 
+/** `msg.operationName`: which operation of a document with several to run. */
+export function operationNameOf(msg: { operationName?: unknown }): string | undefined {
+  return typeof msg.operationName === "string" && msg.operationName.trim() !== ""
+    ? msg.operationName.trim()
+    : undefined;
+}
+
 /** The query to run: the node's own, else `msg.query`. */
 export function queryOf(settings: GraphqlNodeSettings, msg: { query?: unknown }): string {
   const query = settings.query.trim() || (typeof msg.query === "string" ? msg.query.trim() : "");
@@ -35,8 +42,9 @@ export async function runGraphql(
   query: string,
   variables: JsonObject,
   signal: AbortSignal,
+  operationName?: string,
 ): Promise<unknown> {
-  if (!settings.allPages) return client.graphql(query, variables, { signal });
+  if (!settings.allPages) return client.graphql(query, variables, { signal, operationName });
   const pageSize = Number(variables.first) > 0 ? Number(variables.first) : settings.pageSize;
   const nodes: JsonObject[] = [];
   let pages = 0;

@@ -14,6 +14,7 @@ import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
+import { type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -26,15 +27,22 @@ export interface ConnectionEnvironment {
   /** `clarus` in Node-RED's settings.js: API timeout and retry tuning for every connection. */
   tuning?: ClarusTuning;
   warn: (message: string) => void;
-  /** What the delivery needs of Node-RED: message ids and the connection node's log. */
-  delivery: Omit<DeliveryHooks, "warn">;
+  /** Info and debug lines (the Redis store's connection state); dropped when not given. */
+  info?: (message: string) => void;
+  debug?: (message: string) => void;
+  /** What the delivery needs of Node-RED: message ids and the connection node's error log. */
+  delivery: Omit<DeliveryHooks, "warn" | "debug">;
 }
 
 export interface ClarusTuning {
+  /** The deadline of one API attempt, answer included. */
   timeoutMs?: number;
+  /** The largest API answer accepted, in bytes. */
+  maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
   /** The inbox file's group commit and fsync, both on by default; off only to measure what they cost. */
   inbox?: { groupCommit?: boolean; sync?: boolean };
+  redis?: RedisTuning;
 }
 
 /**
@@ -48,6 +56,10 @@ export class ConnectionServices {
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
+  /**
+   * Dedupe claims, the on-confirm inbox, documents and leases: files in the user directory (`store: file`,
+   * the default) or Redis, shared by instances (`store: redis`).
+   */
   readonly store: ConnectionStore;
   readonly delivery: Delivery;
   readonly webhookToken?: SecretMatcher;
@@ -75,19 +87,31 @@ export class ConnectionServices {
     const hours = positiveNumber(def.dedupeHours, DEFAULT_DEDUPE_HOURS);
     const capacity = dedupeCapacity(def.dedupeCapacity, env.warn);
     const delivery = deliverySettings(def, env.warn);
-    if (delivery.mode === "on-confirm" && !this.stateDir) {
+    if (delivery.mode === "on-confirm" && !this.stateDir && storeKindOf(def) === "file") {
       env.warn("on-confirm without a Node-RED user directory: the inbox is kept in memory only");
     }
-    this.store = new FileConnectionStore({
-      directory: this.stateDir,
-      connectionId: def.id,
-      dedupeTtlMs: hours * 3_600_000,
-      dedupeCapacity: capacity,
-      redeliverMs: delivery.redeliverMs,
-      inbox: this.tuning.inbox,
+    this.store =
+      storeKindOf(def) === "redis"
+        ? sharedRedisStore(def, credentials, {
+            subdomain: this.subdomain,
+            claimTtlMs: hours * 3_600_000,
+            tuning: this.tuning.redis,
+            log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
+          })
+        : new FileConnectionStore({
+            directory: this.stateDir,
+            connectionId: def.id,
+            dedupeTtlMs: hours * 3_600_000,
+            dedupeCapacity: capacity,
+            redeliverMs: delivery.redeliverMs,
+            inbox: this.tuning.inbox,
+            warn: env.warn,
+          });
+    this.delivery = new Delivery(this.store, delivery, {
+      ...env.delivery,
       warn: env.warn,
+      debug: env.debug ?? ignore,
     });
-    this.delivery = new Delivery(this.store, delivery, { ...env.delivery, warn: env.warn });
   }
 
   get hasApiCredentials(): boolean {
@@ -109,6 +133,7 @@ export class ConnectionServices {
       clientSecret: this.credentials.clientSecret?.trim(),
       accessToken: this.credentials.accessToken?.trim() || undefined,
       timeoutMs: this.tuning.timeoutMs,
+      maxResponseBytes: this.tuning.maxResponseBytes,
       retry: this.tuning.retry,
     });
     return this.client;
@@ -136,6 +161,7 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
+    this.client?.close();
     await this.delivery.close();
     await this.store.close(removed);
   }
@@ -158,6 +184,8 @@ function validMappings(value: unknown, warn: (message: string) => void): Automat
   }
   return mappings;
 }
+
+function ignore(): void {}
 
 function positiveNumber(value: unknown, fallback: number): number {
   const number = Number(value);

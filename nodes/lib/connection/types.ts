@@ -10,6 +10,8 @@ export interface ConnectionCredentials {
   clientSecret?: string;
   accessToken?: string;
   webhookToken?: string;
+  /** `store: redis`: redis://[:password@]host:port[/db], or rediss:// for TLS. */
+  redisUrl?: string;
 }
 
 export interface ConnectionDef extends NodeDef {
@@ -22,4 +24,8 @@ export interface ConnectionDef extends NodeDef {
   delivery?: string;
   redeliverSeconds?: number | string;
   maxAttempts?: number | string;
+  /** Where shared state lives (DESIGN.md "Several Node-RED instances"): `file` (default) or `redis`. */
+  store?: string;
+  /** Key prefix in Redis; default `clarus:<subdomain>:`. */
+  redisPrefix?: string;
 }

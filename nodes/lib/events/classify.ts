@@ -42,10 +42,18 @@ const COMPLETED_GOODS_OUT_STATUS = 6;
 
 /** Heuristics from the documented field lists (clarus.md §2); used only when nothing better is known. */
 export function eventFromPayload(record: JsonObject): string | undefined {
-  const subtype = typeof record.subtype === "string" ? record.subtype.toUpperCase() : undefined;
+  const subtype = typeof record.subtype === "string" ? record.subtype.trim().toUpperCase() : undefined;
   if (subtype && TRANSACTION_SUBTYPE_EVENTS[subtype]) return TRANSACTION_SUBTYPE_EVENTS[subtype];
 
-  if (record.new_quantity !== undefined && typeof record.quantity === "number" && record.quantity !== 0) {
+  // A record with any other subtype is a movement (PICK, DISP, RCV, PWAY, a task's "standard"), never an
+  // adjustment, however its quantity reads: only the known subtypes above make one.
+  const hasSubtype = hasValue(record.subtype);
+  if (
+    !hasSubtype &&
+    record.new_quantity !== undefined &&
+    typeof record.quantity === "number" &&
+    record.quantity !== 0
+  ) {
     return record.quantity > 0 ? EVENT.stockPositivelyAdjusted : EVENT.stockNegativelyAdjusted;
   }
 

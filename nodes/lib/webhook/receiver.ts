@@ -143,7 +143,7 @@ export class WebhookReceiver {
     this.delivery = connection.delivery;
     this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
-    this.release = routes.claim(node.id, settings.method, settings.path);
+    this.release = routes.claim(node.id, settings.method, settings.path, this.isToken);
     const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
     this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
     // Its unconfirmed events (on-confirm) are sent again from this node, on output 1.
@@ -170,6 +170,9 @@ export class WebhookReceiver {
 
   private readonly onCounts = () => this.showCounts();
 
+  private readonly isToken = (segment: string): boolean =>
+    this.connection.webhookToken?.matches(segment) === true;
+
   /**
    * Stops taking requests. Those still reading their body are answered 503 (Clarus retries them into the
    * next flow); those past it finish first, so nothing is acknowledged into a flow that is gone.
@@ -190,8 +193,15 @@ export class WebhookReceiver {
   private route(req: Request, res: Response, next: NextFunction): void {
     if (!this.active) return next();
     const segment = typeof req.params.token === "string" ? req.params.token : undefined;
-    // `<path>/<segment>` may be another node's exact path rather than a token.
-    if (segment !== undefined && this.routes.isClaimed(`${this.settings.path}/${segment}`)) return next();
+    // `<path>/<segment>` is ours when the segment is the token; else another route (a core http in one
+    // level down, another webhook-in) gets it untouched, and without one it is a wrong token (401).
+    if (
+      segment !== undefined &&
+      !this.isToken(segment) &&
+      this.registration.otherRouteMatches(req.path, req.method)
+    ) {
+      return next();
+    }
     if (req.method !== this.settings.method) {
       const methods = this.routes.methodsFor(this.settings.path);
       if (methods.includes(req.method)) return next();

@@ -13,8 +13,23 @@ export const UNREAD_BODY = Symbol("clarus.unreadBody");
 
 type GuardedRequest = IncomingMessage & { _body?: boolean; [UNREAD_BODY]?: boolean };
 
+interface RouteLike {
+  stack: { handle: unknown }[];
+  /** Express 4 and 5 (router 1.x); whether the route has a handler for a method. */
+  _handles_method?: (method: string) => boolean;
+  /** Express 5 with router 2.x. */
+  _handlesMethod?: (method: string) => boolean;
+}
+
+interface LayerLike {
+  handle: unknown;
+  route?: RouteLike;
+  /** Express 4 and 5 both test a path against a layer with this. */
+  match?: (path: string) => boolean;
+}
+
 interface RouterLike {
-  stack: { handle: unknown; route?: { stack: { handle: unknown }[] } }[];
+  stack: LayerLike[];
 }
 
 type ExpressApp = Express & { parent?: ExpressApp };
@@ -47,7 +62,12 @@ function routeKey(path: string): string {
 export interface RouteRegistration {
   /** Removes exactly this registration's express layer, found by handler identity. */
   remove(): void;
+  /** True when a route other than this one (a core `http in`, another webhook-in) takes `method path`. */
+  otherRouteMatches(path: string, method: string): boolean;
 }
+
+/** Whether a last path segment is the webhook token of the node that claimed the path above it. */
+export type TokenTest = (segment: string) => boolean;
 
 /**
  * Our webhook routes on one Node-RED HTTP node app. It refuses a second claim on the same method and
@@ -57,14 +77,18 @@ export interface RouteRegistration {
  */
 export class WebhookRoutes {
   private readonly claims = new Map<string, Map<string, string>>();
-  private readonly fullPaths = new Map<string, number>();
+  /** Full path (under the HTTP node root) -> the token tests of the nodes that claimed it. */
+  private readonly fullPaths = new Map<string, TokenTest[]>();
 
   constructor(private readonly app: ExpressApp) {
     installBodyGuard(app, (pathname) => this.ownsPathname(pathname));
   }
 
-  /** Claims method + path for a node; throws a clear error if another node holds it. */
-  claim(nodeId: string, method: string, path: string): () => void {
+  /**
+   * Claims method + path for a node; throws a clear error if another node holds it. `<path>/<segment>`
+   * counts as the node's (its body kept unread) only when `isToken(segment)`.
+   */
+  claim(nodeId: string, method: string, path: string, isToken: TokenTest): () => void {
     const key = routeKey(path);
     const methods = this.claims.get(key) ?? new Map<string, string>();
     const holder = methods.get(method);
@@ -74,13 +98,13 @@ export class WebhookRoutes {
     methods.set(method, nodeId);
     this.claims.set(key, methods);
     const fullPath = routeKey(joinPaths(this.app.path(), path));
-    this.fullPaths.set(fullPath, (this.fullPaths.get(fullPath) ?? 0) + 1);
+    this.fullPaths.set(fullPath, [...(this.fullPaths.get(fullPath) ?? []), isToken]);
     return () => {
       if (methods.get(method) === nodeId) methods.delete(method);
       if (methods.size === 0) this.claims.delete(key);
-      const count = (this.fullPaths.get(fullPath) ?? 1) - 1;
-      if (count <= 0) this.fullPaths.delete(fullPath);
-      else this.fullPaths.set(fullPath, count);
+      const rest = (this.fullPaths.get(fullPath) ?? []).filter((test) => test !== isToken);
+      if (rest.length === 0) this.fullPaths.delete(fullPath);
+      else this.fullPaths.set(fullPath, rest);
     };
   }
 
@@ -88,31 +112,63 @@ export class WebhookRoutes {
     return [...(this.claims.get(routeKey(path))?.keys() ?? [])];
   }
 
-  isClaimed(path: string): boolean {
-    return this.claims.has(routeKey(path));
-  }
-
   /** Registers `path` and `path/<token>` for every method: wrong methods get a 405 from us, not a 404. */
   register(path: string, handlers: RequestHandler[]): RouteRegistration {
     const own = handlers[handlers.length - 1];
     this.app.all([path, `${path}/:token`], ...handlers);
+    const isOwn = (layer: LayerLike) => layer.route?.stack.some((entry) => entry.handle === own) === true;
     return {
       remove: () => {
         const router = routerOf(this.app);
         if (!router) return;
-        router.stack = router.stack.filter(
-          (layer) => !layer.route?.stack.some((entry) => entry.handle === own),
-        );
+        router.stack = router.stack.filter((layer) => !isOwn(layer));
       },
+      otherRouteMatches: (path, method) =>
+        routerOf(this.app)?.stack.some(
+          (layer) =>
+            layer.route !== undefined &&
+            !isOwn(layer) &&
+            handlesMethod(layer.route, method) &&
+            layerMatches(layer, path),
+        ) ?? false,
     };
   }
 
+  /** Our exact paths, and `<path>/<token>`: a core `http in` one segment below must keep its body parser. */
   private ownsPathname(pathname: string): boolean {
     if (this.fullPaths.size === 0) return false;
-    const key = routeKey(pathname.replace(/\/{2,}/g, "/").replace(/\/+$/, ""));
+    const cleaned = pathname.replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+    const key = routeKey(cleaned);
     if (this.fullPaths.has(key)) return true;
-    const parent = key.slice(0, key.lastIndexOf("/"));
-    return parent !== "" && this.fullPaths.has(parent);
+    const slash = cleaned.lastIndexOf("/");
+    const tests = slash > 0 ? this.fullPaths.get(key.slice(0, slash)) : undefined;
+    if (!tests) return false;
+    const segment = decodeSegment(cleaned.slice(slash + 1));
+    return segment !== undefined && tests.some((isToken) => isToken(segment));
+  }
+}
+
+/** A path segment as express decodes it into `req.params`; undefined when it is not valid percent-encoding. */
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Core registers `OPTIONS *` for httpNodeCors: a route for another method is no route for this request. */
+function handlesMethod(route: RouteLike, method: string): boolean {
+  const handles = route._handles_method ?? route._handlesMethod;
+  return handles ? handles.call(route, method) : true;
+}
+
+function layerMatches(layer: LayerLike, path: string): boolean {
+  try {
+    return layer.match?.(path) === true;
+  } catch {
+    // A malformed escape in the path: express answers it 400 itself.
+    return false;
   }
 }
 

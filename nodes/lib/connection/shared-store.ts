@@ -1,0 +1,42 @@
+import type { ConnectionOptions as TlsOptions } from "node:tls";
+
+import type { StoreKind } from "../store/connection-store";
+import { createRedisStore, type RedisStore } from "../store/redis-store";
+import type { StoreLog } from "../store/redis/connection";
+import { redisPrefix } from "../store/redis/keys";
+import type { UnavailableStore } from "../store/unavailable-store";
+import type { ConnectionCredentials, ConnectionDef } from "./types";
+
+/** DESIGN.md `redeliverSeconds`: when an unconfirmed event is first sent again. */
+const DEFAULT_REDELIVER_SECONDS = 300;
+
+/** settings.js `clarus.redis`: what a flow cannot carry, e.g. a private CA for `rediss://`. */
+export interface RedisTuning {
+  tls?: TlsOptions;
+}
+
+/** DESIGN.md `store`: `redis` when set so, else `file`, as every 0.1 flow (which has no `store`) expects. */
+export function storeKindOf(def: Pick<ConnectionDef, "store">): StoreKind {
+  return String(def.store ?? "").trim() === "redis" ? "redis" : "file";
+}
+
+/**
+ * The Redis store of a connection with `store: redis` (DESIGN.md "Several Node-RED instances"): `redisUrl` from
+ * the credentials, keys under `redisPrefix`, claims for `dedupeHours`. A bad URL gives a store that refuses
+ * every call with the reason; it never throws.
+ */
+export function sharedRedisStore(
+  def: ConnectionDef,
+  credentials: ConnectionCredentials,
+  options: { subdomain: string; claimTtlMs: number; tuning?: RedisTuning; log: StoreLog },
+): RedisStore | UnavailableStore {
+  const redeliverSeconds = Number((def as { redeliverSeconds?: unknown }).redeliverSeconds);
+  return createRedisStore({
+    redisUrl: credentials.redisUrl,
+    prefix: redisPrefix(def.redisPrefix, options.subdomain),
+    claimTtlMs: options.claimTtlMs,
+    redeliverMs: (redeliverSeconds > 0 ? redeliverSeconds : DEFAULT_REDELIVER_SECONDS) * 1000,
+    tls: options.tuning?.tls,
+    log: options.log,
+  });
+}

@@ -1,0 +1,72 @@
+import {
+  type ConnectionStore,
+  type InboxEntry,
+  type Lease,
+  type StoreKind,
+  StoreUnavailableError,
+} from "./connection-store";
+import type { HealthReporting, StoreHealth } from "./health";
+
+/**
+ * A store that cannot be built from its configuration (a redisUrl that does not parse): every call rejects with
+ * StoreUnavailableError and the reason, so webhook-in answers 503 and the status says what to fix.
+ */
+export class UnavailableStore implements ConnectionStore, HealthReporting {
+  readonly health: StoreHealth;
+
+  constructor(
+    readonly kind: StoreKind,
+    summary: string,
+    private readonly cause: string,
+  ) {
+    this.health = { state: "unavailable", summary, cause, since: Date.now() };
+  }
+
+  onHealth(): () => void {
+    return () => undefined;
+  }
+
+  claim(): Promise<boolean> {
+    return this.refuse();
+  }
+  admit(): Promise<"fresh" | "duplicate"> {
+    return this.refuse();
+  }
+  confirm(): Promise<boolean> {
+    return this.refuse();
+  }
+  retry(): Promise<boolean> {
+    return this.refuse();
+  }
+  takeDue(): Promise<InboxEntry[]> {
+    return this.refuse();
+  }
+  markDead(): Promise<void> {
+    return this.refuse();
+  }
+  deadLetters(): Promise<InboxEntry[]> {
+    return this.refuse();
+  }
+  inboxCounts(): Promise<{ pending: number; dead: number }> {
+    return this.refuse();
+  }
+  readDocument(): Promise<unknown> {
+    return this.refuse();
+  }
+  writeDocument(): Promise<void> {
+    return this.refuse();
+  }
+  removeDocument(): Promise<void> {
+    return this.refuse();
+  }
+  acquireLease(): Promise<Lease | undefined> {
+    return this.refuse();
+  }
+  async close(): Promise<void> {}
+
+  private refuse<T>(): Promise<T> {
+    return Promise.reject(
+      new StoreUnavailableError(`the ${this.kind} store is not available: ${this.cause}`),
+    );
+  }
+}

@@ -1,0 +1,408 @@
+// The Redis store beyond the shared contract (test/connection-store_spec.js): its keys in Redis, and what it
+// does when Redis itself fails or is configured wrong. Every case runs against a real redis-server
+// (test/helpers/redis-server.js) that the tests stop, restart, pause and misconfigure; no mock of Redis.
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const http = require("node:http");
+const net = require("node:net");
+const path = require("node:path");
+
+const { RedisServer } = require("./helpers/redis-server");
+const { recordingLog } = require("./helpers/store-backends");
+const { freePort } = require("./helpers/red-process");
+
+const build = path.join(__dirname, "..", "build", "nodes", "lib", "store");
+const { createRedisStore } = require(path.join(build, "redis-store.js"));
+const { redisPrefix } = require(path.join(build, "redis", "keys.js"));
+const { parseRedisUrl } = require(path.join(build, "redis", "url.js"));
+
+const PASSWORD = "pa55-w0rd-never-logged";
+
+/** Fast timings, so failures and recoveries show within a test's time; the defaults are seconds. */
+const FAST = { connectTimeoutMs: 1000, responseTimeoutMs: 600, pingIntervalMs: 200, reconnectMaxMs: 200 };
+
+/** Resolves with the store's health once `matches` accepts it (now or at a later change). */
+function healthWhere(store, matches, timeoutMs = 15_000) {
+  if (matches(store.health)) return Promise.resolve(store.health);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error(`health still ${JSON.stringify(store.health)} after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const stop = store.onHealth((health) => {
+      if (!matches(health)) return;
+      clearTimeout(timer);
+      stop();
+      resolve(health);
+    });
+  });
+}
+
+const isReady = (health) => health.state === "ready";
+const isUnavailable = (health) => health.state === "unavailable";
+
+/** Rejects with StoreUnavailableError and how long it took. */
+async function timedRejection(promise) {
+  const started = Date.now();
+  const error = await promise.then(
+    () => assert.fail("expected a rejection"),
+    (rejection) => rejection,
+  );
+  assert.equal(error.name, "StoreUnavailableError", error.stack);
+  return { error, ms: Date.now() - started };
+}
+
+/** Every text a log and the errors carried, to check that no secret is in any of them. */
+function assertNoSecret(lines, errors, secret = PASSWORD) {
+  for (const { message } of lines) assert.ok(!message.includes(secret), `secret in log: ${message}`);
+  for (const error of errors)
+    assert.ok(!String(error.message).includes(secret), `secret in error: ${error.message}`);
+}
+
+describe("Redis store", function () {
+  this.timeout(60_000);
+  const stores = [];
+  const unhandled = [];
+  const onUnhandled = (reason) => unhandled.push(reason);
+
+  function open({ url, prefix = "clarus:acme:", timing = FAST, claimTtlMs = 3_600_000, tls } = {}) {
+    const { log, lines, until } = recordingLog();
+    const store = createRedisStore({
+      redisUrl: url,
+      prefix,
+      claimTtlMs,
+      redeliverMs: 60_000,
+      timing,
+      tls,
+      log,
+    });
+    stores.push(store);
+    return { store, lines, until };
+  }
+
+  before(() => process.on("unhandledRejection", onUnhandled));
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close(false)));
+    assert.deepEqual(unhandled.splice(0), [], "no unhandled rejection");
+  });
+  after(() => process.off("unhandledRejection", onUnhandled));
+
+  context("keys in Redis", function () {
+    let server;
+    let raw;
+    before(async () => {
+      server = await new RedisServer().start();
+      raw = await server.inspector();
+    });
+    after(async () => {
+      await server.dispose();
+    });
+
+    it("should default the prefix to clarus:<subdomain>: and keep a configured one", function () {
+      assert.equal(redisPrefix(undefined, "acme"), "clarus:acme:");
+      assert.equal(redisPrefix("  ", "acme"), "clarus:acme:");
+      assert.equal(redisPrefix("project-b:", "acme"), "project-b:");
+    });
+
+    it("should keep every key under the prefix, with dedupeHours as the claim's expiry", async function () {
+      const { store } = open({ url: server.url(), prefix: "clarus:keys:", claimTtlMs: 72 * 3_600_000 });
+      await store.claim("goods_out.completed:1");
+      await store.admit({
+        key: "goods_out.completed:2",
+        sourceNodeId: "hook",
+        message: { topic: "t", payload: {}, clarus: {} },
+      });
+      await store.writeDocument("poll-1", { watermark: "x" });
+      const lease = await store.acquireLease("poll-1", 30_000);
+      const keys = await raw.keys("*");
+      assert.ok(keys.length >= 5, keys.join(", "));
+      for (const key of keys) assert.ok(key.startsWith("clarus:keys:"), `${key} is outside the prefix`);
+      const claimTtl = await raw.pTTL("clarus:keys:claim:goods_out.completed:1");
+      assert.ok(claimTtl > 72 * 3_600_000 - 60_000 && claimTtl <= 72 * 3_600_000, `claim TTL ${claimTtl}`);
+      const admittedTtl = await raw.pTTL("clarus:keys:claim:goods_out.completed:2");
+      assert.ok(
+        admittedTtl > 72 * 3_600_000 - 60_000,
+        `an admitted key is claimed for dedupeHours too: ${admittedTtl}`,
+      );
+      const leaseTtl = await raw.pTTL("clarus:keys:lease:poll-1");
+      assert.ok(leaseTtl > 0 && leaseTtl <= 30_000, `lease TTL ${leaseTtl}`);
+      assert.equal(await raw.pTTL("clarus:keys:doc:poll-1"), -1, "documents do not expire");
+      await lease.release();
+      assert.equal(await raw.exists("clarus:keys:lease:poll-1"), 0);
+    });
+
+    it("should keep two prefixes (two tenants, two projects) apart on one Redis", async function () {
+      const { store: tenantA } = open({ url: server.url(), prefix: "clarus:tenant-a:" });
+      const { store: tenantB } = open({ url: server.url(), prefix: "clarus:tenant-b:" });
+      assert.equal(await tenantA.claim("goods_out.completed:9"), true);
+      assert.equal(await tenantB.claim("goods_out.completed:9"), true);
+      await tenantA.admit({
+        key: "k",
+        sourceNodeId: "hook",
+        message: { topic: "t", payload: {}, clarus: {} },
+      });
+      assert.deepEqual(await tenantB.inboxCounts(), { pending: 0, dead: 0 });
+      await tenantA.writeDocument("poll", { a: 1 });
+      assert.equal(await tenantB.readDocument("poll"), undefined);
+      assert.ok(await tenantA.acquireLease("poll", 5000));
+      assert.ok(await tenantB.acquireLease("poll", 5000));
+    });
+
+    it("should run its scripts again after Redis forgot them (restart, SCRIPT FLUSH)", async function () {
+      const { store } = open({ url: server.url(), prefix: "clarus:flush:" });
+      await store.admit({ key: "a", sourceNodeId: "hook", message: { topic: "t", payload: {}, clarus: {} } });
+      await raw.scriptFlush();
+      assert.equal(
+        await store.admit({
+          key: "b",
+          sourceNodeId: "hook",
+          message: { topic: "t", payload: {}, clarus: {} },
+        }),
+        "fresh",
+      );
+      assert.equal(await store.confirm("a"), true);
+    });
+  });
+
+  context("when Redis goes away and comes back", function () {
+    let server;
+    beforeEach(async () => {
+      server = await new RedisServer().start();
+    });
+    afterEach(() => server.dispose());
+
+    it("should reject every call at once while Redis is down, queue nothing, and resume by itself on the same port", async function () {
+      const { store, lines } = open({ url: server.url() });
+      assert.equal(await store.claim("before"), true);
+      await server.stop();
+      await healthWhere(store, isUnavailable);
+      // 1,000 calls while it is away: each one rejects at once; none waits in a queue for Redis to return.
+      const outcomes = await Promise.all(
+        Array.from({ length: 1000 }, (_, index) => timedRejection(store.claim(`k${index}`))),
+      );
+      const slowest = Math.max(...outcomes.map((outcome) => outcome.ms));
+      assert.ok(slowest < 1000, `slowest rejection took ${slowest} ms`);
+      assert.match(outcomes[0].error.message, /^Redis at redis:\/\/127\.0\.0\.1:\d+\/0 unavailable: /);
+      for (const call of [
+        store.admit({ key: "x", sourceNodeId: "hook", message: { topic: "t", payload: {}, clarus: {} } }),
+        store.takeDue(Date.now(), 1000, 10),
+        store.readDocument("d"),
+        store.acquireLease("l", 1000),
+        store.inboxCounts(),
+      ]) {
+        await timedRejection(call);
+      }
+      await server.start();
+      await healthWhere(store, isReady);
+      assert.equal(await store.claim("after"), true, "working again, without a new store");
+      assert.ok(
+        lines.some((line) => /is back after/.test(line.message)),
+        "the recovery is logged",
+      );
+    });
+
+    it("should log the first failure and each new cause once, and the retries only at debug", async function () {
+      const { store, lines, until } = open({ url: server.url() });
+      await store.claim("warm-up");
+      await server.stop({ signal: "SIGKILL" });
+      await healthWhere(store, isUnavailable);
+      // Let it retry a good number of times (reconnects every ≤ 200 ms here), each one a debug line.
+      await until((all) => all.filter((line) => line.level === "debug").length >= 8);
+      const warnings = lines.filter((line) => line.level === "warn");
+      assert.ok(
+        warnings.length >= 1 && warnings.length <= 2,
+        warnings.map((line) => line.message).join("\n"),
+      );
+      assert.match(warnings[0].message, /unavailable: .*; retrying with backoff/);
+      await server.start();
+      await healthWhere(store, isReady);
+      const infos = lines.filter((line) => line.level === "info").map((line) => line.message);
+      assert.match(infos[0], /^connected to Redis at redis:\/\/127\.0\.0\.1:\d+\/0$/);
+      assert.match(infos[infos.length - 1], /is back after \d+\.\d s$/);
+    });
+
+    it("should reject calls to a hung Redis within the response timeout and recover once it answers", async function () {
+      const { store } = open({ url: server.url() });
+      await store.claim("warm-up");
+      server.pause();
+      const { error, ms } = await timedRejection(store.claim("during-hang"));
+      assert.ok(ms < FAST.responseTimeoutMs + 2000, `took ${ms} ms`);
+      assert.match(error.message, /stopped answering/);
+      server.resume();
+      await healthWhere(store, isReady);
+      // The claim sent before the hang may or may not have reached Redis; a new key shows it works again.
+      assert.equal(await store.claim("after-hang"), true);
+    });
+
+    it("should fail the first calls quickly when Redis is not there at all", async function () {
+      const port = await freePort();
+      const { store } = open({ url: `redis://127.0.0.1:${port}` });
+      const { error, ms } = await timedRejection(store.claim("k"));
+      assert.ok(ms < FAST.connectTimeoutMs + 1000, `took ${ms} ms`);
+      assert.match(error.message, /connection refused/);
+    });
+  });
+
+  context("when it is configured wrong", function () {
+    it("should say the password is wrong, and never log or return the password", async function () {
+      const server = await new RedisServer({ password: PASSWORD }).start();
+      try {
+        const { store, lines } = open({ url: server.url({ password: `${PASSWORD}-not` }) });
+        const { error } = await timedRejection(store.claim("k"));
+        assert.match(error.message, /authentication failed: wrong password/);
+        assert.match(store.health.cause, /wrong password/);
+        assert.ok(lines.some((line) => line.level === "warn" && /wrong password/.test(line.message)));
+        assertNoSecret(lines, [error], `${PASSWORD}-not`);
+        const { store: right } = open({ url: server.url() });
+        assert.equal(await right.claim("k"), true, "the right password works");
+      } finally {
+        await server.dispose();
+      }
+    });
+
+    it("should say that Redis wants a password when redisUrl has none", async function () {
+      const server = await new RedisServer({ password: PASSWORD }).start();
+      try {
+        const { store } = open({ url: server.url({ password: undefined }) });
+        const { error } = await timedRejection(store.claim("k"));
+        assert.match(error.message, /requires a password/);
+      } finally {
+        await server.dispose();
+      }
+    });
+
+    it("should say that the database does not exist", async function () {
+      const server = await new RedisServer({ databases: 2 }).start();
+      try {
+        const { store, lines } = open({ url: server.url({ db: 5 }) });
+        const { error } = await timedRejection(store.claim("k"));
+        assert.match(error.message, /database in redisUrl does not exist/);
+        assert.equal(lines.filter((line) => line.level === "warn").length, 1);
+        const { store: existing } = open({ url: server.url({ db: 1 }) });
+        assert.equal(await existing.claim("k"), true);
+      } finally {
+        await server.dispose();
+      }
+    });
+
+    it("should say that a port which answers HTTP is not Redis", async function () {
+      const web = http.createServer((_req, res) => res.end("not redis"));
+      await new Promise((resolve) => web.listen(0, "127.0.0.1", resolve));
+      try {
+        const { store } = open({ url: `redis://127.0.0.1:${web.address().port}` });
+        const { error } = await timedRejection(store.claim("k"));
+        assert.match(error.message, /does not speak the Redis protocol/);
+      } finally {
+        web.closeAllConnections();
+        await new Promise((resolve) => web.close(resolve));
+      }
+    });
+
+    it("should say that a port which accepts and never answers is not answering", async function () {
+      const sockets = new Set();
+      const silent = net.createServer((socket) => sockets.add(socket));
+      await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      try {
+        const { store } = open({ url: `redis://127.0.0.1:${silent.address().port}` });
+        await healthWhere(store, isUnavailable);
+        assert.match(store.health.cause, /stopped answering/);
+        await timedRejection(store.claim("k"));
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
+    it("should refuse a redisUrl that does not parse with the reason, without the password, and never connect", async function () {
+      const cases = [
+        [`redis://:${PASSWORD}@127.0.0.1:notaport`, /does not parse/],
+        [`http://:${PASSWORD}@127.0.0.1:6379`, /must start with redis:\/\/ or rediss:\/\//],
+        [`redis://:${PASSWORD}@127.0.0.1:6379/zero`, /database in redisUrl must be a number/],
+        ["", /no redisUrl/],
+        [undefined, /no redisUrl/],
+      ];
+      for (const [url, reason] of cases) {
+        const { store, lines } = open({ url });
+        assert.equal(store.kind, "redis");
+        assert.equal(store.health.state, "unavailable");
+        const { error } = await timedRejection(store.claim("k"));
+        assert.match(error.message, reason);
+        assert.match(lines[0].message, reason);
+        assert.equal(lines.length, 1, "one log line");
+        assertNoSecret(lines, [error]);
+      }
+    });
+
+    it("should warn once when Redis may evict any key when full (maxmemory-policy allkeys-*)", async function () {
+      const server = await new RedisServer({ args: ["--maxmemory-policy", "allkeys-lru"] }).start();
+      try {
+        const { store, lines, until } = open({ url: server.url() });
+        await store.claim("k");
+        await until((all) => all.some((line) => /maxmemory-policy/.test(line.message)));
+        const warnings = lines.filter((line) => line.level === "warn");
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0].message, /maxmemory-policy allkeys-lru: .* use noeviction/);
+      } finally {
+        await server.dispose();
+      }
+    });
+
+    it("should read host, port, database, user and password from redisUrl", function () {
+      assert.deepEqual(parseRedisUrl("redis://127.0.0.1"), {
+        tls: false,
+        host: "127.0.0.1",
+        port: 6379,
+        database: 0,
+        username: undefined,
+        password: undefined,
+        display: "redis://127.0.0.1/0",
+      });
+      const full = parseRedisUrl("rediss://alice:p%40ss%3Aword@redis.example.com:6380/3");
+      assert.equal(full.tls, true);
+      assert.equal(full.username, "alice");
+      assert.equal(full.password, "p@ss:word");
+      assert.equal(full.database, 3);
+      assert.equal(full.port, 6380);
+      assert.equal(full.display, "rediss://alice@redis.example.com:6380/3");
+      assert.equal(parseRedisUrl("redis://[::1]:6379/").host, "::1");
+      assert.equal(parseRedisUrl(" redis://:secret@h:1/2 ").display, "redis://h:1/2");
+    });
+  });
+
+  context("over TLS (rediss://)", function () {
+    let server;
+    let plain;
+    before(async () => {
+      server = await new RedisServer({ tls: true }).start();
+      plain = await new RedisServer().start();
+    });
+    after(async () => {
+      await server.dispose();
+      await plain.dispose();
+    });
+
+    it("should connect when the server's certificate is trusted (a private CA from settings.js)", async function () {
+      const { store } = open({ url: server.url(), tls: { ca: fs.readFileSync(server.tlsFiles.ca) } });
+      assert.equal(await store.claim("tls"), true);
+      assert.equal(await store.claim("tls"), false);
+    });
+
+    it("should say that the certificate was refused when it is not trusted", async function () {
+      const { store } = open({ url: server.url() });
+      const { error } = await timedRejection(store.claim("k"));
+      assert.match(error.message, /TLS certificate refused: .*(SELF_SIGNED|UNABLE_TO)/);
+    });
+
+    it("should say so when rediss:// points at a plain port", async function () {
+      const { store } = open({ url: plain.url().replace("redis://", "rediss://") });
+      const { error } = await timedRejection(store.claim("k"));
+      assert.match(error.message, /TLS/);
+    });
+
+    it("should hint at rediss:// when redis:// points at a TLS-only port", async function () {
+      const { store } = open({ url: server.url().replace("rediss://", "redis://") });
+      const { error } = await timedRejection(store.claim("k"));
+      assert.match(error.message, /rediss:\/\//);
+    });
+  });
+});
