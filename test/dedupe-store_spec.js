@@ -4,6 +4,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const { DedupeStore } = require("../build/nodes/lib/store/dedupe-store.js");
+const { StoreClosedError } = require("../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("./helpers/node-red");
 
 const HOUR = 3_600_000;
@@ -201,7 +202,7 @@ describe("DedupeStore", function () {
     const s = store({ file });
     assert.equal(s.claim("before"), true);
     await s.close();
-    assert.throws(() => s.claim("after-close"), { name: "StoreClosedError" });
+    assert.throws(() => s.claim("after-close"), StoreClosedError);
     const reopened = track(store({ file }));
     assert.equal(reopened.has("before"), true);
     assert.equal(reopened.claim("after-close"), true, "a refused claim must not count as seen");

@@ -7,6 +7,7 @@ const path = require("node:path");
 
 const { FileConnectionStore } = require("../build/nodes/lib/store/file-store.js");
 const { AppendLog } = require("../build/nodes/lib/store/append-log.js");
+const { StoreClosedError } = require("../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("./helpers/node-red");
 
 const HOUR = 3_600_000;
@@ -97,8 +98,8 @@ describe("FileConnectionStore (store: file)", function () {
     it("should reject claims and admissions once closed", async function () {
       const store = openStore(path.join(tempUserDir(), "clarus"));
       await store.close(false);
-      await assert.rejects(store.claim("a"), { name: "StoreClosedError" });
-      await assert.rejects(store.admit(entry(1)), { name: "StoreClosedError" });
+      await assert.rejects(store.claim("a"), StoreClosedError);
+      await assert.rejects(store.admit(entry(1)), StoreClosedError);
     });
   });
 
@@ -168,9 +169,10 @@ describe("FileConnectionStore (store: file)", function () {
         due.map((e) => e.key),
         [entry(2).key],
       );
-      assert.equal(await store.confirm(entry(1).key), false, "a dead letter is not pending");
-      assert.equal(await store.retry(entry(1).key, 0), false);
+      assert.equal(await store.retry(entry(1).key, 0), false, "a dead letter is not pending");
       assert.equal(await store.admit(entry(1)), "duplicate");
+      assert.equal(await store.confirm(entry(1).key), true, "confirming a dead letter clears it");
+      assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 });
     });
 
     it("should keep pending and dead entries across close and reopen, every pending one due at once", async function () {
@@ -353,8 +355,9 @@ describe("FileConnectionStore (store: file)", function () {
       const store = track(openStore(undefined));
       const lease = await store.acquireLease("poll-1", 1000);
       assert.equal(await lease.renew(), true);
+      assert.ok(await store.acquireLease("poll-1", 1000), "granted while held: there is no other instance");
       await lease.release();
-      assert.ok(await store.acquireLease("poll-1", 1000));
+      assert.equal(await lease.renew(), false, "a released lease is gone");
     });
 
     it("should keep everything in memory without a directory", async function () {

@@ -31,7 +31,7 @@ export interface ConnectionStore {
 
   /**
    * The event is done: removed from the inbox (dropped from storage at the next compaction); its key stays
-   * claimed. False for a key that is unknown, already done, or a dead letter.
+   * claimed. Confirming a dead letter clears it. False for a key that is unknown or already done.
    */
   confirm(key: string): Promise<boolean>;
 
@@ -42,7 +42,7 @@ export interface ConnectionStore {
   retry(key: string, delayMs: number, reason?: string): Promise<boolean>;
 
   /**
-   * Pending entries due at `now`, at most `limit`, each taken atomically by this caller: its attempt is
+   * Pending entries due at `now`, the longest due first, at most `limit`, each taken atomically by this caller: its attempt is
    * counted and its next due time moved to `now + redeliverMs`, so no other caller (nor instance) takes
    * it before then. The returned entries carry the counted attempt.
    *
@@ -125,7 +125,8 @@ export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
 
-/** Asked after `close()`: during a redeploy, nothing may be claimed or admitted into a store being closed. */
-export class StoreClosedError extends StoreUnavailableError {
-  override name = "StoreClosedError";
-}
+/**
+ * Asked after `close()`: during a redeploy, nothing may be claimed or admitted into a store being closed. Its
+ * name stays StoreUnavailableError (callers answer it the same way); `instanceof` tells it apart.
+ */
+export class StoreClosedError extends StoreUnavailableError {}

@@ -156,8 +156,15 @@ export class FileConnectionStore implements ConnectionStore {
     await fs.promises.rm(this.documentFile(name), { force: true });
   }
 
+  /** One instance: always granted; a released lease no longer renews. */
   async acquireLease(): Promise<Lease> {
-    return { renew: async () => true, release: async () => undefined };
+    let held = true;
+    return {
+      renew: async () => held,
+      release: async () => {
+        held = false;
+      },
+    };
   }
 
   async close(removed: boolean): Promise<void> {

@@ -85,10 +85,9 @@ export class InboxFile {
     }
   }
 
+  /** Pending or dead: the entry is gone (confirming a dead letter clears it). */
   async done(key: string): Promise<boolean> {
-    const entry = this.entries.get(key);
-    if (!entry || entry.dead) return false;
-    this.entries.delete(key);
+    if (!this.entries.delete(key)) return false;
     await this.write({ done: key }, false);
     return true;
   }
@@ -102,15 +101,16 @@ export class InboxFile {
     return true;
   }
 
+  /** The entries due at `now`, the longest due first, at most `limit`. */
   async takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]> {
-    const taken: InboxEntry[] = [];
-    for (const entry of this.entries.values()) {
-      if (taken.length >= limit) break;
-      if (entry.dead || entry.dueAt > now) continue;
+    const due: InboxEntry[] = [];
+    for (const entry of this.entries.values()) if (!entry.dead && entry.dueAt <= now) due.push(entry);
+    due.sort((a, b) => a.dueAt - b.dueAt);
+    const taken = due.slice(0, limit).map((entry) => {
       entry.attempt++;
       entry.dueAt = now + redeliverMs;
-      taken.push({ ...entry });
-    }
+      return { ...entry };
+    });
     await Promise.all(
       taken.map((entry) =>
         this.write({ due: [entry.key, entry.attempt, entry.dueAt, entry.lastError ?? null] }, false),
