@@ -1,10 +1,10 @@
-import type { RequestHandler } from "express";
 import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import { deadLettersHandler } from "./lib/delivery/dead-letters";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
+import { adminPermission } from "./lib/node-red/admin-permission";
 
 export = (RED: NodeAPI) => {
   function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
@@ -47,17 +47,13 @@ export = (RED: NodeAPI) => {
   );
 
   // The editor's event lists (resources/clarus-editor.js) ask for the vocabulary the runtime classifies with,
-  // so it is written once, in lib/events/vocabulary.ts. Every runtime gives RED.auth; without it the route stays open.
-  const canRead: RequestHandler =
-    typeof RED.auth?.needsPermission === "function"
-      ? RED.auth.needsPermission("clarus-connection.read")
-      : (_req, _res, next) => next();
-  RED.httpAdmin.get("/clarus-wms/events", canRead, (_req, res) => {
+  // so it is written once, in lib/events/vocabulary.ts.
+  RED.httpAdmin.get("/clarus-wms/events", adminPermission(RED, "clarus-connection.read"), (_req, res) => {
     res.json(CLARUS_EVENTS);
   });
   RED.httpAdmin.get(
     "/clarus-wms/connections/:id/dead-letters",
-    canRead,
+    adminPermission(RED, "clarus-connection.read"),
     deadLettersHandler((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services),
   );
 };

@@ -1,16 +1,20 @@
 import type { Node, NodeAPI } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
+import { adminPermission } from "./lib/node-red/admin-permission";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
 import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook/receiver";
+import { registerNow } from "./lib/webhook/register-now";
+import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
 
 export = (RED: NodeAPI) => {
-  function ClarusWebhookIn(this: Node, def: WebhookInDef) {
+  function ClarusWebhookIn(this: Node, def: WebhookInDef & { register?: unknown }) {
     RED.nodes.createNode(this, def);
     let receiver: WebhookReceiver | undefined;
+    let registration: WebhookSelfRegistration | undefined;
     if (RED.settings.httpNodeRoot === false) {
       this.warn("Node-RED's HTTP node app is disabled (httpNodeRoot: false); this endpoint is not served");
       this.status(STATUS.disabled("http disabled"));
@@ -26,18 +30,28 @@ export = (RED: NodeAPI) => {
           settings,
           webhookRoutesFor(RED.httpNode),
         );
+        registration = new WebhookSelfRegistration(this, connection.services, def, settings, RED.settings);
+        registration.start();
       } catch (error) {
         reportStartFailure(this, "not listening", error);
       }
     }
-    this.on("close", (done: () => void) => {
-      if (!receiver) return done();
-      receiver.close().then(done, (error: unknown) => {
-        this.error(errorMessage(error));
-        done();
-      });
+    this.on("close", (removed: boolean, done: () => void) => {
+      // The receiver waits for requests in flight; registration deletes the automations of a removed node.
+      Promise.all([receiver?.close(), registration?.close(removed)]).then(
+        () => done(),
+        (error: unknown) => {
+          this.error(errorMessage(error));
+          done();
+        },
+      );
     });
   }
 
   RED.nodes.registerType("clarus-webhook-in", ClarusWebhookIn);
+
+  // The dialog's "Register now": it changes automations in Clarus, so it needs the node type's write permission.
+  RED.httpAdmin.post("/clarus-wms/register", adminPermission(RED, "clarus-webhook-in.write"), (req, res) => {
+    void registerNow(RED, req.body).then((answer) => res.status(answer.status).json(answer.body));
+  });
 };

@@ -102,15 +102,16 @@
   }
 
   /**
-   * Makes an input a multiple-choice typedInput of every event and `unknown`, holding `current` (an array);
-   * an event the list does not know (a typo, or one Clarus added later) stays selected instead of vanishing.
+   * Makes an input a multiple-choice typedInput of every event and `unknown` (unless `withoutUnknown`),
+   * holding `current` (an array); an event the list does not know (a typo, or one Clarus added later) stays
+   * selected instead of vanishing.
    */
-  function eventTypedInput(input, current) {
+  function eventTypedInput(input, current, withoutUnknown) {
     function types(events, selected) {
       var options = eventNames(events).map(function (id) {
         return { value: id, label: id };
       });
-      options.push({ value: "unknown", label: "unknown" });
+      if (!withoutUnknown) options.push({ value: "unknown", label: "unknown" });
       selected.forEach(function (e) {
         var known = options.some(function (o) {
           return o.value === e;

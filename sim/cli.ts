@@ -166,7 +166,9 @@ async function main(): Promise<void> {
   console.log(`  Client secret:  ${sim.clientSecret}`);
   console.log(`  Login domain:   ${sim.domain}`);
   for (const a of sim.store.automations.all()) {
-    console.log(`  Automation ${a.id}: ${a.resource_name}.${a.event} -> ${a.method} ${a.url}`);
+    for (const target of sim.webhookTargets(a.id)) {
+      console.log(`  Automation ${a.id}: ${a.resource_name}.${a.event} -> ${target.method} ${target.url}`);
+    }
   }
   if (!cfg.quiet) {
     sim.on("event", (e) => console.log(`event #${e.id} ${e.event} record ${e.recordId}`));

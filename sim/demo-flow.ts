@@ -7,6 +7,10 @@ export interface DemoFlowOptions {
   subdomain: string;
   domain: string;
   automations: { id: string; event: string }[];
+  /** Where the simulator reaches Node-RED: the webhook node registers its automations there. */
+  publicUrl: string;
+  /** The events the webhook node registers with the simulator. */
+  register: string[];
 }
 
 type FlowNode = Record<string, unknown>;
@@ -40,6 +44,7 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
       subdomain: options.subdomain,
       domain: options.domain,
       apiUrl: options.apiUrl,
+      publicUrl: options.publicUrl,
       automations: options.automations,
       dedupeHours: 72,
       dedupeCapacity: 100000,
@@ -70,6 +75,7 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
       dedupe: true,
       duplicatesOutput: false,
       outputs: 1,
+      register: options.register,
       wires: [filters],
     }),
     ...["goods_out.completed", "goods_in.completed", "stock.transactions"].map((stream, i) =>

@@ -55,15 +55,13 @@ async function main(): Promise<void> {
     webhook: { dropRate: 0.15, repeatRate: 0.1 },
   });
   running.sim = sim;
-  const webhookUrl = `http://127.0.0.1:${PORT}/clarus/events/${WEBHOOK_TOKEN}`;
-  const automations = demoEvents().map((event) => ({
-    id: String(sim.addAutomation({ event, url: webhookUrl })),
-    event,
-  }));
   const kept = !reset && pointFlowsAt(sim.url);
 
   const red = startNodeRed();
   running.red = red;
+  const registered = waitForLines(red, [
+    /registered with Clarus|registration with Clarus failed|not registered with Clarus/,
+  ]);
   red.once("exit", (code) => {
     if (!stopping) {
       console.error(`Node-RED stopped (exit code ${code}); stopping the demo.`);
@@ -77,12 +75,23 @@ async function main(): Promise<void> {
       `Kept your demo flows (${path.join(USER_DIR, FLOW_FILE)}); npm start -- --reset restores the demo.`,
     );
   } else {
-    await deploy(demoFlow({ apiUrl: sim.url, subdomain: sim.subdomain, domain: sim.domain, automations }), {
+    const flow = demoFlow({
+      apiUrl: sim.url,
+      subdomain: sim.subdomain,
+      domain: sim.domain,
+      automations: [],
+      publicUrl: `http://127.0.0.1:${PORT}`,
+      register: demoEvents(),
+    });
+    await deploy(flow, {
       clientId: sim.clientId,
       clientSecret: sim.clientSecret,
       webhookToken: WEBHOOK_TOKEN,
     });
   }
+  // The webhook node registers its automations with the simulator's REST API as it starts, as with Clarus;
+  // the warehouse starts once they exist, so no event goes to an automation that is not there yet.
+  if (kept ? registersWebhooks() : true) await registered;
   sim.startActivity({ intervalMs: Number(process.env.CLARUS_DEMO_INTERVAL_MS ?? 3000) });
   console.log(`
   Clarus WMS demo is running.
@@ -125,10 +134,29 @@ function pointFlowsAt(apiUrl: string): boolean {
   for (const node of flows as Array<Record<string, unknown>>) {
     if (node?.type === "clarus-connection" && /^http:\/\/127\.0\.0\.1:\d+\/?$/.test(String(node.apiUrl))) {
       node.apiUrl = apiUrl;
+      // Registration tells the simulator where this Node-RED listens now.
+      if (/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(String(node.publicUrl)))
+        node.publicUrl = `http://127.0.0.1:${PORT}`;
     }
   }
   fs.writeFileSync(file, JSON.stringify(flows, null, 4));
   return true;
+}
+
+/** Whether the kept flows have a webhook node that registers automations (whose result is then awaited). */
+function registersWebhooks(): boolean {
+  try {
+    const flows: unknown = JSON.parse(fs.readFileSync(path.join(USER_DIR, FLOW_FILE), "utf8"));
+    return (
+      Array.isArray(flows) &&
+      flows.some(
+        (node: Record<string, unknown>) =>
+          node?.type === "clarus-webhook-in" && Array.isArray(node.register) && node.register.length > 0,
+      )
+    );
+  } catch {
+    return false;
+  }
 }
 
 function demoEvents(): string[] {

@@ -1,5 +1,5 @@
 /**
- * Clarus WMS simulator: a loopback fake of the Clarus API (OAuth, GraphQL) and webhook sender for tests
+ * Clarus WMS simulator: a loopback fake of the Clarus API (OAuth, GraphQL, REST automations) and webhook sender for tests
  * and the demo. Not shipped in the package.
  */
 import { Simulator, type SimulatorOptions } from "./simulator";
@@ -21,6 +21,8 @@ export type {
 export type { Delivery, SimEvent, WebhookOptions } from "./webhooks";
 export type { FaultCounts, FaultKind, FaultOptions } from "./faults";
 export type { RequestLogEntry } from "./server";
+export type { AutomationFault, AutomationOperation } from "./automations-api";
+export type { WebhookTarget } from "./automations";
 export type { TokenGrant } from "./auth";
 export {
   ALL_SIM_EVENTS,

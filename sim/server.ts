@@ -3,11 +3,13 @@ import http from "node:http";
 import { type ExecutionResult, graphql } from "graphql";
 
 import { type TokenAuthority, readClientCredentials } from "./auth";
+import type { AutomationsApi } from "./automations-api";
 import type { Endpoint, FaultDecision, FaultInjector, FaultKind } from "./faults";
 import type { ClarusGraphql, RequestContext } from "./schema";
 
 /**
- * The HTTP face of the simulator: `POST /oauth/token` and `POST /graphql`, plain node:http on loopback.
+ * The HTTP face of the simulator: `POST /oauth/token`, `POST /graphql` and the REST automations API
+ * (`/api/automations`, sim/automations-api.ts), plain node:http on loopback.
  * Every bad request gets an answer with a reason (400/401/403/404/405/413); nothing a client sends can
  * crash the process.
  *
@@ -18,6 +20,7 @@ export interface ServerDeps {
   auth: TokenAuthority;
   faults: FaultInjector;
   graphql: ClarusGraphql;
+  automations: AutomationsApi;
   subdomain: string;
   onFault: (kind: FaultKind, endpoint: Endpoint) => void;
   onHang: () => void;
@@ -55,7 +58,8 @@ export function createApiServer(deps: ServerDeps): http.Server {
 }
 
 async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname.replace(/\/+$/, "") || "/";
+  const url = new URL(req.url ?? "/", "http://127.0.0.1");
+  const path = url.pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
   const entry: RequestLogEntry = { at: new Date().toISOString(), method, path, status: 0 };
   const answer = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -98,11 +102,14 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
     }
     return graphqlRequest(deps, req, body, decision, entry, answer);
   }
+  if (deps.automations.owns(path)) {
+    return restRequest(deps, req, res, { method, path, query: url.searchParams }, entry, answer);
+  }
   if (method === "GET" && path === "/") {
     return answer(200, {
       name: "clarus-simulator",
       subdomain: deps.subdomain,
-      endpoints: ["/oauth/token", "/graphql"],
+      endpoints: ["/oauth/token", "/graphql", "/api/automations"],
     });
   }
   return answer(404, { error: `No route for ${method} ${path}` });
@@ -156,20 +163,7 @@ async function graphqlRequest(
   entry: RequestLogEntry,
   answer: Answer,
 ): Promise<void> {
-  const authorization = req.headers.authorization ?? "";
-  entry.auth = authorization.split(/\s+/)[0]?.toLowerCase() || undefined;
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
-  const refused = deps.auth.check(bearer);
-  if (refused) {
-    return answer(401, { error: refused }, { "WWW-Authenticate": 'Bearer realm="clarus"' });
-  }
-  const subdomain = headerValue(req.headers["x-clarus-subdomain"]);
-  if (subdomain === undefined || subdomain.trim() === "") {
-    return answer(403, restError(403, "subdomain_missing", "X-Clarus-Subdomain header is required"));
-  }
-  if (subdomain.trim().toLowerCase() !== deps.subdomain.toLowerCase()) {
-    return answer(403, restError(403, "subdomain_invalid", `Unknown subdomain "${subdomain.trim()}"`));
-  }
+  if (refuseCaller(deps, req, entry, answer)) return;
 
   const parsed = parseJson(body.toString("utf8"));
   if (!isRecord(parsed))
@@ -216,8 +210,83 @@ async function graphqlRequest(
   answer(200, result);
 }
 
-function restError(code: number, symbol: string, details: string): unknown {
-  return { errors: [{ code, symbol, details, source: null, context: null }] };
+/**
+ * The bearer token first (401 `{"error": ...}`), then `X-Clarus-Subdomain` (403 in the `errors` shape), as
+ * for every Clarus API request. True when the caller was refused (and answered).
+ */
+function refuseCaller(
+  deps: ServerDeps,
+  req: http.IncomingMessage,
+  entry: RequestLogEntry,
+  answer: Answer,
+): boolean {
+  const authorization = req.headers.authorization ?? "";
+  entry.auth = authorization.split(/\s+/)[0]?.toLowerCase() || undefined;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+  const refused = deps.auth.check(bearer);
+  if (refused) {
+    answer(401, { error: refused }, { "WWW-Authenticate": 'Bearer realm="clarus"' });
+    return true;
+  }
+  const subdomain = headerValue(req.headers["x-clarus-subdomain"]);
+  if (subdomain === undefined || subdomain.trim() === "") {
+    answer(403, restError(403, "subdomain_missing", "X-Clarus-Subdomain header is required"));
+    return true;
+  }
+  if (subdomain.trim().toLowerCase() !== deps.subdomain.toLowerCase()) {
+    answer(403, restError(403, "subdomain_invalid", `Unknown subdomain "${subdomain.trim()}"`));
+    return true;
+  }
+  return false;
+}
+
+/** A REST automations request: the tenant check, a JSON body for POST and PATCH, then the API's answer. */
+async function restRequest(
+  deps: ServerDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  request: { method: string; path: string; query: URLSearchParams },
+  entry: RequestLogEntry,
+  answer: Answer,
+): Promise<void> {
+  if (refuseCaller(deps, req, entry, answer)) return;
+  let body: unknown;
+  if (request.method === "POST" || request.method === "PATCH") {
+    const bytes = await readBody(req);
+    if (bytes === "too-large") {
+      res.setHeader("Connection", "close");
+      return answer(413, restError(413, "payload_too_large", `Request body over ${MAX_BODY_BYTES} bytes`));
+    }
+    body = parseJson(bytes.toString("utf8"));
+    if (body === undefined) return answer(400, restError(400, "invalid_json", "The body is not JSON"));
+  } else {
+    req.resume();
+  }
+  const result = deps.automations.handle({ ...request, body });
+  if (result.html) {
+    entry.status = result.status;
+    sendHtml(res, result.status);
+    deps.onRequest(entry);
+    return;
+  }
+  if (result.status === 204) {
+    entry.status = 204;
+    res.writeHead(204);
+    res.end();
+    deps.onRequest(entry);
+    return;
+  }
+  answer(result.status, result.body, result.headers);
+}
+
+/** Clarus REST's 403/404/422 body (research/clarus.md §4.3); `source` names the field at fault. */
+export function restError(
+  code: number,
+  symbol: string,
+  details: string,
+  source: string | null = null,
+): unknown {
+  return { errors: [{ code, symbol, details, source, context: null }] };
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer | "too-large"> {

@@ -4,14 +4,22 @@ import type { AddressInfo } from "node:net";
 
 import { Activity } from "./activity";
 import { TokenAuthority } from "./auth";
+import {
+  PartIds,
+  type WebhookTarget,
+  createAutomation,
+  webhookAttributes,
+  webhookTargets,
+} from "./automations";
+import { AutomationsApi } from "./automations-api";
 import { ALL_SIM_EVENTS, type SimEventId, isSimEventId } from "./constants";
 import { type Endpoint, FaultInjector, type FaultCounts, type FaultKind, type FaultOptions } from "./faults";
 import { Prng } from "./prng";
 import { createGraphql } from "./schema";
 import { type RequestLogEntry, createApiServer } from "./server";
 import { Store } from "./store";
-import { HOUR_MS, isoSeconds } from "./time";
-import type { Automation, WebhookMethod } from "./types";
+import { HOUR_MS } from "./time";
+import type { WebhookMethod } from "./types";
 import { type Delivery, type SimEvent, type WebhookOptions, WebhookSender } from "./webhooks";
 
 export interface SimulatorOptions {
@@ -115,6 +123,9 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   private readonly faults: FaultInjector;
   private readonly sender: WebhookSender;
   private readonly server: http.Server;
+  private readonly automationParts = new PartIds();
+  /** The REST automations API: its request counts, `reads` switch and fault hooks (`setFaults`). */
+  readonly automationsApi: AutomationsApi;
   private readonly apiDomainOverride: string | undefined;
   private activityTimer: NodeJS.Timeout | undefined;
   private listening: AddressInfo | undefined;
@@ -158,11 +169,13 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       options.webhook,
     );
     for (const automation of options.automations ?? []) this.addAutomation(automation);
+    this.automationsApi = new AutomationsApi(this.store, this.automationParts, this.now);
 
     this.server = createApiServer({
       auth: this.auth,
       faults: this.faults,
       graphql: createGraphql(this.store),
+      automations: this.automationsApi,
       subdomain: this.subdomain,
       onFault: (kind, endpoint) => {
         this.faults.record(kind);
@@ -242,7 +255,10 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return out;
   }
 
-  /** Creates a webhook automation (id → resource/event, URL, method) and returns its numeric id. */
+  /**
+   * Creates a webhook automation (id → resource/event, one webhook action with URL and method) and returns
+   * its numeric id; the same as `POST /api/automations` with such an action.
+   */
   addAutomation(input: AutomationInput): number {
     if (!AUTOMATION_NAME.test(input.event))
       throw new TypeError(`event must be "resource.event", got "${input.event}"`);
@@ -250,29 +266,53 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     const method = input.method ?? "POST";
     checkMethod(method);
     const [resource, event] = input.event.split(".") as [string, string];
-    const row = this.store.automations.insert({
-      name: input.name ?? `Webhook ${input.event}`,
+    const attributes = webhookAttributes({
       resource_name: resource,
       event,
+      name: input.name ?? `Webhook ${input.event}`,
       enabled: input.enabled ?? true,
-      integration_id: input.integrationId ?? null,
-      created_at: isoSeconds(this.now()),
       url: input.url,
       method,
     });
+    const row = createAutomation(this.store, this.automationParts, attributes, this.now());
+    row.integration_id = input.integrationId ?? null;
     return row.id;
   }
 
+  /** Changes an automation; `url` and `method` change its first webhook action. */
   updateAutomation(id: number, patch: AutomationPatch): void {
     const row = this.store.automations.get(id);
     if (!row) throw new RangeError(`no automation ${id}`);
     if (patch.url !== undefined) checkUrl(patch.url);
     if (patch.method !== undefined) checkMethod(patch.method);
-    if (patch.url !== undefined) row.url = patch.url;
-    if (patch.method !== undefined) row.method = patch.method;
+    const action = row.actions.find((a) => a.destination_type === "webhook");
+    if ((patch.url !== undefined || patch.method !== undefined) && !action) {
+      throw new RangeError(`automation ${id} has no webhook action`);
+    }
+    for (const [code, value] of [
+      ["webhook_url", patch.url],
+      ["webhook_method", patch.method],
+    ] as const) {
+      if (value === undefined || !action) continue;
+      const parameter = action.parameters.find((p) => p.parameter_code === code);
+      if (parameter) parameter.value = value;
+      else
+        action.parameters.push({
+          id: this.automationParts.take("parameter"),
+          parameter_code: code,
+          value,
+          operator: null,
+        });
+    }
     if (patch.enabled !== undefined) row.enabled = patch.enabled;
     if (patch.name !== undefined) row.name = patch.name;
     if (patch.integrationId !== undefined) row.integration_id = patch.integrationId;
+  }
+
+  /** Where an automation's webhooks go: one target per webhook action, none while it is disabled. */
+  webhookTargets(id: number): WebhookTarget[] {
+    const row = this.store.automations.get(id);
+    return row ? webhookTargets(row) : [];
   }
 
   removeAutomation(id: number): boolean {
@@ -362,15 +402,17 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.events.push(event);
     this.emit("event", event);
     if (!this.stopping) {
-      for (const automation of this.matchingAutomations(event.event)) this.sender.enqueue(event, automation);
+      for (const target of this.webhookTargetsFor(event.event)) this.sender.enqueue(event, target);
     }
     return event;
   }
 
-  private matchingAutomations(eventId: string): Automation[] {
+  /** Every webhook action of every enabled automation of this event: Clarus sends one request each. */
+  private webhookTargetsFor(eventId: string): WebhookTarget[] {
     return this.store.automations
       .all()
-      .filter((a) => a.enabled && `${a.resource_name}.${a.event}` === eventId);
+      .filter((a) => `${a.resource_name}.${a.event}` === eventId)
+      .flatMap((a) => webhookTargets(a));
   }
 
   private checkKinds(kinds: readonly string[] | undefined): SimEventId[] {

@@ -142,6 +142,31 @@ export interface Task extends Row {
 
 export type WebhookMethod = "POST" | "GET";
 
+/** One parameter of an automation action, e.g. `webhook_url` (research/clarus.md §3.3). */
+export interface AutomationParameter {
+  id: number;
+  parameter_code: string;
+  value: string;
+  operator: string | null;
+}
+
+/** One action of an automation ("Do this"): a webhook action has `webhook_url` and `webhook_method`. */
+export interface AutomationAction {
+  id: number;
+  destination_type: string;
+  destination_code: string;
+  parameters: AutomationParameter[];
+}
+
+/** One condition of an automation ("When this happens"); all must pass, which the simulator does not check. */
+export interface AutomationCondition {
+  id: number;
+  condition_code: string;
+  source_path: string;
+  operator: string;
+  value: string | number;
+}
+
 export interface Automation extends Row {
   name: string;
   resource_name: string;
@@ -149,7 +174,8 @@ export interface Automation extends Row {
   enabled: boolean;
   integration_id: number | null;
   created_at: string;
-  /** Not in the GraphQL node: the webhook action's parameters (`webhook_url`, `webhook_method`). */
-  url: string;
-  method: WebhookMethod;
+  /** Not in the GraphQL node; read and changed through the REST automations API. */
+  conditions: AutomationCondition[];
+  /** Not in the GraphQL node: each webhook action is one delivery per event (`sim/automations.ts`). */
+  actions: AutomationAction[];
 }

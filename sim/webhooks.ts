@@ -3,7 +3,8 @@ import https from "node:https";
 
 import { drawDelay, validateDelay } from "./faults";
 import type { Prng } from "./prng";
-import type { Automation, JsonObject, WebhookMethod } from "./types";
+import type { WebhookTarget } from "./automations";
+import type { JsonObject, WebhookMethod } from "./types";
 
 /**
  * The Clarus webhook sender (research/clarus.md §1): one request per automation and event, with the five
@@ -76,7 +77,7 @@ export interface SenderHooks {
 
 interface Job {
   event: SimEvent;
-  automation: Automation;
+  automation: WebhookTarget;
   repeated: boolean;
   /** The repeat, queued when this first attempt ends. */
   followUp?: Job;
@@ -145,7 +146,7 @@ export class WebhookSender {
     return this.pending;
   }
 
-  enqueue(event: SimEvent, automation: Automation): void {
+  enqueue(event: SimEvent, automation: WebhookTarget): void {
     if (this.stopped) return;
     // Every decision is drawn here, in event order, so timing never shifts the PRNG sequence.
     const dropped = this.prng.chance(this.options.dropRate ?? 0);
@@ -280,7 +281,7 @@ export class WebhookSender {
     req.end(payload);
   }
 
-  private record(event: SimEvent, automation: Automation, repeated: boolean): Delivery {
+  private record(event: SimEvent, automation: WebhookTarget, repeated: boolean): Delivery {
     const delivery: Delivery = {
       eventId: event.id,
       event: event.event,

@@ -143,6 +143,9 @@ describe("npm start (the demo)", function () {
     this.timeout(240_000);
     demo = startDemo("npm", ["start"], { port, dir });
     await demo.started();
+    // The webhook node registered its six automations with the simulator's REST API; none were configured.
+    const registered = demo.lines.find((line) => /registered with Clarus at /.test(line));
+    assert.match(registered ?? demo.lines.join("\n"), /<webhook token>: (\S+ created \(\d+\)(, )?){6}$/);
 
     // The editor's debug sidebar listens on the comms websocket; so does this test.
     const socket = new CommsSocket(`ws://127.0.0.1:${port}/comms`);

@@ -13,6 +13,8 @@ const path = require("node:path");
 
 const { chromium } = require("playwright-core");
 
+const { startSimulator } = require("../build/dev/sim/index.js");
+
 const {
   REPO_ROOT,
   deployFlows,
@@ -54,7 +56,7 @@ const EDITOR_CAUGHT = /^(onedit(prepare|save|cancel|resize|delete) |Definition e
 
 /** A catalog key shown where its text should be: `clarus-poll.label.stream`, `clarus-event.paletteLabel`. */
 const CATALOG_KEY =
-  /\bclarus-[a-z-]+\.(paletteLabel|label|placeholder|tips|errors|warnings|inputs|outputs|url|event|stream|direction|change|trustProxy)\b/;
+  /\bclarus-[a-z-]+\.(paletteLabel|label|placeholder|tips|errors|warnings|inputs|outputs|url|event|stream|direction|change|trustProxy|register)\b/;
 
 const CLARUS_HEADERS = {
   "X-ClarusWMS-Domain": "https://acme.claruswms.co.uk",
@@ -167,6 +169,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         const CATALOG_KEY = new RegExp(keyPattern);
         const substitutes = {
           events: "#node-input-clarus-events",
+          register: "#node-input-clarus-register",
           query: "#node-input-query-editor",
           automations: "#node-config-input-automation-list",
         };
@@ -644,6 +647,79 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       assert.fail(
         `${failures.length} of ${files.length} examples did not import and deploy cleanly:\n\n${failures.join("\n\n")}`,
       );
+    }
+  });
+
+  it("should register the node's automations with Register now and list what it did", async function () {
+    const sim = await startSimulator({ history: 0, seed: 9 });
+    try {
+      const token = "editor-registration-token-0123456789";
+      await deployFlows(red, [
+        { id: "reg-tab", type: "tab", label: "registration" },
+        {
+          id: "reg-conn",
+          type: "clarus-connection",
+          subdomain: sim.subdomain,
+          domain: sim.domain,
+          apiUrl: sim.url,
+          publicUrl: red.baseUrl,
+          automations: [],
+          dedupeHours: 72,
+          dedupeCapacity: 1000,
+          credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret, webhookToken: token },
+        },
+        {
+          id: "reg-hook",
+          type: "clarus-webhook-in",
+          z: "reg-tab",
+          connection: "reg-conn",
+          path: "/clarus/registered",
+          method: "POST",
+          event: "auto",
+          requireToken: true,
+          register: [],
+          x: 200,
+          y: 80,
+          wires: [[]],
+        },
+      ]);
+      await page.evaluate(() => RED.nodes.dirty(false));
+      await page.reload();
+      await waitForEditor();
+      await openEditDialog("reg-hook");
+      // The events are picked in the dialog; the button then runs what a deploy would, with the dialog's values.
+      await page.evaluate(() =>
+        $("#node-input-clarus-register").typedInput("value", "goods_out.completed,stock.placed_on_hold"),
+      );
+      await page.click("#node-input-clarus-register-now");
+      await page.waitForSelector(".clarus-register-item", { state: "visible" });
+      const shown = await page.locator("#node-input-clarus-register-result").innerText();
+      assert.match(shown, /goods_out\.completed: created \(automation \d+\)/);
+      assert.match(shown, /stock\.placed_on_hold: created/);
+      assert.match(shown, /\/clarus\/registered\/<webhook token>/);
+      assert.ok(!shown.includes(token), "the dialog showed the token");
+      const automations = sim.store.automations.all().map((a) => [a.name, sim.webhookTargets(a.id)[0].url]);
+      assert.deepEqual(automations, [
+        ["node-red-clarus reg-hook goods_out.completed", `${red.baseUrl}/clarus/registered/${token}`],
+        ["node-red-clarus reg-hook stock.placed_on_hold", `${red.baseUrl}/clarus/registered/${token}`],
+      ]);
+
+      await page.click("#node-input-clarus-register-now");
+      await page.waitForFunction(
+        () =>
+          $(".clarus-register-item").length === 2 &&
+          $(".clarus-register-item[data-outcome=exists]").length === 2,
+      );
+      // A dialog that lacks what registration needs says why, and nothing reaches Clarus.
+      await page.selectOption("#node-input-method", "GET");
+      await page.evaluate(() => $("#node-input-clarus-register").typedInput("value", ""));
+      await page.click("#node-input-clarus-register-now");
+      await page.waitForSelector(".clarus-register-error", { state: "visible" });
+      assert.match(await page.textContent(".clarus-register-error"), /at least one event/);
+      assert.equal(sim.automationsApi.counts.create, 2);
+      await closeEditDialog();
+    } finally {
+      await sim.stop();
     }
   });
 

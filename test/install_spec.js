@@ -12,6 +12,7 @@ const { describeRuntime, ensureRuntime } = require("./helpers/compat-runtimes");
 const {
   REPO_ROOT,
   adminNodes,
+  cleanCheckout,
   credentialsFile,
   deployFlows,
   freePort,
@@ -20,6 +21,7 @@ const {
   packPackage,
   removeDir,
   request,
+  runCommand,
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
@@ -97,21 +99,51 @@ describe("install: the packed package in a real Node-RED", function () {
   this.timeout(60_000);
 
   let packDir;
+  let checkout;
   let tarball;
 
-  /** `npm pack` once for every runtime, on first use. */
+  /** A clean checkout of the working tree, as a fresh clone has it: no build/, no node_modules. */
+  function cleanRepository() {
+    checkout ??= (async () => {
+      packDir = makeTempDir("clarus-pack-");
+      const dir = await cleanCheckout({ destination: path.join(packDir, "checkout") });
+      assert.ok(!fs.existsSync(path.join(dir, "build")), "the clean checkout has a build/");
+      return dir;
+    })();
+    return checkout;
+  }
+
+  /**
+   * `npm pack` in the clean checkout, once for every runtime: nothing is built beforehand, `prepack` builds.
+   * Its devDependencies (TypeScript) are this repository's, as a clone has them after `npm install`.
+   */
   function packedTarball() {
     tarball ??= (async () => {
-      const entry = path.join(REPO_ROOT, "build", "nodes", "clarus-webhook-in.js");
-      assert.ok(fs.existsSync(entry), "build/ is missing: run `npm run build` first (npm test does)");
-      packDir = makeTempDir("clarus-pack-");
-      return packPackage({ destination: packDir });
+      const dir = await cleanRepository();
+      fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+      return packPackage({ packageDir: dir, destination: packDir });
     })();
     return tarball;
   }
 
   after(function () {
     removeDir(packDir);
+  });
+
+  it("should pack a clean checkout without a prior build into a tarball holding every compiled node", async function () {
+    this.timeout(180_000);
+    const file = await packedTarball();
+    const { stdout } = await runCommand("tar", ["-tzf", file]);
+    const packed = new Set(stdout.split("\n").map((entry) => entry.replace(/^package\//, "")));
+    for (const entry of Object.values(MANIFEST["node-red"].nodes)) {
+      assert.ok(packed.has(entry), `${entry} is not in the tarball`);
+      assert.ok(packed.has(entry.replace(/\.js$/, ".html")), `${entry}'s editor HTML is not in the tarball`);
+    }
+    assert.ok(
+      packed.has("build/nodes/locales/en-US/clarus-webhook-in.json"),
+      "locales are not in the tarball",
+    );
+    assert.ok(packed.has("build/nodes/icons/clarus-webhook.svg"), "icons are not in the tarball");
   });
 
   for (const nodeRed of RUNTIMES) {
@@ -366,4 +398,46 @@ describe("install: the packed package in a real Node-RED", function () {
       });
     });
   }
+  // `npm install github:<owner>/<repo>` as a user would run it before the package is on npm: npm clones the
+  // repository, installs its devDependencies there, runs `prepare` (which builds) and installs the result.
+  describe("installed from git (npm install git+file://…) in Node-RED 4.1", function () {
+    let tmp;
+    let port;
+    let red;
+
+    before(async function () {
+      this.timeout(15 * 60_000);
+      const repository = await cleanRepository();
+      tmp = makeTempDir("clarus-git-install-");
+      const userDir = path.join(tmp, "userDir");
+      fs.mkdirSync(userDir);
+      await installIntoUserDir({ userDir, packages: [`git+file://${repository}`], timeoutMs: 15 * 60_000 });
+      port = await freePort();
+      writeSettings({ userDir, port });
+      red = await startNodeRed({ userDir, port });
+    });
+
+    after(async function () {
+      if (red) await red.kill();
+      removeDir(tmp);
+    });
+
+    it("should load every node of the package built by prepare, and receive a webhook", async function () {
+      const sets = (await adminNodes(port)).filter((set) => set.module === MODULE);
+      assert.deepEqual(sets.map((set) => set.name).sort(), [...NODE_SETS].sort(), red.tail());
+      for (const set of sets) assert.equal(set.err, undefined, `${set.name} failed to load: ${set.err}`);
+      const since = red.lines.length;
+      await deployFlows(red, observedFlow());
+      const res = await request({
+        port,
+        method: "POST",
+        path: `/clarus/events/${TOKEN}`,
+        headers: CLARUS_HEADERS,
+        body: dispatched(7001),
+      });
+      assert.equal(res.status, 200, res.text);
+      const { line } = await red.waitForLine((entry) => parseObserved(entry)?.id === 7001, { since });
+      assert.equal(parseObserved(line).topic, "goods_out.completed");
+    });
+  });
 });

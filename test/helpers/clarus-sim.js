@@ -157,13 +157,7 @@ async function startWarehouse({
       const goodsOut = automations.find((a) => a.event === "goods_out.completed");
       const response = await fetch(url, {
         method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          "X-ClarusWMS-Domain": sim.domain,
-          "X-ClarusWMS-API-Domain": sim.url,
-          "X-ClarusWMS-Subdomain": sim.subdomain,
-          "X-ClarusWMS-Automation-ID": goodsOut.id,
-        },
+        headers: simHeaders(sim, goodsOut.id),
         body: JSON.stringify({ id: `barrier-${barriers}`, goods_out_status_id: 6 }),
       });
       if (response.status !== 200) throw new Error(`barrier answered ${response.status}`);
@@ -180,6 +174,17 @@ async function startWarehouse({
     },
   };
   return warehouse;
+}
+
+/** The headers of a JSON webhook from the simulated tenant, as its automation `automationId` sends them. */
+function simHeaders(sim, automationId) {
+  return {
+    "Content-Type": "application/json",
+    "X-ClarusWMS-Domain": sim.domain,
+    "X-ClarusWMS-API-Domain": sim.url,
+    "X-ClarusWMS-Subdomain": sim.subdomain,
+    "X-ClarusWMS-Automation-ID": String(automationId),
+  };
 }
 
 /** Resolves when `done()` holds, re-checking whenever one of the collectors receives a message. */
@@ -201,6 +206,7 @@ module.exports = {
   expectedKey,
   pollConfig,
   connectionFor,
+  simHeaders,
   TEST_TUNING,
   POLL_STREAMS,
   listen,

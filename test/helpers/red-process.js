@@ -94,8 +94,37 @@ async function packPackage({ packageDir = REPO_ROOT, destination, npmCommand = "
   return path.join(destination, packed.filename);
 }
 
+/**
+ * A clean checkout of this repository's working tree in `destination`, as a fresh clone of it would be once
+ * committed: the files git tracks or would track (nothing ignored, so no build/, no node_modules), committed
+ * to a git repository of its own so that npm can also install it from `git+file://`. Resolves to its path.
+ */
+async function cleanCheckout({ destination, sourceDir = REPO_ROOT }) {
+  const { stdout } = await runCommand(
+    "git",
+    ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    {
+      cwd: sourceDir,
+    },
+  );
+  for (const file of stdout.split("\0").filter(Boolean)) {
+    const from = path.join(sourceDir, file);
+    if (!fs.existsSync(from)) continue; // deleted in the working tree, not yet in git
+    fs.mkdirSync(path.dirname(path.join(destination, file)), { recursive: true });
+    fs.copyFileSync(from, path.join(destination, file));
+  }
+  const git = (...args) =>
+    runCommand("git", ["-c", "user.name=clarus-test", "-c", "user.email=clarus-test@localhost", ...args], {
+      cwd: destination,
+    });
+  await git("init", "-q");
+  await git("add", "-A");
+  await git("commit", "-q", "-m", "clean checkout");
+  return destination;
+}
+
 /** Installs packages into a Node-RED user directory the way a user would, from a minimal package.json. */
-async function installIntoUserDir({ userDir, packages, npmCommand = "npm" }) {
+async function installIntoUserDir({ userDir, packages, npmCommand = "npm", timeoutMs }) {
   const manifest = path.join(userDir, "package.json");
   if (!fs.existsSync(manifest)) {
     const project = {
@@ -109,6 +138,7 @@ async function installIntoUserDir({ userDir, packages, npmCommand = "npm" }) {
   await runCommand(npmCommand, ["install", ...packages, "--no-audit", "--no-fund", "--prefer-offline"], {
     cwd: userDir,
     env: cleanNpmEnv(),
+    timeoutMs,
   });
 }
 
@@ -362,6 +392,7 @@ module.exports = {
   freePort,
   packPackage,
   linkPackage,
+  cleanCheckout,
   installIntoUserDir,
   writeSettings,
   credentialsFile,

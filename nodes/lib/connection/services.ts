@@ -3,13 +3,14 @@ import path from "node:path";
 import type { Node } from "node-red";
 
 import { AutomationDiscovery } from "../api/automation-discovery";
+import { type AutomationRegistrar, connectionRegistrar } from "../api/automation-registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
 import type { ConnectionStore } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/dedupe-store";
-import { FileConnectionStore } from "../store/file-store";
+import { FileConnectionStore, safeFileName } from "../store/file-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
@@ -56,6 +57,8 @@ export class ConnectionServices {
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
+  /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
+  readonly publicUrl: string;
   /**
    * Dedupe claims, the on-confirm inbox, documents and leases: files in the user directory (`store: file`,
    * the default) or Redis, shared by instances (`store: redis`).
@@ -66,19 +69,25 @@ export class ConnectionServices {
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
   private readonly automationEvents = new Map<string, string>();
+  /** Automations that webhook-in nodes registered: exact, like the manual map. */
+  private readonly registeredEvents = new Map<string, string>();
   private readonly credentials: ConnectionCredentials;
   private client?: ClarusClient;
+  private registration?: AutomationRegistrar;
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
+  private readonly warn: (message: string) => void;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
     this.id = def.id;
     this.credentials = credentials;
     this.tuning = env.tuning ?? {};
-    this.stateDir = env.userDir ? path.join(env.userDir, "clarus") : undefined;
+    this.warn = env.warn;
+    this.stateDir = stateDirOf(env.userDir);
     this.subdomain = (def.subdomain ?? "").trim();
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
+    this.publicUrl = (def.publicUrl ?? "").trim();
     const token = credentials.webhookToken?.trim();
     if (token) this.webhookToken = new SecretMatcher(token);
     for (const mapping of validMappings(def.automations, env.warn)) {
@@ -140,6 +149,31 @@ export class ConnectionServices {
   }
 
   /**
+   * The webhook token as typed, only to build the URL that registration gives Clarus; everything else
+   * compares through `webhookToken`. Never log it.
+   */
+  get webhookSecret(): string | undefined {
+    return this.credentials.webhookToken?.trim() || undefined;
+  }
+
+  /** Registers webhook-in nodes' automations with Clarus, one run at a time for this connection. */
+  get registrar(): AutomationRegistrar {
+    this.registration ??= connectionRegistrar({
+      connectionId: this.id,
+      client: this.api,
+      memoryFile: registrationMemoryFile(this.stateDir, this.id),
+      warn: this.warn,
+    });
+    return this.registration;
+  }
+
+  /** Records what registration made (`event`) or removed (undefined) for exact classification. */
+  setRegisteredAutomation(automationId: string, event: string | undefined): void {
+    if (event === undefined) this.registeredEvents.delete(automationId);
+    else this.registeredEvents.set(automationId, event);
+  }
+
+  /**
    * Starts reading the automation map from the API when the connection has credentials. Off in a
    * connection without them; the manual map works either way.
    */
@@ -150,9 +184,13 @@ export class ConnectionServices {
     return this.discovery;
   }
 
-  /** The manual map first, then what discovery found. */
+  /** The manual map first, then what registration made, then what discovery found. */
   automationEvent(automationId: string): string | undefined {
-    return this.automationEvents.get(automationId) ?? this.discovery?.eventOf(automationId);
+    return (
+      this.automationEvents.get(automationId) ??
+      this.registeredEvents.get(automationId) ??
+      this.discovery?.eventOf(automationId)
+    );
   }
 
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
@@ -202,4 +240,17 @@ function dedupeCapacity(value: unknown, warn: (message: string) => void): number
   return MAX_DEDUPE_CAPACITY;
 }
 
-export { safeFileName } from "../store/file-store";
+/** Where connections and their nodes keep files: `clarus/` in the Node-RED user directory. */
+export function stateDirOf(userDir: string | undefined): string | undefined {
+  return userDir ? path.join(userDir, "clarus") : undefined;
+}
+
+/** What webhook registration last wrote into each automation of a connection (api/registration-memory.ts). */
+export function registrationMemoryFile(
+  stateDir: string | undefined,
+  connectionId: string,
+): string | undefined {
+  return stateDir ? path.join(stateDir, `registrations-${safeFileName(connectionId)}.json`) : undefined;
+}
+
+export { safeFileName };

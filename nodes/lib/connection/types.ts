@@ -18,6 +18,8 @@ export interface ConnectionDef extends NodeDef {
   subdomain: string;
   domain: string;
   apiUrl: string;
+  /** Where Clarus reaches this Node-RED, for webhook registration; empty: no registration (0.1). */
+  publicUrl?: string;
   automations?: AutomationMapping[];
   dedupeHours?: number | string;
   dedupeCapacity?: number | string;

@@ -1,0 +1,217 @@
+import type { Node } from "node-red";
+
+import type { EnsureRequest, RegistrationItem, RegistrationReport } from "../api/automation-registration";
+import type { ConnectionServices } from "../connection/services";
+import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
+import { isKnownEvent } from "../events/vocabulary";
+import { STATUS } from "../node-red/status";
+import { checkPublicUrl, type HttpRoots, redactToken, webhookUrl } from "./public-url";
+
+/** Where the node listens, as the receiver serves it: what the registered URL is built from. */
+export interface ListeningAt {
+  path: string;
+  method: "POST" | "GET";
+  requireToken: boolean;
+  /** The node's allow-list of automation ids (empty: any), which registered automations must pass. */
+  automationIds?: ReadonlySet<string>;
+  /** The node's fixed event, which would name every delivery whatever its automation. */
+  fixedEvent?: string;
+}
+
+/** How long a deleted node's close waits for its automations to be deleted (Node-RED allows 15 s). */
+const REMOVE_WAIT_MS = 10_000;
+
+/**
+ * The webhook-in `register` property: event ids, an array from the editor or a comma list from a
+ * hand-written flow. Empty (and missing, as in a 0.1 flow) is off: no API call at all.
+ */
+export function registerEvents(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : [];
+  const events = [...new Set(list.map((entry) => String(entry).trim()).filter(Boolean))];
+  for (const event of events) {
+    if (!isKnownEvent(event)) {
+      throw new ConfigError(`register: ${JSON.stringify(event)} is not a known Clarus event`);
+    }
+  }
+  return events;
+}
+
+export interface RegistrationInput {
+  nodeId: string;
+  events: string[];
+  listening: ListeningAt;
+  publicUrl: string;
+  roots: HttpRoots;
+  token: string | undefined;
+  hasApiCredentials: boolean;
+}
+
+/** Everything checked before any API call; a refusal says what to change. */
+export function ensureRequest(input: RegistrationInput): EnsureRequest {
+  if (!input.hasApiCredentials) {
+    throw new NotConfiguredError(
+      "the connection has no API credentials (client id and secret, or an access token) to register with",
+    );
+  }
+  const base = checkPublicUrl(input.publicUrl, input.roots);
+  if (input.listening.requireToken && !input.token) {
+    throw new NotConfiguredError("a token is required but the connection has no webhook token");
+  }
+  const token = input.listening.requireToken ? input.token : undefined;
+  return {
+    nodeId: input.nodeId,
+    events: input.events,
+    url: webhookUrl(base, input.roots.httpNodeRoot, input.listening.path, token),
+    method: input.listening.method,
+    secret: input.token,
+  };
+}
+
+/** The URL as it may be shown: the token replaced by `<webhook token>`. */
+export function shownUrl(request: EnsureRequest): string {
+  return redactToken(request.url, request.secret);
+}
+
+/** Puts what registration made into the connection's automation map, and takes out what it removed. */
+export function applyToConnection(services: ConnectionServices, report: RegistrationReport): void {
+  for (const item of report.items) {
+    for (const id of item.removedIds ?? []) services.setRegisteredAutomation(id, undefined);
+    if (item.automationId === undefined) continue;
+    const serving = item.outcome === "exists" || item.outcome === "created" || item.outcome === "updated";
+    services.setRegisteredAutomation(item.automationId, serving ? item.event : undefined);
+  }
+}
+
+/** One line per report: `goods_out.completed created (45), stock.placed_on_hold exists (46)`. */
+export function describeReport(report: RegistrationReport): string {
+  if (report.error) return report.error;
+  return report.items.map(describeItem).join(", ") || "nothing to do";
+}
+
+function describeItem(item: RegistrationItem): string {
+  if (item.outcome === "failed") return `${item.event} failed: ${item.error ?? "unknown error"}`;
+  return `${item.event} ${item.outcome}${item.automationId ? ` (${item.automationId})` : ""}`;
+}
+
+export function failures(report: RegistrationReport): number {
+  return report.error
+    ? Math.max(1, report.items.length)
+    : report.items.filter((i) => i.outcome === "failed").length;
+}
+
+/**
+ * A webhook-in node's registration: at deploy, make Clarus's automations match the node (never stopping it
+ * from receiving; failures go to the status, the log and Catch nodes); when the node is deleted, delete
+ * them. A redeploy or restart deletes nothing.
+ */
+export class WebhookSelfRegistration {
+  private active = true;
+  private readonly events: string[] = [];
+  private request?: EnsureRequest;
+  /** Why the node does not register (bad `register`, `publicUrl`, no credentials): reported by `start`. */
+  private problem?: unknown;
+
+  constructor(
+    private readonly node: Node,
+    private readonly services: ConnectionServices,
+    def: { register?: unknown },
+    private readonly listening: ListeningAt,
+    roots: HttpRoots,
+  ) {
+    try {
+      this.events = registerEvents(def.register);
+      if (this.events.length === 0) return;
+      this.request = ensureRequest({
+        nodeId: node.id,
+        events: this.events,
+        listening,
+        publicUrl: services.publicUrl,
+        roots,
+        token: services.webhookSecret,
+        hasApiCredentials: services.hasApiCredentials,
+      });
+    } catch (error) {
+      this.problem = error;
+    }
+  }
+
+  /** Runs the registration in the background; the node listens meanwhile, whatever happens. */
+  start(): void {
+    if (this.problem !== undefined) return this.refused(this.problem);
+    const request = this.request;
+    if (!request) return;
+    const fixed = this.listening.fixedEvent;
+    if (fixed && request.events.some((event) => event !== fixed)) {
+      this.node.warn(
+        `every delivery is named ${fixed} (the node's fixed event); set Event to auto to tell them apart`,
+      );
+    }
+    this.node.status(STATUS.working(`registering ${request.events.length} event(s)`));
+    this.services.registrar.ensure(request).then(
+      (report) => this.finished(report, request),
+      (error: unknown) => this.finished({ items: [], error: errorMessage(error) }, request),
+    );
+  }
+
+  /** Checked before any API call: a warning when something is not set yet, an error when it is wrong. */
+  private refused(error: unknown): void {
+    const message = `not registered with Clarus: ${redactToken(errorMessage(error), this.services.webhookSecret)}`;
+    if (error instanceof NotConfiguredError) this.node.warn(message);
+    else this.node.error(message, { topic: "registration", payload: { error: message } });
+    this.node.status(STATUS.degraded(message.replace(" with Clarus", "").slice(0, 40)));
+  }
+
+  /** On close: deletes the automations only when the node itself was deleted (`removed`). */
+  async close(removed: boolean): Promise<void> {
+    this.active = false;
+    if (!removed || this.events.length === 0 || !this.services.hasApiCredentials) return;
+    // Deleting needs only the API: it runs even when the URL could not be built.
+    const removal = this.services.registrar
+      .remove(this.node.id, this.services.webhookSecret)
+      .then((report) => {
+        applyToConnection(this.services, report);
+        const text = redactToken(describeReport(report), this.services.webhookSecret);
+        if (failures(report) > 0) this.node.warn(`could not delete its Clarus automations: ${text}`);
+        else if (report.items.length > 0) this.node.log(`deleted its Clarus automations: ${text}`);
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.node.warn("still deleting its Clarus automations after 10 s; it goes on in the background");
+        resolve();
+      }, REMOVE_WAIT_MS);
+    });
+    await Promise.race([removal, waited]);
+    clearTimeout(timer);
+  }
+
+  private finished(report: RegistrationReport, request: EnsureRequest): void {
+    applyToConnection(this.services, report);
+    if (!this.active) return;
+    const text = redactToken(describeReport(report), request.secret);
+    const failed = failures(report);
+    const allowed = this.listening.automationIds ?? new Set<string>();
+    const refused = report.items
+      .filter((i) => i.outcome !== "failed" && i.outcome !== "disabled" && i.automationId !== undefined)
+      .map((i) => i.automationId as string)
+      .filter((id) => allowed.size > 0 && !allowed.has(id));
+    if (refused.length > 0) {
+      this.node.warn(
+        `automation(s) ${refused.join(", ")} are not in this node's Automations list, so their deliveries are refused (403): add them or clear the list`,
+      );
+    }
+    if (failed === 0) {
+      const serving = report.items.filter((i) => i.outcome !== "disabled").length;
+      this.node.log(`registered with Clarus at ${shownUrl(request)}: ${text}`);
+      this.node.status(STATUS.ok(`registered ${serving} event(s)`));
+      return;
+    }
+    // A source node reports with a message so Catch nodes see it (style.md §3); the token never goes in.
+    this.node.error(`registration with Clarus failed: ${text}`, {
+      topic: "registration",
+      payload: { url: shownUrl(request), ...report },
+    });
+    const of = report.error ? "" : ` (${failed} of ${report.items.length})`;
+    this.node.status(STATUS.degraded(`registration failed${of}`));
+  }
+}
