@@ -1,6 +1,7 @@
 import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
+import { deadLettersHandler } from "./lib/delivery/dead-letters";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
 import { adminPermission } from "./lib/node-red/admin-permission";
@@ -14,8 +15,16 @@ export = (RED: NodeAPI) => {
       warn: (message) => this.warn(message),
       info: (message) => this.log(message),
       debug: (message) => this.debug(message),
+      delivery: {
+        generateId: () => RED.util.generateId(),
+        error: (message) => this.error(message),
+      },
     });
+    // Pending events are sent again once the flows run, so every source node has registered its sender.
+    const startDelivery = () => this.services.delivery.start();
+    RED.events.once("flows:started", startDelivery);
     this.on("close", (removed: boolean, done: () => void) => {
+      RED.events.off("flows:started", startDelivery);
       this.services.close(removed).then(done, (error: unknown) => {
         this.error(error);
         done();
@@ -42,4 +51,9 @@ export = (RED: NodeAPI) => {
   RED.httpAdmin.get("/clarus-wms/events", adminPermission(RED, "clarus-connection.read"), (_req, res) => {
     res.json(CLARUS_EVENTS);
   });
+  RED.httpAdmin.get(
+    "/clarus-wms/connections/:id/dead-letters",
+    adminPermission(RED, "clarus-connection.read"),
+    deadLettersHandler((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services),
+  );
 };

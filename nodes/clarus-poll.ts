@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
+import { nodeSender } from "./lib/delivery/sender";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { PollDef, Poller, pollSettings } from "./lib/poll/poller";
 
@@ -9,11 +10,14 @@ export = (RED: NodeAPI) => {
   function ClarusPoll(this: Node, def: PollDef) {
     RED.nodes.createNode(this, def);
     let poller: Poller | undefined;
+    let unregister = () => {};
     try {
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
       if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
       const services = connection.services;
       poller = new Poller(this, services, services.api, pollSettings(def), () => RED.util.generateId());
+      // Its unconfirmed records (on-confirm) are sent again from this node.
+      unregister = services.delivery.registerSender(this.id, nodeSender(this));
       poller.start();
     } catch (error) {
       reportStartFailure(this, "not polling", error);
@@ -29,6 +33,7 @@ export = (RED: NodeAPI) => {
     });
 
     this.on("close", (removed: boolean, done: () => void) => {
+      unregister();
       if (!poller) return done();
       poller.stop(removed).then(done, (error: unknown) => {
         this.error(errorMessage(error));

@@ -67,6 +67,7 @@ async function startWarehouse({
   settings = {},
   seed = 7,
   pollOverrides = {},
+  connection = {},
 } = {}) {
   const sim = await startSimulator({ history: 0, seed, webhook });
   let app;
@@ -90,7 +91,7 @@ async function startWarehouse({
     async load() {
       helper.settings({ clarus: TEST_TUNING, ...(userDir ? { userDir } : {}), ...settings });
       const flow = [
-        connectionFor(sim, automations),
+        connectionFor(sim, automations, connection),
         {
           id: "hook",
           type: "clarus-webhook-in",

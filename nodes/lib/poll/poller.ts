@@ -5,10 +5,9 @@ import type { Node, NodeDef, NodeMessage } from "node-red";
 
 import type { ClarusClient, RetryInfo } from "../api/client";
 import { safeFileName, type ConnectionServices } from "../connection/services";
-import { dedupeKeyFor } from "../events/dedupe-keys";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
-import { eventMessage } from "../events/message";
+import { emitPolledEvents } from "./emission";
 import { PollState, PollStateFile } from "./state";
 import { flag } from "../node-red/properties";
 import { customStream, POLL_STREAMS, PollStream } from "./streams";
@@ -92,8 +91,8 @@ interface RunOutcome {
 
 /**
  * Runs one clarus-poll: never two runs at once (a trigger during a run waits for it, shown in the
- * status), the next timed run only after the last one ended, records claimed in the connection's
- * dedupe store before they are sent, and the watermark advanced only after a run without errors.
+ * status), the next timed run only after the last one ended, records claimed or admitted through the
+ * connection's delivery before they are sent, and the watermark advanced only after a run without errors.
  */
 export class Poller {
   private running?: Promise<void>;
@@ -233,25 +232,10 @@ export class Poller {
     };
     for await (const page of relayPages(this.client, pageRequest)) {
       pages++;
-      for (const { event, record } of await stream.events(page.nodes, this.client, signal)) {
-        const dedupeKey = dedupeKeyFor(event, record, JSON.stringify(record));
-        if (!this.connection.dedupe.claim(dedupeKey)) {
-          outcome.duplicates++;
-          continue;
-        }
-        outcome.fresh++;
-        this.node.send(
-          eventMessage({
-            msgid: this.generateId(),
-            event,
-            source: "poll",
-            payload: record,
-            identity: { subdomain: this.connection.subdomain, apiDomain: this.connection.apiUrl },
-            dedupeKey,
-            duplicate: false,
-          }),
-        );
-      }
+      const events = await stream.events(page.nodes, this.client, signal);
+      const emitted = await emitPolledEvents(this.node, this.connection, events, this.generateId);
+      outcome.fresh += emitted.fresh;
+      outcome.duplicates += emitted.duplicates;
       if (pages >= maxPages && page.hasNextPage && page.endCursor) {
         stoppedAt = page.endCursor;
         break;
