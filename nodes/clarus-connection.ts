@@ -1,6 +1,7 @@
 import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
+import { deadLettersHandler } from "./lib/delivery/dead-letters";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
@@ -15,8 +16,16 @@ export = (RED: NodeAPI) => {
       warn: (message) => this.warn(message),
       info: (message) => this.log(message),
       debug: (message) => this.debug(message),
+      delivery: {
+        generateId: () => RED.util.generateId(),
+        error: (message) => this.error(message),
+      },
     });
+    // Pending events are sent again once the flows run, so every source node has registered its sender.
+    const startDelivery = () => this.services.delivery.start();
+    RED.events.once("flows:started", startDelivery);
     this.on("close", (removed: boolean, done: () => void) => {
+      RED.events.off("flows:started", startDelivery);
       this.services.close(removed).then(done, (error: unknown) => {
         this.error(error);
         done();
@@ -55,5 +64,11 @@ export = (RED: NodeAPI) => {
     "/clarus-wms/test-connection",
     adminPermission(RED, "clarus-connection.write"),
     testConnectionHandler(deployed, tuning),
+  );
+
+  RED.httpAdmin.get(
+    "/clarus-wms/connections/:id/dead-letters",
+    adminPermission(RED, "clarus-connection.read"),
+    deadLettersHandler((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services),
   );
 };

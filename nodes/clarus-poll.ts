@@ -4,6 +4,7 @@ import type { ClarusConnectionNode } from "./lib/connection/services";
 import { adminPermission } from "./lib/node-red/admin-permission";
 import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
+import { nodeSender } from "./lib/delivery/sender";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { PollDef, Poller, pollSettings } from "./lib/poll/poller";
 
@@ -11,12 +12,15 @@ export = (RED: NodeAPI) => {
   function ClarusPoll(this: Node, def: PollDef) {
     RED.nodes.createNode(this, def);
     let poller: Poller | undefined;
+    let unregister = () => {};
     try {
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
       if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
       const services = connection.services;
       const settings = pollSettings(def, (message) => this.warn(message));
       poller = new Poller(this, services, services.api, settings, () => RED.util.generateId());
+      // Its unconfirmed records (on-confirm) are sent again from this node.
+      unregister = services.delivery.registerSender(this.id, nodeSender(this));
       poller.start();
     } catch (error) {
       reportStartFailure(this, "not polling", error);
@@ -32,6 +36,7 @@ export = (RED: NodeAPI) => {
     });
 
     this.on("close", (removed: boolean, done: () => void) => {
+      unregister();
       if (!poller) return done();
       poller.stop(removed).then(done, (error: unknown) => {
         this.error(errorMessage(error));

@@ -2,7 +2,7 @@ import type { Node, NodeAPI } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
 import { adminPermission } from "./lib/node-red/admin-permission";
-import { NotConfiguredError } from "./lib/node-red/errors";
+import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
@@ -37,12 +37,14 @@ export = (RED: NodeAPI) => {
       }
     }
     this.on("close", (removed: boolean, done: () => void) => {
-      receiver?.close();
-      if (!registration) return done();
-      registration.close(removed).then(done, (error: unknown) => {
-        this.error(error);
-        done();
-      });
+      // The receiver waits for requests in flight; registration deletes the automations of a removed node.
+      Promise.all([receiver?.close(), registration?.close(removed)]).then(
+        () => done(),
+        (error: unknown) => {
+          this.error(errorMessage(error));
+          done();
+        },
+      );
     });
   }
 

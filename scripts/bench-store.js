@@ -10,8 +10,7 @@
 //    keys live in redis-server (its used_memory is printed too) and the Node.js process stays flat; with files
 //    every key is in the process (the file store holds up to dedupeCapacity keys, set to `--keys` here).
 //
-// The file backend is the 0.1 dedupe store (nodes/lib/store/dedupe-store.ts) until the file ConnectionStore
-// lands; then `fileStore()` below builds that instead (same claims, one line).
+// The file backend is the file ConnectionStore (nodes/lib/store/file-store.ts): its dedupe store and journal.
 const { execFileSync, fork } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -52,17 +51,18 @@ async function redisStore(url) {
 }
 
 function fileStore(capacity) {
-  const { DedupeStore } = require(path.join(BUILD, "dedupe-store.js"));
+  const { FileConnectionStore } = require(path.join(BUILD, "file-store.js"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clarus-bench-store-"));
-  const store = new DedupeStore({
-    ttlMs: 72 * 3_600_000,
-    capacity,
-    file: path.join(dir, "dedupe"),
+  const store = new FileConnectionStore({
+    directory: dir,
+    connectionId: "bench",
+    dedupeTtlMs: 72 * 3_600_000,
+    dedupeCapacity: capacity,
+    redeliverMs: 300_000,
     warn: quiet.warn,
   });
   return {
-    // The ConnectionStore's claim is async; the 0.1 store's is synchronous.
-    claim: async (key) => store.claim(key),
+    claim: (key) => store.claim(key),
     close: async () => {
       await store.close(false);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,9 +1,15 @@
-// `npm run bench`: clarus-webhook-in (token, header checks and dedupe on) against Node-RED's own
-// `http in → http response`, in one real Node-RED process, same machine, same run, alternating rounds.
-// Prints figures; it is not a test and fails only when the bench itself cannot run.
+// `npm run bench`: clarus-webhook-in (token, header checks and dedupe on), with `delivery: on-receipt` and with
+// `delivery: on-confirm` (each event written and fsync'd to the inbox before the 200, then confirmed by a
+// clarus-confirm node), against Node-RED's own `http in → http response`, in one real Node-RED process, same
+// machine, same run, alternating rounds. Prints figures; it is not a test and fails only when the bench
+// itself cannot run.
 //
 //   node scripts/bench-webhook.js [--duration 8] [--rounds 3] [--warmup 3] [--connections 10] [--profile]
+//                                 [--variants]
 //
+// --variants then runs core and on-confirm again in two more Node-RED processes, one with the inbox's group
+// commit off (every event its own write and fsync) and one with fsync off (settings.js `clarus.inbox`), to
+// show what grouping saves and what the fsync costs.
 // --profile starts Node-RED with --cpu-prof and writes the profile to bench-results/ (open it in Chrome
 // DevTools or speedscope).
 const fs = require("node:fs");
@@ -26,10 +32,10 @@ const {
 } = require("../test/helpers/red-process");
 
 const MODULE = "@wmsflow/node-red-clarus";
-const { TOKEN, CLARUS_HEADERS, connectionConfig } = require("../test/helpers/fixtures");
+const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig } = require("../test/helpers/fixtures");
 const HEADERS = { "Content-Type": "application/json", ...CLARUS_HEADERS };
 const BODY_BYTES = 600;
-const GOALS = { ratio: 1.1, clarusP99Ms: 50 };
+const GOALS = { ratio: 1.1, confirmRatio: 1.0, clarusP99Ms: 50 };
 
 const { values: options } = parseArgs({
   options: {
@@ -38,6 +44,7 @@ const { values: options } = parseArgs({
     warmup: { type: "string", default: "3" },
     connections: { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
+    variants: { type: "boolean", default: false },
   },
 });
 const DURATION = Number(options.duration);
@@ -47,13 +54,41 @@ const CONNECTIONS = Number(options.connections);
 
 const TARGETS = {
   core: { path: "/core", label: "core http in → http response" },
-  clarus: { path: `/clarus/events/${TOKEN}`, label: "clarus-webhook-in (token, headers, dedupe)" },
+  clarus: {
+    path: `/clarus/events/${TOKEN}`,
+    label: "clarus-webhook-in (token, headers, dedupe), on-receipt",
+  },
+  confirm: {
+    path: `/clarus/confirmed/${TOKEN}`,
+    label: "clarus-webhook-in, on-confirm (inbox write + fsync before the 200) → clarus-confirm",
+  },
 };
+const ALL_TARGETS = Object.keys(TARGETS);
+
+/** The inbox settings of each process: the default, then (--variants) grouping off and fsync off. */
+const PROCESSES = [
+  { name: "default", inbox: undefined, targets: ALL_TARGETS },
+  ...(options.variants
+    ? [
+        { name: "group commit off", inbox: { groupCommit: false }, targets: ["core", "confirm"] },
+        { name: "fsync off", inbox: { sync: false }, targets: ["core", "confirm"] },
+      ]
+    : []),
+];
 
 function benchFlow() {
   return [
     { id: "bench", type: "tab", label: "bench" },
     connectionConfig({ dedupeCapacity: 100000, credentials: { webhookToken: TOKEN } }),
+    connectionConfig({
+      id: "conn-confirm",
+      name: "on-confirm",
+      dedupeCapacity: 100000,
+      delivery: "on-confirm",
+      redeliverSeconds: 300,
+      maxAttempts: 10,
+      credentials: { webhookToken: TOKEN },
+    }),
     {
       id: "core-in",
       type: "http in",
@@ -78,24 +113,26 @@ function benchFlow() {
       y: 60,
       wires: [],
     },
-    {
-      id: "hook",
-      type: "clarus-webhook-in",
+    webhookConfig({ z: "bench", name: "", x: 140, y: 120, wires: [[]] }),
+    webhookConfig({
+      id: "hook-confirm",
       z: "bench",
       name: "",
-      connection: "conn",
-      path: "/clarus/events",
-      method: "POST",
-      event: "auto",
-      automationIds: "",
-      requireToken: true,
-      allowIps: "",
-      trustProxy: "none",
-      maxBytes: 1048576,
-      dedupe: true,
-      duplicatesOutput: false,
+      connection: "conn-confirm",
+      path: "/clarus/confirmed",
       x: 140,
-      y: 120,
+      y: 180,
+      wires: [["confirmer"]],
+    }),
+    {
+      id: "confirmer",
+      type: "clarus-confirm",
+      z: "bench",
+      name: "",
+      action: "confirm",
+      retrySeconds: 60,
+      x: 360,
+      y: 180,
       wires: [[]],
     },
   ];
@@ -155,46 +192,35 @@ function row(cells, widths) {
 
 let port;
 
-async function main() {
-  const tmp = makeTempDir("clarus-bench-");
-  const userDir = path.join(tmp, "userDir");
-  const link = path.join(userDir, "node_modules", MODULE);
-  let red;
-  try {
-    linkPackage(userDir, { name: "clarus-bench", manifest: { version: "0.0.1" } });
-    port = await freePort();
-    writeSettings({ userDir, port });
-    const profileDir = path.join(REPO_ROOT, "bench-results");
-    const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-    red = await startNodeRed({ userDir, port, nodeArgs });
+const widths = [8, 8, 9, 8, 8, 8, 8, 8];
+const verdict = (ok) => (ok ? "met" : "NOT met");
 
+/** One Node-RED process with the inbox tuned as `inbox`: warm-up, then `ROUNDS` alternating rounds of `targets`. */
+async function measure(userDir, { name, inbox, targets }) {
+  writeSettings({ userDir, port, extra: inbox ? { clarus: { inbox } } : {} });
+  // The inbox and dedupe files of an earlier process would only be read back: each process starts empty.
+  fs.rmSync(path.join(userDir, "clarus"), { recursive: true, force: true });
+  const profileDir = path.join(REPO_ROOT, "bench-results");
+  const nodeArgs = options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const red = await startNodeRed({ userDir, port, nodeArgs });
+  try {
     const sets = (await adminNodes(port)).filter((set) => set.module === MODULE);
-    for (const type of ["clarus-connection", "clarus-webhook-in"]) {
+    for (const type of ["clarus-connection", "clarus-webhook-in", "clarus-confirm"]) {
       const set = sets.find((candidate) => candidate.types.includes(type));
       if (!set || !set.enabled || set.err) {
         throw new Error(`${type} did not load from the linked user directory:\n${red.tail()}`);
       }
     }
     await deployFlows(red, benchFlow());
-
-    const nodeRedVersion = require("node-red/package.json").version;
-    console.log(
-      `Node ${process.version}, Node-RED ${nodeRedVersion}, ${require("node:os").cpus().length} CPUs; ` +
-        `autocannon ${CONNECTIONS} connections, no pipelining, POST ${BODY_BYTES}-byte bodies (unique ids), ` +
-        `${ROUNDS} × ${DURATION} s per target after a ${WARMUP} s warm-up each`,
-    );
-    for (const [name, target] of Object.entries(TARGETS)) console.log(`  ${name.padEnd(6)} ${target.label}`);
-    console.log("");
-
-    const widths = [8, 7, 9, 8, 8, 8, 8, 8];
+    console.log(`process: ${name}${inbox ? ` (settings.js clarus.inbox = ${JSON.stringify(inbox)})` : ""}`);
     console.log(row(["round", "target", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors"], widths));
-    const results = { core: [], clarus: [] };
-    let lastClarusId;
+    const results = Object.fromEntries(targets.map((target) => [target, []]));
+    const lastIds = {};
     const runRound = async (label, target, seconds) => {
       const startId = nextId;
       const result = await cannon(target, seconds);
       // An id from the middle of the round was certainly sent (the last few built per connection may not be).
-      if (target === "clarus") lastClarusId = Math.floor((startId + nextId) / 2);
+      lastIds[target] = Math.floor((startId + nextId) / 2);
       console.log(
         row(
           [
@@ -212,16 +238,12 @@ async function main() {
       );
       return result;
     };
-    await runRound("warm-up", "core", WARMUP);
-    await runRound("warm-up", "clarus", WARMUP);
+    for (const target of targets) await runRound("warm-up", target, WARMUP);
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const target of ["core", "clarus"]) {
-        results[target].push(await runRound(String(round), target, DURATION));
-      }
+      for (const target of targets) results[target].push(await runRound(String(round), target, DURATION));
     }
-
     const summary = {};
-    for (const target of ["core", "clarus"]) {
+    for (const target of targets) {
       summary[target] = {
         rps: median(results[target].map((result) => result.requests.average)),
         p99: median(results[target].map((result) => result.latency.p99)),
@@ -231,49 +253,108 @@ async function main() {
     }
     console.log("");
     console.log(row(["median", "target", "req/s", "", "p99 ms", "", "non-2xx", "errors"], widths));
-    for (const target of ["core", "clarus"]) {
+    for (const target of targets) {
       const { rps, p99, non2xx, errors } = summary[target];
       console.log(row(["", target, rps.toFixed(0), "", p99, "", non2xx, errors], widths));
     }
-    const ratio = summary.clarus.rps / summary.core.rps;
-    const verdict = (ok) => (ok ? "met" : "NOT met");
     console.log("");
+    if (summary.clarus) await checkDedupe("clarus", lastIds.clarus);
+    if (summary.confirm) {
+      await checkDedupe("confirm", lastIds.confirm);
+      const inboxState = await request({ port, path: "/clarus-wms/connections/conn-confirm/dead-letters" });
+      const { pending, dead } = inboxState.json();
+      console.log(
+        `on-confirm inbox after the rounds: ${pending} pending, ${dead} dead (every event was confirmed)`,
+      );
+    }
+    console.log("");
+    const status = await red.stop();
+    if (options.profile)
+      console.log(`CPU profile of Node-RED written to ${profileDir}/ (exit ${status.code})`);
+    return summary;
+  } finally {
+    await red.kill();
+  }
+}
+
+/** Dedupe was on throughout: a body already sent is answered as a duplicate, a new one is not. */
+async function checkDedupe(target, sentId) {
+  const repost = async (id) => {
+    const res = await request({
+      port,
+      method: "POST",
+      path: TARGETS[target].path,
+      headers: HEADERS,
+      body: bodyFor(id),
+    });
+    return `${res.status} ${res.text}`;
+  };
+  console.log(`${target} dedupe: re-post of id ${sentId} (sent in its last round) → ${await repost(sentId)}`);
+  console.log(`${target} dedupe: a new id ${nextId} → ${await repost(nextId++)}`);
+}
+
+async function main() {
+  const tmp = makeTempDir("clarus-bench-");
+  const userDir = path.join(tmp, "userDir");
+  const link = path.join(userDir, "node_modules", MODULE);
+  try {
+    // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
+    linkPackage(userDir, { name: "clarus-bench", manifest: { version: "0.0.1" } });
+    port = await freePort();
+
+    const nodeRedVersion = require("node-red/package.json").version;
+    console.log(
+      `Node ${process.version}, Node-RED ${nodeRedVersion}, ${require("node:os").cpus().length} CPUs; ` +
+        `autocannon ${CONNECTIONS} connections, no pipelining, POST ${BODY_BYTES}-byte bodies (unique ids), ` +
+        `${ROUNDS} × ${DURATION} s per target after a ${WARMUP} s warm-up each`,
+    );
+    for (const [name, target] of Object.entries(TARGETS)) console.log(`  ${name.padEnd(7)} ${target.label}`);
+    console.log("");
+
+    const summaries = [];
+    for (const setup of PROCESSES) summaries.push({ ...setup, summary: await measure(userDir, setup) });
+
+    const [first] = summaries;
+    const { core, clarus, confirm } = first.summary;
+    const ratio = clarus.rps / core.rps;
+    const confirmRatio = confirm.rps / core.rps;
     console.log(
       `ratio clarus/core req/s: ${ratio.toFixed(2)}  (goal ≥ ${GOALS.ratio}: ${verdict(ratio >= GOALS.ratio)})`,
     );
     console.log(
-      `clarus ack p99: ${summary.clarus.p99} ms  (goal < ${GOALS.clarusP99Ms} ms at ${CONNECTIONS} connections: ` +
-        `${verdict(summary.clarus.p99 < GOALS.clarusP99Ms)})`,
+      `ratio confirm/core req/s: ${confirmRatio.toFixed(2)}  ` +
+        `(goal ≥ ${GOALS.confirmRatio}: ${verdict(confirmRatio >= GOALS.confirmRatio)})`,
     );
+    for (const target of ["clarus", "confirm"]) {
+      const { p99 } = first.summary[target];
+      console.log(
+        `${target} ack p99: ${p99} ms  (goal < ${GOALS.clarusP99Ms} ms at ${CONNECTIONS} connections: ` +
+          `${verdict(p99 < GOALS.clarusP99Ms)})`,
+      );
+    }
     console.log(
-      `non-2xx over the measured rounds: core ${summary.core.non2xx}, clarus ${summary.clarus.non2xx}`,
+      `non-2xx over the measured rounds: core ${core.non2xx}, clarus ${clarus.non2xx}, confirm ${confirm.non2xx}`,
     );
-
-    // Dedupe was on throughout: a body already sent is answered as a duplicate, a new one is not.
-    const repost = async (id) => {
-      const res = await request({
-        port,
-        method: "POST",
-        path: TARGETS.clarus.path,
-        headers: HEADERS,
-        body: bodyFor(id),
-      });
-      return `${res.status} ${res.text}`;
-    };
-    console.log(
-      `dedupe: re-post of id ${lastClarusId} (sent in the last clarus round) → ${await repost(lastClarusId)}`,
-    );
-    console.log(`dedupe: a new id ${nextId} → ${await repost(nextId++)}`);
+    if (summaries.length > 1) {
+      console.log("");
+      console.log("on-confirm by inbox setting (each process measured against its own core rounds):");
+      console.log(row(["", "", "req/s", "ratio", "p99 ms", "", "", ""], widths).trimEnd() + "   process");
+      for (const { name, summary } of summaries) {
+        const cells = [
+          "",
+          "confirm",
+          summary.confirm.rps.toFixed(0),
+          (summary.confirm.rps / summary.core.rps).toFixed(2),
+          summary.confirm.p99,
+        ];
+        console.log(row(cells, widths.slice(0, 5)) + `   ${name}`);
+      }
+    }
     console.log(
       "        (dedupeCapacity 100000: beyond that, the least recently seen keys are forgotten first)",
     );
     console.log(`unique bodies built: ${nextId - FIRST_ID}`);
-
-    const status = await red.stop();
-    if (options.profile)
-      console.log(`CPU profile of Node-RED written to ${profileDir}/ (exit ${status.code})`);
   } finally {
-    if (red) await red.kill();
     // Unlink first: the clean-up must never walk into the repository the link points at.
     fs.rmSync(link, { force: true });
     removeDir(tmp);

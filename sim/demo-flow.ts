@@ -1,4 +1,7 @@
-/** The demo's flow: webhook-in and three polls into the four event filters, each into a debug node. */
+/**
+ * The demo's flow: webhook-in and three polls into the four event filters, each into a debug node and a
+ * clarus-confirm. The connection delivers on-confirm, so an event is done only once it was shown.
+ */
 export interface DemoFlowOptions {
   apiUrl: string;
   subdomain: string;
@@ -45,13 +48,18 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
       automations: options.automations,
       dedupeHours: 72,
       dedupeCapacity: 100000,
+      delivery: "on-confirm",
+      redeliverSeconds: 300,
+      maxAttempts: 10,
     },
     node("demo-comment", "comment", 200, 40, {
       name: "Clarus WMS demo: webhooks plus a poll safety net",
       info:
         "The Clarus simulator posts each warehouse event to the webhook node. It drops 15% of them and " +
         "repeats 10% on purpose: the poll nodes read the Clarus GraphQL API every minute and recover what " +
-        "was dropped, and the shared dedupe store makes sure each event reaches the debug sidebar once.",
+        "was dropped, and the shared dedupe store makes sure each event reaches the debug sidebar once. " +
+        "The connection delivers on-confirm: each event is kept on disk until the clarus-confirm node after " +
+        "the filters sees it, and is sent again if Node-RED stops before that.",
     }),
     node("demo-webhook", "clarus-webhook-in", 160, 140, {
       name: "Clarus webhooks",
@@ -87,31 +95,37 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
       name: "",
       otherOutput: false,
       outputs: 1,
-      wires: [["debug-dispatched"]],
+      wires: [["debug-dispatched", "demo-confirm"]],
     }),
     node("goods-in", "clarus-goods-in-completed", 520, 180, {
       name: "",
       otherOutput: false,
       outputs: 1,
-      wires: [["debug-goods-in"]],
+      wires: [["debug-goods-in", "demo-confirm"]],
     }),
     node("adjustment", "clarus-stock-adjustment", 520, 240, {
       name: "",
       direction: "both",
       otherOutput: false,
       outputs: 1,
-      wires: [["debug-adjustment"]],
+      wires: [["debug-adjustment", "demo-confirm"]],
     }),
     node("hold", "clarus-stock-hold", 520, 300, {
       name: "",
       change: "both",
       otherOutput: false,
       outputs: 1,
-      wires: [["debug-hold"]],
+      wires: [["debug-hold", "demo-confirm"]],
     }),
     debug("debug-dispatched", "Sales order dispatched", 120),
     debug("debug-goods-in", "Goods-in completed", 180),
     debug("debug-adjustment", "Stock adjusted", 240),
     debug("debug-hold", "Stock hold changed", 300),
+    node("demo-confirm", "clarus-confirm", 900, 380, {
+      name: "Shown: confirm",
+      action: "confirm",
+      retrySeconds: 60,
+      wires: [[]],
+    }),
   ];
 }

@@ -73,14 +73,14 @@ describe("clarus-connection store", function () {
 
   it("should keep a 0.1 connection (no store property) on files, without Redis", async function () {
     const conn = await load();
-    assert.equal(conn.services.store, undefined);
-    assert.equal(conn.services.dedupe.claim("k"), true);
+    assert.equal(conn.services.store.kind, "file");
+    assert.equal(await conn.services.store.claim("k"), true);
     assert.deepEqual(await raw.keys("*"), []);
   });
 
   it("should keep files when store is file, even with a redisUrl", async function () {
     const conn = await load({ store: "file" }, { redisUrl: server.url() });
-    assert.equal(conn.services.store, undefined);
+    assert.equal(conn.services.store.kind, "file");
   });
 
   it("should build the Redis store from redisUrl, with keys under clarus:<subdomain>: by default", async function () {

@@ -1,5 +1,7 @@
 const assert = require("node:assert/strict");
+const fs = require("node:fs");
 const http = require("node:http");
+const path = require("node:path");
 
 const request = require("supertest");
 
@@ -77,6 +79,7 @@ describe("clarus-webhook-in", function () {
         integrationId: "723",
         dedupeKey: "goods_out.completed:1",
         duplicate: false,
+        connection: "conn",
       });
     });
 
@@ -417,6 +420,112 @@ describe("clarus-webhook-in", function () {
     });
   });
 
+  context("when a delivery carries no business key (issue 13 item 1)", function () {
+    const twoEvents = [
+      { id: "43", event: "goods_out.updated" },
+      { id: "44", event: "goods_out.processed" },
+    ];
+    const from = (automationId) => ({ ...CLARUS_HEADERS, "X-ClarusWMS-Automation-ID": automationId });
+
+    it("should let every GET without a query string through, from one automation or several", async function () {
+      await load({ hook: { method: "GET" }, connection: { automations: twoEvents } });
+      for (const automationId of ["43", "43", "44"]) {
+        await request(app).get(`/clarus/events/${TOKEN}`).set(from(automationId)).expect(200, { ok: true });
+      }
+      const received = await out.waitFor(3);
+      assert.deepEqual(
+        received.map((m) => m.topic),
+        ["goods_out.updated", "goods_out.updated", "goods_out.processed"],
+      );
+      assert.equal(new Set(received.map((m) => m.clarus.dedupeKey)).size, 3);
+    });
+
+    it("should let every empty {} body through", async function () {
+      await load();
+      await post(undefined, {}).expect(200, { ok: true });
+      await post(undefined, {}).expect(200, { ok: true });
+      await out.waitFor(2);
+    });
+
+    it("should keep equal id-less bodies of different events or automations apart, and collapse a byte-identical retry", async function () {
+      await load({ connection: { automations: twoEvents } });
+      const body = { note: "nightly run", warehouse: "MAIN" };
+      await post(undefined, body, from("43")).expect(200, { ok: true });
+      await post(undefined, body, from("44")).expect(200, { ok: true });
+      await post(undefined, body, from("43")).expect(200, { ok: true, duplicate: true });
+      // Neither automation is mapped: both are "unknown", and still two different senders.
+      await post(undefined, body, from("45")).expect(200, { ok: true });
+      await post(undefined, body, from("46")).expect(200, { ok: true });
+      await post(undefined, body, from("46")).expect(200, { ok: true, duplicate: true });
+      const received = await out.waitFor(4);
+      assert.deepEqual(
+        received.map((m) => m.topic),
+        ["goods_out.updated", "goods_out.processed", "unknown", "unknown"],
+      );
+    });
+  });
+
+  context("when the flow is redeployed while a request is being read (issue 13 item 5)", function () {
+    for (const deploymentType of ["full", "nodes"]) {
+      it(`should answer it 503 on a ${deploymentType} deploy and take the retry as fresh`, async function () {
+        await load();
+        const body = JSON.stringify(dispatched(31));
+        const partial = await partialPost(app, body, 10);
+        const flow = [
+          connectionConfig(),
+          webhookConfig({ name: "redeployed" }),
+          { id: "out", type: "helper" },
+          { id: "dups", type: "helper" },
+        ];
+        await helper.setFlows(flow, deploymentType);
+        partial.finish();
+        const answer = await partial.response;
+        assert.equal(answer.status, 503, answer.text);
+        assert.equal(answer.headers["retry-after"], "5");
+        assert.equal(out.received.length, 0, "a message left the node being closed");
+        // Clarus retries into the new flow: fresh, and delivered.
+        out = collect(helper.getNode("out"));
+        await post(undefined, dispatched(31)).expect(200, { ok: true });
+        const [msg] = await out.waitFor(1);
+        assert.equal(msg.payload.id, 31);
+      });
+    }
+  });
+
+  context("when the connection's inbox cannot be written (on-confirm)", function () {
+    it("should answer 503 with Retry-After, send nothing, show it, and take the event once writes work", async function () {
+      const userDir = tempUserDir();
+      const inbox = path.join(userDir, "clarus", "inbox-conn.log");
+      fs.mkdirSync(path.dirname(inbox), { recursive: true });
+      // A full disk: the inbox and the file a rewrite would use both lead to /dev/full (ENOSPC).
+      fs.symlinkSync("/dev/full", inbox);
+      fs.symlinkSync("/dev/full", `${inbox}.tmp`);
+      const node = await load({ settings: { userDir }, connection: { delivery: "on-confirm" } });
+      for (let i = 0; i < 3; i++) {
+        const response = await post(undefined, dispatched(41)).expect(503);
+        assert.equal(response.headers["retry-after"], "5");
+        assert.equal(response.body.ok, false);
+        assert.match(response.body.error, /store cannot take the event: .*ENOSPC/);
+      }
+      const status = await waitForStatus(node, (s) => /store failing/.test(s.text));
+      assert.equal(status.fill, "red");
+      const warnings = node.warn.args.map((args) => String(args[0])).filter((w) => /rejected 503/.test(w));
+      assert.equal(warnings.length, 1, "warned once, not once a request");
+      assert.equal(out.received.length, 0);
+
+      fs.rmSync(inbox);
+      fs.rmSync(`${inbox}.tmp`, { force: true });
+      await post(undefined, dispatched(41)).expect(200, { ok: true });
+      const [msg] = await out.waitFor(1);
+      assert.equal(msg.payload.id, 41);
+      assert.equal(msg.clarus.attempt, 1);
+      assert.equal(msg.clarus.redelivered, false);
+      await waitForStatus(node, (s) => s.fill === "green");
+      assert.ok(node.warn.args.some(([w]) => /takes events again/.test(String(w))));
+      assert.equal(fs.lstatSync(inbox).isFile(), true, "the inbox is a regular file again");
+    });
+  });
+
   context("when it cannot start", function () {
     it("should wait, grey and warned, while the connection has no webhook token", async function () {
       const node = await load({ credentials: { webhookToken: "" } });
@@ -534,6 +643,59 @@ function rawPost(app, headers, body, { keepOpen = false } = {}) {
       } else {
         req.end(body);
       }
+    });
+  });
+}
+
+/**
+ * Starts a POST on a real socket that sends `sent` bytes of `body` and waits: resolves once the node is
+ * reading it, with `finish()` to send the rest and `response` (status, headers, text).
+ */
+function partialPost(app, body, sent) {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(app);
+    server.once("request", () => {
+      // The app's own "request" listener ran first: the handler is reading the body now.
+      setImmediate(() =>
+        resolve({
+          finish: () => req.end(body.slice(sent)),
+          response,
+        }),
+      );
+    });
+    let req;
+    const response = new Promise((settle, fail) => {
+      server.listen(0, "127.0.0.1", () => {
+        req = http.request({
+          host: "127.0.0.1",
+          port: server.address().port,
+          method: "POST",
+          path: `/clarus/events/${TOKEN}`,
+          headers: {
+            ...CLARUS_HEADERS,
+            "Content-Type": "application/json",
+            "Content-Length": Buffer.byteLength(body),
+          },
+        });
+        req.on("response", (res) => {
+          const chunks = [];
+          res.on("data", (chunk) => chunks.push(chunk));
+          res.on("end", () => {
+            server.close();
+            settle({
+              status: res.statusCode,
+              headers: res.headers,
+              text: Buffer.concat(chunks).toString("utf8"),
+            });
+          });
+        });
+        req.on("error", (error) => {
+          server.close();
+          fail(error);
+          reject(error);
+        });
+        req.write(body.slice(0, sent));
+      });
     });
   });
 }

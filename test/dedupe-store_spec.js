@@ -4,6 +4,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const { DedupeStore } = require("../build/nodes/lib/store/dedupe-store.js");
+const { StoreClosedError } = require("../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("./helpers/node-red");
 
 const HOUR = 3_600_000;
@@ -168,5 +169,78 @@ describe("DedupeStore", function () {
     const s = track(store({ file, capacity: 10000 }));
     for (let i = 0; i < 500; i++) assert.equal(s.has(`flushed-${i}`), true, `flushed-${i}`);
     assert.equal(s.size, 500, "only keys younger than the flush interval are lost");
+  });
+
+  it("should compact on load a journal torn by a kill, so the next batch survives the next crash (issue 13 item 7)", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const future = Date.now() + HOUR;
+    // A kill in the middle of a write leaves a partial last line without its newline.
+    fs.writeFileSync(
+      `${file}.journal`,
+      `${JSON.stringify(["k1", future])}\n${JSON.stringify(["k2", future])}\n["k3-torn", 17`,
+    );
+    // Never closed: the process "crashes" again after this batch is flushed.
+    const crashed = store({ file });
+    assert.equal(crashed.has("k1"), true);
+    assert.equal(crashed.has("k2"), true);
+    assert.equal(crashed.claim("k4"), true);
+    await crashed.flush();
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("k4"), true, "the batch after the torn line was lost");
+    assert.equal(reopened.claim("k4"), false);
+    assert.equal(reopened.has("k1"), true);
+    assert.ok(
+      fs
+        .readFileSync(`${file}.journal`, "utf8")
+        .split("\n")
+        .every((line) => line === "" || JSON.parse(line)),
+    );
+  });
+
+  it("should refuse claims once closed, so nothing is claimed that is never journaled (issue 13 item 5)", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = store({ file });
+    assert.equal(s.claim("before"), true);
+    await s.close();
+    assert.throws(() => s.claim("after-close"), StoreClosedError);
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("before"), true);
+    assert.equal(reopened.claim("after-close"), true, "a refused claim must not count as seen");
+  });
+
+  it("should replay a released claim as gone after a restart", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = store({ file, flushIntervalMs: 5 });
+    s.claim("kept");
+    s.claim("released");
+    s.release("released");
+    await s.flush();
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("kept"), true);
+    assert.equal(reopened.has("released"), false);
+  });
+
+  it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front (issue 13 item 13)", async function () {
+    // A child with --expose-gc measures the heap and array buffers a store of the largest capacity takes at once.
+    const script = `
+      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/dedupe-store.js"))});
+      const used = () => { global.gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+      const before = used();
+      const s = new DedupeStore({ ttlMs: 60000, capacity: 10000000, warn: () => {} });
+      const grown = used() - before;
+      for (let i = 0; i < 1000; i++) s.claim("k" + i);
+      console.log(JSON.stringify({ capacity: s.capacity, grown, size: s.size }));
+    `;
+    const child = spawn(process.execPath, ["--expose-gc", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0);
+    const measured = JSON.parse(output);
+    assert.equal(measured.capacity, 1_000_000);
+    assert.equal(measured.size, 1000);
+    assert.ok(measured.grown < 4 * 1024 * 1024, `a fresh store took ${measured.grown} bytes`);
   });
 });

@@ -596,7 +596,14 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
   });
 
   it("should show the poll's subtype guesses for stock transactions and save an edited map", async function () {
-    const id = await dragFromPalette("clarus-poll", 500, 300);
+    // A fresh poll node with its editor defaults (the one the palette test added was removed before a deploy).
+    const id = await page.evaluate(() => {
+      const defaults = RED.nodes.getType("clarus-poll").defaults;
+      const node = { id: RED.nodes.id(), type: "clarus-poll", x: 600, y: 500, z: RED.workspaces.active() };
+      for (const [property, spec] of Object.entries(defaults)) node[property] = spec.value;
+      RED.view.importNodes([node], { generateIds: false, addFlow: false, touchImport: true });
+      return node.id;
+    });
     await openEditDialog(id);
     await page.waitForSelector(".node-input-subtypes-row", { state: "hidden" });
     await page.selectOption("#node-input-stream", "stock.transactions");

@@ -69,6 +69,7 @@ async function startWarehouse({
   pollOverrides = {},
   schema = "rich",
   simOptions = {},
+  connection = {},
 } = {}) {
   const sim = await startSimulator({ history: 0, seed, webhook, schema, ...simOptions });
   let app;
@@ -94,7 +95,7 @@ async function startWarehouse({
     async load() {
       helper.settings({ clarus: TEST_TUNING, ...(userDir ? { userDir } : {}), ...settings });
       const flow = [
-        connectionFor(sim, automations, { apiUrl: warehouse.apiUrl }),
+        connectionFor(sim, automations, { apiUrl: warehouse.apiUrl, ...connection }),
         {
           id: "hook",
           type: "clarus-webhook-in",

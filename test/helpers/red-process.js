@@ -286,7 +286,8 @@ class RedProcess extends EventEmitter {
 /**
  * Starts `node red.js --userDir <userDir> --port <port> --settings <settingsFile>` and resolves once the
  * flows are started and the server listens (both log lines), or rejects with the output when it exits or
- * times out first. `nodeArgs` go before red.js (e.g. `--cpu-prof`). Set CLARUS_TEST_ECHO=1 to see the log.
+ * times out first. `nodeArgs` go before red.js (e.g. `--cpu-prof`). `uid`/`gid` run it as another user (the
+ * parent must be root). Set CLARUS_TEST_ECHO=1 to see the log.
  */
 async function startNodeRed({
   redJs = require.resolve("node-red/red.js"),
@@ -298,12 +299,15 @@ async function startNodeRed({
   env = {},
   readyTimeoutMs = 30_000,
   echo = process.env.CLARUS_TEST_ECHO === "1",
+  uid,
+  gid,
 }) {
   const args = [...nodeArgs, redJs, "--userDir", userDir, "--port", String(port), "--settings", settingsFile];
   const child = spawn(nodeBinary, args, {
     cwd: userDir,
     env: { ...cleanNpmEnv(), FORCE_COLOR: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(uid === undefined ? {} : { uid, gid }),
   });
   const red = new RedProcess(child, { port, echo });
   const spawned = new Promise((resolve, reject) => {

@@ -3,8 +3,10 @@
 // - `shared`: two stores made by `create` with the same options see one state, as two Node-RED instances on
 //   one Redis do (claims, inbox, leases across instances); a single-instance backend (files) sets it false.
 // - `create({ claimTtlMs, redeliverMs, namespace })` returns a fresh store; `namespace` separates tests.
-// The file backend joins this list when it lands: its factory builds the file store in a temp directory
-// (`namespace` as the connection id) and sets `shared: false`.
+// - The file backend builds the file store in a temp directory (`namespace` as the connection id) and sets
+//   `shared: false`.
+const fs = require("node:fs");
+const os = require("node:os");
 const path = require("node:path");
 
 const { RedisServer } = require("./redis-server");
@@ -77,6 +79,35 @@ function redisBackend() {
   };
 }
 
-const STORE_BACKENDS = [redisBackend];
+function fileBackend() {
+  const { FileConnectionStore } = require(path.join(build, "file-store.js"));
+  let directory;
+  const stores = [];
+  return {
+    name: "file",
+    shared: false,
+    async start() {
+      directory = fs.mkdtempSync(path.join(os.tmpdir(), "clarus-contract-"));
+    },
+    create({ claimTtlMs = 60_000, redeliverMs = 60_000, namespace = "test", log = recordingLog().log } = {}) {
+      const store = new FileConnectionStore({
+        directory,
+        connectionId: namespace,
+        dedupeTtlMs: claimTtlMs,
+        dedupeCapacity: 100_000,
+        redeliverMs,
+        warn: log.warn,
+      });
+      stores.push(store);
+      return store;
+    },
+    async stop() {
+      await Promise.all(stores.splice(0).map((store) => store.close(false)));
+      fs.rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+const STORE_BACKENDS = [fileBackend, redisBackend];
 
 module.exports = { STORE_BACKENDS, recordingLog };

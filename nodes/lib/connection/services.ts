@@ -7,8 +7,11 @@ import { type AutomationRegistrar, connectionRegistrar } from "../api/automation
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
 import { TenantSchema } from "../api/schema";
+import { Delivery, type DeliveryHooks } from "../delivery/delivery";
+import { deliverySettings } from "../delivery/settings";
 import type { ConnectionStore } from "../store/connection-store";
-import { DedupeStore } from "../store/dedupe-store";
+import { MAX_DEDUPE_CAPACITY } from "../store/dedupe-store";
+import { FileConnectionStore, safeFileName } from "../store/file-store";
 import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
@@ -29,6 +32,8 @@ export interface ConnectionEnvironment {
   /** Info and debug lines (the Redis store's connection state); dropped when not given. */
   info?: (message: string) => void;
   debug?: (message: string) => void;
+  /** What the delivery needs of Node-RED: message ids and the connection node's error log. */
+  delivery: Omit<DeliveryHooks, "warn" | "debug">;
 }
 
 export interface ClarusTuning {
@@ -37,23 +42,30 @@ export interface ClarusTuning {
   /** The largest API answer accepted, in bytes. */
   maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
+  /** The inbox file's group commit and fsync, both on by default; off only to measure what they cost. */
+  inbox?: { groupCommit?: boolean; sync?: boolean };
   redis?: RedisTuning;
 }
 
 /**
  * What a `clarus-connection` shares with every node that uses it: the tenant's identity, the webhook
- * secret, the automation map and the one dedupe store (DESIGN.md `clarus-connection`).
+ * secret, the automation map, the one store (dedupe keys, inbox, documents) and the delivery guarantee
+ * built on it (DESIGN.md `clarus-connection`, "Delivery guarantee").
  */
 export class ConnectionServices {
+  /** The connection node's id, carried by every message as `msg.clarus.connection`. */
   readonly id: string;
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
   /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
   readonly publicUrl: string;
-  readonly dedupe: DedupeStore;
-  /** `store: redis`: dedupe claims, inbox, documents and leases in Redis, shared by instances. */
-  readonly store?: ConnectionStore;
+  /**
+   * Dedupe claims, the on-confirm inbox, documents and leases: files in the user directory (`store: file`,
+   * the default) or Redis, shared by instances (`store: redis`).
+   */
+  readonly store: ConnectionStore;
+  readonly delivery: Delivery;
   readonly webhookToken?: SecretMatcher;
   /** Where nodes using this connection keep their own files (poll watermarks). */
   readonly stateDir?: string;
@@ -84,21 +96,33 @@ export class ConnectionServices {
       this.automationEvents.set(mapping.id, mapping.event);
     }
     const hours = positiveNumber(def.dedupeHours, DEFAULT_DEDUPE_HOURS);
-    const capacity = Math.floor(positiveNumber(def.dedupeCapacity, DEFAULT_DEDUPE_CAPACITY));
-    this.dedupe = new DedupeStore({
-      ttlMs: hours * 3_600_000,
-      capacity,
-      file: this.stateDir ? path.join(this.stateDir, `dedupe-${safeFileName(def.id)}`) : undefined,
-      warn: env.warn,
-    });
-    if (storeKindOf(def) === "redis") {
-      this.store = sharedRedisStore(def, credentials, {
-        subdomain: this.subdomain,
-        claimTtlMs: hours * 3_600_000,
-        tuning: this.tuning.redis,
-        log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
-      });
+    const capacity = dedupeCapacity(def.dedupeCapacity, env.warn);
+    const delivery = deliverySettings(def, env.warn);
+    if (delivery.mode === "on-confirm" && !this.stateDir && storeKindOf(def) === "file") {
+      env.warn("on-confirm without a Node-RED user directory: the inbox is kept in memory only");
     }
+    this.store =
+      storeKindOf(def) === "redis"
+        ? sharedRedisStore(def, credentials, {
+            subdomain: this.subdomain,
+            claimTtlMs: hours * 3_600_000,
+            tuning: this.tuning.redis,
+            log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
+          })
+        : new FileConnectionStore({
+            directory: this.stateDir,
+            connectionId: def.id,
+            dedupeTtlMs: hours * 3_600_000,
+            dedupeCapacity: capacity,
+            redeliverMs: delivery.redeliverMs,
+            inbox: this.tuning.inbox,
+            warn: env.warn,
+          });
+    this.delivery = new Delivery(this.store, delivery, {
+      ...env.delivery,
+      warn: env.warn,
+      debug: env.debug ?? ignore,
+    });
   }
 
   get hasApiCredentials(): boolean {
@@ -184,7 +208,8 @@ export class ConnectionServices {
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
     this.client?.close();
-    await Promise.all([this.dedupe.close(removed), this.store?.close(removed)]);
+    await this.delivery.close();
+    await this.store.close(removed);
   }
 }
 
@@ -213,6 +238,16 @@ function positiveNumber(value: unknown, fallback: number): number {
   return Number.isFinite(number) && number > 0 ? number : fallback;
 }
 
+/** `dedupeCapacity`, at most MAX_DEDUPE_CAPACITY: a larger value (the editor refuses it) is lowered, warned. */
+function dedupeCapacity(value: unknown, warn: (message: string) => void): number {
+  const capacity = Math.floor(positiveNumber(value, DEFAULT_DEDUPE_CAPACITY));
+  if (capacity <= MAX_DEDUPE_CAPACITY) return capacity;
+  warn(
+    `dedupeCapacity ${capacity} is over the limit of ${MAX_DEDUPE_CAPACITY}; ${MAX_DEDUPE_CAPACITY} is used`,
+  );
+  return MAX_DEDUPE_CAPACITY;
+}
+
 /** Where connections and their nodes keep files: `clarus/` in the Node-RED user directory. */
 export function stateDirOf(userDir: string | undefined): string | undefined {
   return userDir ? path.join(userDir, "clarus") : undefined;
@@ -226,6 +261,4 @@ export function registrationMemoryFile(
   return stateDir ? path.join(stateDir, `registrations-${safeFileName(connectionId)}.json`) : undefined;
 }
 
-export function safeFileName(id: string): string {
-  return id.replace(/[^A-Za-z0-9_-]/g, "_");
-}
+export { safeFileName };

@@ -23,6 +23,9 @@ export interface ConnectionDef extends NodeDef {
   automations?: AutomationMapping[];
   dedupeHours?: number | string;
   dedupeCapacity?: number | string;
+  delivery?: string;
+  redeliverSeconds?: number | string;
+  maxAttempts?: number | string;
   /** Where shared state lives (DESIGN.md "Several Node-RED instances"): `file` (default) or `redis`. */
   store?: string;
   /** Key prefix in Redis; default `clarus:<subdomain>:`. */

@@ -18,11 +18,39 @@ export function businessKey(event: string, record: JsonObject): string | undefin
   return version === undefined ? undefined : `${event}:${id}@${version}`;
 }
 
-/** Last resort when no business key exists: byte-identical retries still collapse. */
-export function contentKey(bytes: Buffer | string): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+/** Where a delivery came from, for the keys of records that carry no business key. */
+export interface DeliveryOrigin {
+  /** `X-ClarusWMS-Automation-ID` of a webhook; undefined for a poll. */
+  automationId?: string;
+  /** Unique to this one delivery (its message id). */
+  deliveryId: string;
 }
 
-export function dedupeKeyFor(event: string, record: JsonObject, bytes: Buffer | string): string {
-  return businessKey(event, record) ?? contentKey(bytes);
+/**
+ * Last resort when no business key exists: byte-identical retries of one automation still collapse, while
+ * equal bodies of different events or automations (two schedule triggers, `updated` and `processed` of one
+ * id-less body) stay apart.
+ */
+export function contentKey(event: string, automationId: string | undefined, bytes: Buffer | string): string {
+  const hash = createHash("sha256")
+    .update(`${event}\n${automationId ?? ""}\n`)
+    .update(bytes);
+  return `sha256:${hash.digest("hex")}`;
+}
+
+/**
+ * The dedupe key of a delivery. One that carries no record at all (a GET without a query, a `{}` body) has
+ * nothing to tell two occurrences apart, so it gets a key of its own and is never answered as a duplicate:
+ * a repeat let through is better than an event swallowed.
+ */
+export function dedupeKeyFor(
+  event: string,
+  record: JsonObject,
+  bytes: Buffer | string,
+  origin: DeliveryOrigin,
+): string {
+  const business = businessKey(event, record);
+  if (business !== undefined) return business;
+  if (Object.keys(record).length === 0) return `delivery:${origin.deliveryId}`;
+  return contentKey(event, origin.automationId, bytes);
 }

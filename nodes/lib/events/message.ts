@@ -25,6 +25,13 @@ export interface ClarusMeta {
   receivedAt: string;
   dedupeKey: string;
   duplicate: boolean;
+  /** The clarus-connection node's id: where clarus-confirm finds the event's inbox. */
+  connection: string;
+  /** `on-confirm` only: the send this is (1, 2, …) and whether it is a redelivery. */
+  attempt?: number;
+  redelivered?: boolean;
+  /** `on-confirm` with dedupe off only: the inbox key of this one delivery, when it is not `dedupeKey`. */
+  inboxKey?: string;
   [field: string]: unknown;
 }
 
@@ -42,6 +49,8 @@ export interface EventMessageParts {
   identity: ClarusIdentity;
   dedupeKey: string;
   duplicate: boolean;
+  /** The clarus-connection node's id. */
+  connection: string;
 }
 
 /** The one message shape of every source node (DESIGN.md "Message shape"). */
@@ -62,6 +71,7 @@ export function eventMessage(parts: EventMessageParts): ClarusMessage {
       receivedAt: new Date().toISOString(),
       dedupeKey: parts.dedupeKey,
       duplicate: parts.duplicate,
+      connection: parts.connection,
     },
   };
 }

@@ -5,10 +5,9 @@ import type { Node, NodeDef, NodeMessage } from "node-red";
 
 import type { ClarusClient, GraphqlRequestOptions, RetryInfo } from "../api/client";
 import { safeFileName, type ConnectionServices } from "../connection/services";
-import { dedupeKeyFor } from "../events/dedupe-keys";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
-import { eventMessage } from "../events/message";
+import { emitPolledEvents } from "./emission";
 import { PollState, PollStateFile } from "./state";
 import { flag } from "../node-red/properties";
 import {
@@ -139,8 +138,8 @@ class StreamPlanError extends Error {
 
 /**
  * Runs one clarus-poll: never two runs at once (a trigger during a run waits for it, shown in the
- * status), the next timed run only after the last one ended, records claimed in the connection's
- * dedupe store before they are sent, and the watermark advanced only after a run without errors.
+ * status), the next timed run only after the last one ended, records claimed or admitted through the
+ * connection's delivery before they are sent, and the watermark advanced only after a run without errors.
  */
 export class Poller {
   private running?: Promise<void>;
@@ -317,7 +316,7 @@ export class Poller {
       request,
     };
     const outcome: RunOutcome = { fresh: 0, duplicates: 0, complete: true };
-    if (stream.recheck) for (const polled of await stream.recheck(context)) this.deliver(polled, outcome);
+    if (stream.recheck) await this.emit(await stream.recheck(context), outcome);
     let pages = 0;
     let stoppedAt: string | undefined;
     const pageRequest = {
@@ -331,7 +330,7 @@ export class Poller {
     for await (const page of relayPages(this.client, pageRequest)) {
       pages++;
       clock.readTimestamps(page.nodes, stream.timeField);
-      for (const polled of await stream.events(page.nodes, context)) this.deliver(polled, outcome);
+      await this.emit(await stream.events(page.nodes, context), outcome);
       if (pages >= maxPages && page.hasNextPage && page.endCursor) {
         stoppedAt = page.endCursor;
         break;
@@ -350,25 +349,12 @@ export class Poller {
     return outcome;
   }
 
-  /** Claims the event in the connection's dedupe store and sends it, unless it was seen already. */
-  private deliver({ event, record }: PolledEvent, outcome: RunOutcome): void {
-    const dedupeKey = dedupeKeyFor(event, record, JSON.stringify(record));
-    if (!this.connection.dedupe.claim(dedupeKey)) {
-      outcome.duplicates++;
-      return;
-    }
-    outcome.fresh++;
-    this.node.send(
-      eventMessage({
-        msgid: this.generateId(),
-        event,
-        source: "poll",
-        payload: record,
-        identity: { subdomain: this.connection.subdomain, apiDomain: this.connection.apiUrl },
-        dedupeKey,
-        duplicate: false,
-      }),
-    );
+  /** Sends the events through the connection's delivery (dedupe claim, or the durable inbox first). */
+  private async emit(events: PolledEvent[], outcome: RunOutcome): Promise<void> {
+    if (events.length === 0) return;
+    const emitted = await emitPolledEvents(this.node, this.connection, events, this.generateId);
+    outcome.fresh += emitted.fresh;
+    outcome.duplicates += emitted.duplicates;
   }
 
   /**

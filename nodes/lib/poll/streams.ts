@@ -2,11 +2,9 @@ import { EVENT, UNKNOWN_EVENT } from "../events/vocabulary";
 import type { JsonObject } from "../json";
 import type { LookupOptions } from "./record-lookup";
 import type { PendingRecords } from "./pending";
+import type { PolledEvent } from "./emission";
 
-export interface PolledEvent {
-  event: string;
-  record: JsonObject;
-}
+export type { PolledEvent } from "./emission";
 
 /** What a stream may use during one run besides its own query. */
 export interface StreamContext extends LookupOptions {

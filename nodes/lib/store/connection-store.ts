@@ -1,4 +1,4 @@
-import type { ClarusMessage } from "../events/message";
+import type { ClarusMeta } from "../events/message";
 
 /**
  * Everything a clarus-connection keeps between requests, runs, redeploys and restarts, behind one
@@ -6,8 +6,9 @@ import type { ClarusMessage } from "../events/message";
  * Redis or Valkey (`store: redis`, shared by several Node-RED instances; DESIGN.md "Several Node-RED
  * instances"). Nodes never touch files or Redis themselves.
  *
- * Every method may reject with a StoreUnavailableError (Redis unreachable, a disk that refuses writes):
- * callers then answer 503 (webhook-in) or wait (poll), and nothing is half done.
+ * Every method may reject with a StoreUnavailableError (Redis unreachable, a disk that refuses writes, a
+ * store already closed): callers then answer 503 (webhook-in) or wait (poll), and nothing is half done.
+ * Keys are the events' dedupe keys (`msg.clarus.dedupeKey`); the inbox holds at most one entry a key.
  */
 export interface ConnectionStore {
   /** "file" or "redis", for status texts and logs. */
@@ -23,32 +24,48 @@ export interface ConnectionStore {
    * The `on-confirm` path: claims the entry's key and, when it is fresh, writes the entry durably as
    * pending. Resolves only once the entry would survive kill -9 and power loss (file: fsync, shared by
    * concurrent callers; Redis: the write is acknowledged). A failed write releases the claim, so a
-   * retry of the same event is fresh again.
+   * retry of the same event is fresh again. "duplicate" when the key is claimed (within `dedupeHours`)
+   * or still in the inbox (pending, dead, or done and not yet compacted away).
    */
   admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate">;
 
-  /** The event is done: removed from the inbox; its key stays claimed. False for an unknown key. */
+  /**
+   * The event is done: removed from the inbox (dropped from storage at the next compaction); its key stays
+   * claimed. Confirming a dead letter clears it. False for a key that is unknown or already done.
+   */
   confirm(key: string): Promise<boolean>;
 
-  /** Send the pending event again after `delayMs` (a `clarus-confirm` with `retry`). False when unknown. */
+  /**
+   * Send the pending event again after `delayMs` (a `clarus-confirm` with `retry`), with `reason` kept as its
+   * last error. The attempt is counted when it is sent (`takeDue`). False when the key is not pending.
+   */
   retry(key: string, delayMs: number, reason?: string): Promise<boolean>;
 
   /**
-   * Pending entries due at `now`, at most `limit`, each taken atomically by this caller: its attempt is
+   * Pending entries due at `now`, the longest due first, at most `limit`, each taken atomically by this caller: its attempt is
    * counted and its next due time moved to `now + redeliverMs`, so no other caller (nor instance) takes
-   * it before then.
+   * it before then. The returned entries carry the counted attempt.
+   *
+   * After a restart the messages that were in flight are gone. A store that only this process uses (file)
+   * therefore counts every pending entry it loads as due at once; a store shared by several instances
+   * (Redis) keeps the due times, since another instance may still be working on them.
    */
   takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]>;
 
-  /** Keeps the entry as a dead letter: never sent again, listed by `deadLetters()`. */
+  /** Keeps the pending entry as a dead letter: never sent again, listed by `deadLetters()`. */
   markDead(key: string, reason: string): Promise<void>;
 
+  /** Dead letters, oldest first, at most `limit` (default 100). */
   deadLetters(limit?: number): Promise<InboxEntry[]>;
 
   /** Pending and dead entries now, for the status. */
   inboxCounts(): Promise<{ pending: number; dead: number }>;
 
-  /** A small JSON document by name (poll watermarks, the discovered automation map); undefined if none. */
+  /**
+   * A small JSON document by name (poll watermarks, the discovered automation map); undefined if none.
+   * Names are made of letters, digits, `-` and `_`; the file backend keeps `<name>.json` in the connection's
+   * state directory, so the 0.1 poll state `clarus/poll-<node id>.json` is the document `poll-<node id>`.
+   */
   readDocument(name: string): Promise<unknown>;
   writeDocument(name: string, value: unknown): Promise<void>;
   removeDocument(name: string): Promise<void>;
@@ -74,7 +91,16 @@ export interface NewInboxEntry {
   message: StoredMessage;
 }
 
-export type StoredMessage = Omit<ClarusMessage, "_msgid">;
+/**
+ * The message as first sent (`_msgid` is not kept: each send gets its own). Spelled out rather than
+ * `Omit<ClarusMessage, "_msgid">`, which would keep only NodeMessage's index signature.
+ */
+export interface StoredMessage {
+  topic: string;
+  payload: Record<string, unknown>;
+  clarus: ClarusMeta;
+  _msgid?: string;
+}
 
 export interface InboxEntry extends NewInboxEntry {
   /** Sends so far, the first included. */
@@ -98,3 +124,9 @@ export interface Lease {
 export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
 }
+
+/**
+ * Asked after `close()`: during a redeploy, nothing may be claimed or admitted into a store being closed. Its
+ * name stays StoreUnavailableError (callers answer it the same way); `instanceof` tells it apart.
+ */
+export class StoreClosedError extends StoreUnavailableError {}

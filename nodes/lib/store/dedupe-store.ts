@@ -5,6 +5,7 @@ import path from "node:path";
 import { LRUCache } from "lru-cache";
 
 import { errorMessage } from "../node-red/errors";
+import { StoreClosedError } from "./connection-store";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export interface DedupeStoreOptions {
@@ -29,20 +30,27 @@ const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 const MIN_JOURNAL_LINES_BEFORE_COMPACTION = 1000;
 
 /**
+ * The most keys one store may hold (DESIGN.md `dedupeCapacity`). At about 150 B a key this is some 150 MB of
+ * heap at worst; the store grows with the keys it holds, so a large bound costs nothing until it is used.
+ */
+export const MAX_DEDUPE_CAPACITY = 1_000_000;
+
+/**
  * The keys of events already let into the flow. Claims are synchronous (no await between check and set),
  * so two concurrent deliveries of one event can never both win. Keys are kept in an LRU bounded by
- * `capacity`; each carries its expiry. On disk: an append-only journal written at most every
+ * `capacity`; each carries its expiry. On disk: an append-only journal written and synced at most every
  * `flushIntervalMs`, compacted into an atomically replaced snapshot.
  */
 export class DedupeStore extends EventEmitter {
   private readonly cache: LRUCache<string, number>;
   private readonly ttlMs: number;
-  private readonly capacity: number;
+  readonly capacity: number;
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
   private readonly flushIntervalMs: number;
   private readonly snapshotFile?: string;
   private readonly journalFile?: string;
+  private journalHandle?: fs.promises.FileHandle;
   private pending: string[] = [];
   private journalLines = 0;
   private flushTimer?: NodeJS.Timeout;
@@ -53,15 +61,16 @@ export class DedupeStore extends EventEmitter {
   constructor(options: DedupeStoreOptions) {
     super();
     this.ttlMs = options.ttlMs;
-    this.capacity = options.capacity;
+    this.capacity = Math.max(1, Math.min(MAX_DEDUPE_CAPACITY, Math.floor(options.capacity)));
     this.now = options.now ?? Date.now;
     this.warn = options.warn;
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-    this.cache = new LRUCache<string, number>({ max: options.capacity });
+    // maxSize rather than max: `max` makes lru-cache allocate its arrays for the full capacity up front.
+    this.cache = new LRUCache<string, number>({ maxSize: this.capacity, sizeCalculation: () => 1 });
     if (options.file && this.prepareDirectory(options.file)) {
       this.snapshotFile = `${options.file}.json`;
       this.journalFile = `${options.file}.journal`;
-      this.load();
+      if (this.load() === "torn") this.enqueue(() => this.compact());
     }
   }
 
@@ -69,12 +78,17 @@ export class DedupeStore extends EventEmitter {
     return this.cache.size;
   }
 
+  get ttl(): number {
+    return this.ttlMs;
+  }
+
   /**
    * True the first time a key is seen within the window, false for a repeat. A repeat counts as a
    * sighting, so a key that keeps arriving is the last to be evicted; its window still runs from the
-   * first claim.
+   * first claim. A closed store refuses: nothing may be claimed that will not be journaled.
    */
   claim(key: string): boolean {
+    if (this.closed) throw new StoreClosedError("the dedupe store is closed");
     const now = this.now();
     const expiresAt = this.cache.get(key);
     if (expiresAt !== undefined && expiresAt > now) return false;
@@ -84,12 +98,28 @@ export class DedupeStore extends EventEmitter {
     return true;
   }
 
+  /** Undoes a claim whose event could not be kept (its inbox write failed), so a retry is fresh again. */
+  release(key: string): void {
+    if (this.closed || !this.cache.delete(key)) return;
+    // A tombstone: an expiry in the past removes the key again when the journal is replayed.
+    this.journal(key, 0);
+  }
+
+  /** Counts `key` as claimed until `expiresAt` unless it already is (keys of the inbox, at load). */
+  ensureClaimed(key: string, expiresAt: number): void {
+    if (this.closed || expiresAt <= this.now()) return;
+    const current = this.cache.peek(key);
+    if (current !== undefined && current >= expiresAt) return;
+    this.cache.set(key, expiresAt);
+    this.journal(key, expiresAt);
+  }
+
   has(key: string): boolean {
     const expiresAt = this.cache.peek(key);
     return expiresAt !== undefined && expiresAt > this.now();
   }
 
-  /** Resolves once every claim made so far is on disk. */
+  /** Resolves once every claim made so far is on disk and synced. */
   async flush(): Promise<void> {
     this.writePending();
     await this.writes;
@@ -104,6 +134,7 @@ export class DedupeStore extends EventEmitter {
     if (removeFiles) {
       this.pending = [];
       await this.writes;
+      await this.closeJournal();
       for (const file of [this.snapshotFile, this.journalFile]) {
         if (file) await fs.promises.rm(file, { force: true });
       }
@@ -112,6 +143,7 @@ export class DedupeStore extends EventEmitter {
     this.pending = [];
     this.enqueue(() => this.compact());
     await this.writes;
+    await this.closeJournal();
   }
 
   private prepareDirectory(file: string): boolean {
@@ -142,14 +174,27 @@ export class DedupeStore extends EventEmitter {
     if (!this.journalFile || this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
-    const journalFile = this.journalFile;
     this.enqueue(async () => {
-      await fs.promises.appendFile(journalFile, lines.join("\n") + "\n");
+      // One write and one sync a flush: a power cut loses no more than a kill -9 (the last interval).
+      const handle = await this.openJournal();
+      await handle.write(lines.join("\n") + "\n");
+      await handle.datasync();
       this.journalLines += lines.length;
       if (this.journalLines > Math.max(this.capacity, MIN_JOURNAL_LINES_BEFORE_COMPACTION))
         await this.compact();
       this.emit("flushed", lines.length);
     });
+  }
+
+  private async openJournal(): Promise<fs.promises.FileHandle> {
+    this.journalHandle ??= await fs.promises.open(this.journalFile as string, "a");
+    return this.journalHandle;
+  }
+
+  private async closeJournal(): Promise<void> {
+    const handle = this.journalHandle;
+    this.journalHandle = undefined;
+    await handle?.close().catch(() => undefined);
   }
 
   private enqueue(write: () => Promise<void>): void {
@@ -158,9 +203,11 @@ export class DedupeStore extends EventEmitter {
         if (this.writeFailed) this.warn("dedupe store writes work again");
         this.writeFailed = false;
       },
-      (error: unknown) => {
+      async (error: unknown) => {
         if (!this.writeFailed) this.warn(`dedupe store could not be written: ${errorMessage(error)}`);
         this.writeFailed = true;
+        // The next write opens the journal afresh: the file may have been replaced or repaired meanwhile.
+        await this.closeJournal();
       },
     );
   }
@@ -176,12 +223,17 @@ export class DedupeStore extends EventEmitter {
     }
     const snapshot: Snapshot = { version: 1, entries };
     await writeFileAtomic(this.snapshotFile, JSON.stringify(snapshot));
+    await this.closeJournal();
     await fs.promises.writeFile(this.journalFile, "");
     this.journalLines = 0;
   }
 
-  /** A missing file is an empty store; an unreadable one is a warning and an empty store, never a failure. */
-  private load(): void {
+  /**
+   * A missing file is an empty store; an unreadable one is a warning and an empty store, never a failure.
+   * "torn" when the journal ends in a partial line (a kill during a write): the next append would be glued
+   * to it and be lost with it, so the caller compacts before anything is appended.
+   */
+  private load(): "ok" | "torn" {
     const now = this.now();
     const snapshot = readTextIfExists(this.snapshotFile);
     if (snapshot !== undefined) {
@@ -193,7 +245,7 @@ export class DedupeStore extends EventEmitter {
       }
     }
     const journal = readTextIfExists(this.journalFile);
-    if (journal === undefined) return;
+    if (journal === undefined) return "ok";
     let unreadable = 0;
     for (const line of journal.split("\n")) {
       if (line === "") continue;
@@ -204,8 +256,10 @@ export class DedupeStore extends EventEmitter {
       }
       this.journalLines++;
       if (entry[1] > now) this.cache.set(entry[0], entry[1]);
+      else this.cache.delete(entry[0]);
     }
     if (unreadable > 0) this.warn(`dedupe store journal had ${unreadable} unreadable line(s); skipped`);
+    return journal !== "" && !journal.endsWith("\n") ? "torn" : "ok";
   }
 }
 

@@ -2,7 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Node, NodeAPI, NodeDef } from "node-red";
 
 import type { AutomationDiscovery, DiscoveryState } from "../api/automation-discovery";
-import { readBody, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
+import { readBody, BodyAbortedError, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
 import { classifyEvent } from "../events/classify";
 import { ExpectedIdentity, identityMismatch, readIdentity } from "../connection/identity-headers";
 import { AddressList, ProxyTrust } from "./client-address";
@@ -10,7 +10,10 @@ import type { ConnectionServices } from "../connection/services";
 import { dedupeKeyFor } from "../events/dedupe-keys";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
-import { eventMessage } from "../events/message";
+import { eventMessage, type ClarusMessage } from "../events/message";
+import type { Delivery } from "../delivery/delivery";
+import { nodeSender } from "../delivery/sender";
+import { StoreUnavailableError } from "../store/connection-store";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { flag } from "../node-red/properties";
 import { RateLimitedLog } from "../node-red/rate-limited-log";
@@ -98,6 +101,9 @@ class Rejection extends Error {
   }
 }
 
+/** Seconds Clarus is asked to wait before it retries a 503 (the store refused, or the node was closing). */
+const RETRY_AFTER_SECONDS = "5";
+
 interface Counts {
   accepted: number;
   duplicates: number;
@@ -106,8 +112,9 @@ interface Counts {
 
 /**
  * One clarus-webhook-in endpoint: checks a request in order of cost (method, source, token, identity,
- * content type, size, JSON), answers Clarus, then hands the event to the flow. A rejected request never
- * reaches the flow; an accepted one always does.
+ * content type, size, JSON), lets the event in through the connection's delivery (a claimed key, or an
+ * inbox entry on disk with `on-confirm`), answers Clarus, then hands the event to the flow. A rejected
+ * request never reaches the flow; an accepted one always does, now or, with `on-confirm`, by redelivery.
  */
 export class WebhookReceiver {
   private active = true;
@@ -115,10 +122,15 @@ export class WebhookReceiver {
   private readonly status: ThrottledStatus;
   private readonly warnings: RateLimitedLog;
   private readonly release: () => void;
+  private readonly unregisterSender: () => void;
   private readonly registration: RouteRegistration;
   private readonly expected: ExpectedIdentity;
   private readonly discovery?: AutomationDiscovery;
+  private readonly delivery: Delivery;
   private discoveryFailure?: string;
+  private storeFailure?: string;
+  /** Requests between their route and their answer: close stops their body reads and waits for them. */
+  private readonly inFlight = new Map<Promise<void>, AbortController>();
 
   constructor(
     private readonly RED: NodeAPI,
@@ -128,11 +140,18 @@ export class WebhookReceiver {
     private readonly routes: WebhookRoutes,
   ) {
     this.status = new ThrottledStatus(node);
+    this.delivery = connection.delivery;
     this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
     this.release = routes.claim(node.id, settings.method, settings.path, this.isToken);
     const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
     this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
+    // Its unconfirmed events (on-confirm) are sent again from this node, on output 1.
+    this.unregisterSender = this.delivery.registerSender(
+      node.id,
+      nodeSender(node, (msg) => (settings.duplicatesOutput ? [msg, null] : msg)),
+    );
+    this.delivery.on("counts", this.onCounts);
     this.status.set(STATUS.ok(`listening ${settings.method} ${settings.path}`.slice(0, 40)));
     this.discovery = settings.fixedEvent ? undefined : connection.startDiscovery();
     this.discovery?.on("state", this.onDiscovery);
@@ -149,14 +168,25 @@ export class WebhookReceiver {
     this.showCounts();
   };
 
+  private readonly onCounts = () => this.showCounts();
+
   private readonly isToken = (segment: string): boolean =>
     this.connection.webhookToken?.matches(segment) === true;
 
-  close(): void {
+  /**
+   * Stops taking requests. Those still reading their body are answered 503 (Clarus retries them into the
+   * next flow); those past it finish first, so nothing is acknowledged into a flow that is gone.
+   */
+  async close(): Promise<void> {
     this.active = false;
     this.discovery?.off("state", this.onDiscovery);
+    this.delivery.off("counts", this.onCounts);
     this.registration.remove();
     this.release();
+    for (const stop of this.inFlight.values())
+      stop.abort(new Error("the node is being redeployed or stopped"));
+    await Promise.allSettled([...this.inFlight.keys()]);
+    this.unregisterSender();
     this.status.stop();
   }
 
@@ -182,13 +212,22 @@ export class WebhookReceiver {
       );
       return;
     }
-    this.handle(req, res, segment).catch((error: unknown) => {
-      this.node.error(`webhook request failed: ${errorMessage(error)}`);
-      if (!res.headersSent) answer(res, 500, INTERNAL_ERROR);
-    });
+    const stop = new AbortController();
+    const handled = this.handle(req, res, segment, stop.signal)
+      .catch((error: unknown) => {
+        this.node.error(`webhook request failed: ${errorMessage(error)}`);
+        if (!res.headersSent) answer(res, 500, INTERNAL_ERROR);
+      })
+      .finally(() => this.inFlight.delete(handled));
+    this.inFlight.set(handled, stop);
   }
 
-  private async handle(req: Request, res: Response, segment: string | undefined): Promise<void> {
+  private async handle(
+    req: Request,
+    res: Response,
+    segment: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
     let payload: JsonObject;
     let bytes: Buffer | string;
     try {
@@ -196,13 +235,15 @@ export class WebhookReceiver {
       this.checkToken(req, segment);
       const mismatch = identityMismatch(readIdentity(req.headers), this.expected);
       if (mismatch) throw new Rejection(403, mismatch);
-      ({ payload, bytes } = this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req));
+      ({ payload, bytes } =
+        this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req, signal));
+      if (!this.active) throw retryLater("the node closed while the body was read");
     } catch (error) {
       if (error instanceof Rejection) return this.reject(req, res, error);
       if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
       return;
     }
-    this.accept(req, res, payload, bytes);
+    await this.accept(req, res, payload, bytes);
   }
 
   private checkSource(req: Request): void {
@@ -224,7 +265,7 @@ export class WebhookReceiver {
     }
   }
 
-  private async readJson(req: Request): Promise<{ payload: JsonObject; bytes: Buffer }> {
+  private async readJson(req: Request, signal: AbortSignal): Promise<{ payload: JsonObject; bytes: Buffer }> {
     if (!isJsonContentType(req.headers["content-type"])) {
       throw new Rejection(415, `content type ${JSON.stringify(req.headers["content-type"])} is not JSON`);
     }
@@ -235,11 +276,12 @@ export class WebhookReceiver {
     }
     let bytes: Buffer;
     try {
-      bytes = await readBody(req, this.settings.maxBytes, BODY_TIMEOUT_MS);
+      bytes = await readBody(req, this.settings.maxBytes, BODY_TIMEOUT_MS, signal);
     } catch (error) {
       if (error instanceof BodyTooLargeError)
         throw new Rejection(413, error.message, { Connection: "close" });
       if (error instanceof BodyTimeoutError) throw new Rejection(408, error.message, { Connection: "close" });
+      if (error instanceof BodyAbortedError) throw retryLater(error.message);
       throw error;
     }
     try {
@@ -250,7 +292,12 @@ export class WebhookReceiver {
     }
   }
 
-  private accept(req: Request, res: Response, payload: JsonObject, bytes: Buffer | string): void {
+  private async accept(
+    req: Request,
+    res: Response,
+    payload: JsonObject,
+    bytes: Buffer | string,
+  ): Promise<void> {
     const identity = readIdentity(req.headers);
     const record = unwrapRecord(payload);
     const { event } = classifyEvent({
@@ -259,24 +306,57 @@ export class WebhookReceiver {
       automationEvents: (id) => this.connection.automationEvent(id),
       record,
     });
-    const dedupeKey = dedupeKeyFor(event, record, bytes);
-    const fresh = !this.settings.dedupe || this.connection.dedupe.claim(dedupeKey);
-    answer(res, 200, fresh ? ACCEPTED : DUPLICATE);
-    if (fresh) this.counts.accepted++;
-    else this.counts.duplicates++;
-    this.showCounts();
-    if (!fresh && !this.settings.duplicatesOutput) return;
+    const msgid = this.RED.util.generateId();
+    const dedupeKey = dedupeKeyFor(event, record, bytes, {
+      automationId: identity.automationId,
+      deliveryId: msgid,
+    });
     const msg = eventMessage({
-      msgid: this.RED.util.generateId(),
+      msgid,
       event,
       source: "webhook",
       payload,
       identity,
       dedupeKey,
-      duplicate: !fresh,
+      duplicate: false,
+      connection: this.connection.id,
     });
+    let fresh: boolean;
+    try {
+      fresh = await this.letIn(msg);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      this.storeFailure = errorMessage(error);
+      return this.reject(req, res, retryLater(`the store cannot take the event: ${this.storeFailure}`));
+    }
+    if (this.storeFailure !== undefined) {
+      this.node.warn("the store takes events again");
+      this.storeFailure = undefined;
+    }
+    answer(res, 200, fresh ? ACCEPTED : DUPLICATE);
+    if (fresh) this.counts.accepted++;
+    else this.counts.duplicates++;
+    this.showCounts();
+    if (!fresh && !this.settings.duplicatesOutput) return;
+    // Closed while the inbox wrote it: the entry is safe and is sent again from the inbox.
+    if (!this.active && this.delivery.onConfirm) return;
+    msg.clarus.duplicate = !fresh;
     if (!this.settings.duplicatesOutput) this.node.send(msg);
     else this.node.send(fresh ? [msg, null] : [null, msg]);
+  }
+
+  /**
+   * Claims (on-receipt) or admits (on-confirm) the event; true when it is fresh. With dedupe off every
+   * delivery is fresh; on-confirm then keeps it under a key of its own (`msg.clarus.inboxKey`).
+   */
+  private letIn(msg: ClarusMessage): Promise<boolean> {
+    if (this.settings.dedupe) {
+      return this.delivery.acceptOne({ key: msg.clarus.dedupeKey, sourceNodeId: this.node.id, message: msg });
+    }
+    if (!this.delivery.onConfirm) return Promise.resolve(true);
+    const inboxKey = `${msg.clarus.dedupeKey}#${msg._msgid}`;
+    msg.clarus.inboxKey = inboxKey;
+    return this.delivery.acceptOne({ key: inboxKey, sourceNodeId: this.node.id, message: msg });
   }
 
   private reject(req: Request, res: Response, rejection: Rejection): void {
@@ -299,10 +379,19 @@ export class WebhookReceiver {
     const parts = [`${accepted} ok`];
     if (duplicates > 0) parts.push(`${duplicates} dup`);
     if (rejected > 0) parts.push(`${rejected} rejected`);
+    const { dead } = this.delivery.counts;
+    if (dead > 0) parts.push(`${dead} dead`);
     const text = parts.join(", ");
-    if (this.discoveryFailure !== undefined) this.status.set(STATUS.degraded(`${text}, no automation map`));
-    else this.status.set(rejected > 0 ? STATUS.warning(text) : STATUS.ok(text));
+    if (this.storeFailure !== undefined) this.status.set(STATUS.failed(`${text}, store failing`));
+    else if (this.discoveryFailure !== undefined)
+      this.status.set(STATUS.degraded(`${text}, no automation map`));
+    else this.status.set(rejected > 0 || dead > 0 ? STATUS.warning(text) : STATUS.ok(text));
   }
+}
+
+/** A 503 Clarus retries: the node is closing (a redeploy) or the store cannot take the event now. */
+function retryLater(reason: string): Rejection {
+  return new Rejection(503, reason, { "Retry-After": RETRY_AFTER_SECONDS });
 }
 
 const ACCEPTED = Buffer.from('{"ok":true}');

@@ -1,0 +1,195 @@
+import { EventEmitter } from "node:events";
+
+import type { ClarusMessage } from "../events/message";
+import { errorMessage } from "../node-red/errors";
+import { RateLimitedLog } from "../node-red/rate-limited-log";
+import {
+  StoreClosedError,
+  type ConnectionStore,
+  type InboxEntry,
+  type NewInboxEntry,
+} from "../store/connection-store";
+import type { DeliverySettings } from "./settings";
+
+/** How a source node (webhook-in, poll) sends an event of its own again, and reports one that died. */
+export interface EventSender {
+  send(msg: ClarusMessage): void;
+  /** `node.error(error, msg)`, so a Catch node gets the dead letter with its message. */
+  fail(error: Error, msg: ClarusMessage): void;
+}
+
+export interface DeliveryHooks {
+  generateId: () => string;
+  warn: (message: string) => void;
+  debug: (message: string) => void;
+  /** For a dead letter whose source node is gone: the connection node reports it. */
+  error: (message: string) => void;
+}
+
+export interface InboxCounts {
+  pending: number;
+  dead: number;
+}
+
+/** Redelivery looks for due entries this often; the shortest `redeliverSeconds` is one tick. */
+const TICK_MS = 1000;
+/** Entries taken per look; a full batch looks again at once (a backlog after a restart). */
+const BATCH = 200;
+
+/**
+ * The delivery guarantee of one connection, shared by its webhook-in and poll nodes. `on-receipt` claims
+ * each event's key before it is sent (the 0.1 behaviour); `on-confirm` admits each event to the durable
+ * inbox before it is answered or sent, and sends it again until a `clarus-confirm` node sees it: after
+ * `redeliverMs`, at once after a restart, and as a dead letter to a Catch node after `maxAttempts`.
+ *
+ * Source nodes register a sender under their node id; a pending event is sent again by the node that
+ * admitted it. Emits "counts" (InboxCounts) when the pending or dead count changes.
+ */
+export class Delivery extends EventEmitter {
+  private readonly senders = new Map<string, EventSender>();
+  private readonly warnings: RateLimitedLog;
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+  private started = false;
+  private closed = false;
+  private shown: InboxCounts = { pending: 0, dead: 0 };
+
+  constructor(
+    readonly store: ConnectionStore,
+    readonly settings: DeliverySettings,
+    private readonly hooks: DeliveryHooks,
+  ) {
+    super();
+    this.warnings = new RateLimitedLog(hooks.warn);
+  }
+
+  get onConfirm(): boolean {
+    return this.settings.mode === "on-confirm";
+  }
+
+  get counts(): InboxCounts {
+    return this.shown;
+  }
+
+  /** The node `nodeId` sends its pending events again through `sender`; call the result on close. */
+  registerSender(nodeId: string, sender: EventSender): () => void {
+    this.senders.set(nodeId, sender);
+    return () => {
+      if (this.senders.get(nodeId) === sender) this.senders.delete(nodeId);
+    };
+  }
+
+  /**
+   * Lets events in, before they are answered or sent: true for each that is fresh, false for a duplicate.
+   * `on-receipt` claims each key; `on-confirm` admits each entry (concurrent admissions share one fsync).
+   * Rejects with a StoreUnavailableError when the store cannot take them.
+   */
+  accept(entries: NewInboxEntry[]): Promise<boolean[]> {
+    if (!this.onConfirm) return Promise.all(entries.map((entry) => this.store.claim(entry.key)));
+    return Promise.all(
+      entries.map(async (entry) => {
+        entry.message.clarus.attempt = 1;
+        entry.message.clarus.redelivered = false;
+        return (await this.store.admit(entry)) === "fresh";
+      }),
+    );
+  }
+
+  async acceptOne(entry: NewInboxEntry): Promise<boolean> {
+    const [fresh] = await this.accept([entry]);
+    return fresh;
+  }
+
+  /** The event is done. False (a no-op) for a key the inbox does not hold, e.g. one confirmed before. */
+  async confirm(key: string): Promise<boolean> {
+    return this.store.confirm(key);
+  }
+
+  /** Sends the pending event again after `delayMs`. False (a no-op) for a key the inbox does not hold. */
+  async retry(key: string, delayMs: number, reason?: string): Promise<boolean> {
+    const retried = await this.store.retry(key, delayMs, reason);
+    if (retried && delayMs < TICK_MS) this.schedule(delayMs);
+    return retried;
+  }
+
+  /** Starts sending due events, once the flows are running (every source node has registered). */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.schedule(0);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+    this.senders.clear();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed || !this.started) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.ticking) this.ticking = this.tick().finally(() => (this.ticking = undefined));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    let full = false;
+    try {
+      const due = await this.store.takeDue(Date.now(), this.settings.redeliverMs, BATCH);
+      for (const entry of due) await this.sendAgain(entry);
+      full = due.length === BATCH;
+      await this.refreshCounts();
+    } catch (error) {
+      if (!(error instanceof StoreClosedError)) {
+        this.warnings.warn("redelivery failed", errorMessage(error));
+      }
+    }
+    if (!this.closed) this.schedule(full ? 0 : TICK_MS);
+  }
+
+  private async sendAgain(entry: InboxEntry): Promise<void> {
+    const sender = this.senders.get(entry.sourceNodeId);
+    const { maxAttempts } = this.settings;
+    if (entry.attempt > maxAttempts) {
+      const why = entry.lastError ? `; last error: ${entry.lastError}` : "";
+      const reason = `not confirmed after ${maxAttempts} attempt${maxAttempts === 1 ? "" : "s"}${why}`;
+      await this.store.markDead(entry.key, reason);
+      const message = `dead letter ${entry.key}: ${reason}`;
+      if (sender) sender.fail(new Error(message), this.messageOf(entry, maxAttempts));
+      else this.hooks.error(`${message} (its node ${entry.sourceNodeId} is not deployed)`);
+      return;
+    }
+    if (!sender) {
+      this.hooks.debug(
+        `${entry.key} is due again, but its node ${entry.sourceNodeId} is not deployed; ` +
+          `attempt ${entry.attempt} of ${maxAttempts} counted`,
+      );
+      return;
+    }
+    sender.send(this.messageOf(entry, entry.attempt));
+    // A connection switched back to on-receipt sends what its inbox still held once, as delivered.
+    if (!this.onConfirm) await this.store.confirm(entry.key);
+  }
+
+  /** The stored message as a new message: its own id and copy, with the attempt it is. */
+  private messageOf(entry: InboxEntry, attempt: number): ClarusMessage {
+    const stored = structuredClone(entry.message);
+    return {
+      ...stored,
+      _msgid: this.hooks.generateId(),
+      clarus: { ...stored.clarus, attempt, redelivered: true },
+    };
+  }
+
+  private async refreshCounts(): Promise<void> {
+    const counts = await this.store.inboxCounts();
+    if (counts.pending === this.shown.pending && counts.dead === this.shown.dead) return;
+    this.shown = counts;
+    this.emit("counts", counts);
+  }
+}

@@ -1,0 +1,287 @@
+import fs from "node:fs";
+import path from "node:path";
+
+import { isPlainObject } from "../json";
+import { errorMessage } from "../node-red/errors";
+import { AppendLog } from "./append-log";
+import type { InboxEntry, NewInboxEntry } from "./connection-store";
+
+export interface InboxFileOptions {
+  /** The inbox file; undefined keeps the inbox in memory only. */
+  file?: string;
+  groupCommit?: boolean;
+  sync?: boolean;
+  warn: (message: string) => void;
+  now?: () => number;
+  /** Runs before a compaction drops done entries: their keys must be safe in the dedupe store first. */
+  beforeCompaction?: () => Promise<void>;
+}
+
+/** An entry's key and when it was admitted, for every entry the file held at load (done ones too). */
+export interface LoadedKey {
+  key: string;
+  admittedAt: number;
+}
+
+/** The inbox file's records, one JSON object a line, replayed in order at load. */
+type InboxRecord =
+  | { put: InboxEntry }
+  | { due: [key: string, attempt: number, dueAt: number, lastError: string | null] }
+  | { dead: [key: string, reason: string] }
+  | { done: string };
+
+/** Compaction waits until the file holds this many records, and twice as many as there are live entries. */
+const MIN_RECORDS_BEFORE_COMPACTION = 1000;
+
+/**
+ * The `on-confirm` inbox of one connection: pending and dead entries in memory, and an append-only file
+ * of what happened to them (admitted, sent again, dead, done). Admissions are synced before they resolve
+ * (group commit: concurrent admissions share one fsync); the rest is written in order without waiting for
+ * the disk, since losing one of those to a power cut only means an event is sent once more. The file is
+ * compacted (done entries dropped) so its size follows the number of live entries, not the history.
+ */
+export class InboxFile {
+  private readonly entries = new Map<string, InboxEntry>();
+  private readonly log?: AppendLog;
+  private readonly now: () => number;
+  private compaction?: Promise<void>;
+  /** Every key the file held at load; the store counts them as claimed. */
+  readonly loadedKeys: LoadedKey[] = [];
+
+  constructor(private readonly options: InboxFileOptions) {
+    this.now = options.now ?? Date.now;
+    if (!options.file) return;
+    this.log = new AppendLog(
+      { file: options.file, groupCommit: options.groupCommit, sync: options.sync },
+      () => [...this.entries.values()].map((entry) => JSON.stringify({ put: entry })),
+    );
+    const state = this.load(options.file);
+    if (state !== "clean") void this.log.rewrite().catch(() => undefined);
+  }
+
+  /** Whether the key is in the inbox, pending or dead. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  get failing(): boolean {
+    return this.log?.failing ?? false;
+  }
+
+  /** Adds a pending entry, due `redeliverMs` from now; resolves once it is on disk. */
+  async add(fresh: NewInboxEntry, redeliverMs: number): Promise<void> {
+    const now = this.now();
+    const { _msgid: _sentAs, ...message } = fresh.message;
+    const record = { put: { ...fresh, message, attempt: 1, admittedAt: now, dueAt: now + redeliverMs } };
+    const line = JSON.stringify(record);
+    // The inbox keeps its own copy: the message it was given goes on into the flow, which may change it.
+    const entry = (JSON.parse(line) as { put: InboxEntry }).put;
+    this.entries.set(entry.key, entry);
+    try {
+      await this.writeLine(line, true);
+    } catch (error) {
+      if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+      throw error;
+    }
+  }
+
+  /** Pending or dead: the entry is gone (confirming a dead letter clears it). */
+  async done(key: string): Promise<boolean> {
+    if (!this.entries.delete(key)) return false;
+    await this.write({ done: key }, false);
+    return true;
+  }
+
+  async retry(key: string, dueAt: number, reason: string | undefined): Promise<boolean> {
+    const entry = this.entries.get(key);
+    if (!entry || entry.dead) return false;
+    entry.dueAt = dueAt;
+    if (reason !== undefined) entry.lastError = reason;
+    await this.write({ due: [key, entry.attempt, entry.dueAt, entry.lastError ?? null] }, false);
+    return true;
+  }
+
+  /** The entries due at `now`, the longest due first, at most `limit`. */
+  async takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]> {
+    const due: InboxEntry[] = [];
+    for (const entry of this.entries.values()) if (!entry.dead && entry.dueAt <= now) due.push(entry);
+    due.sort((a, b) => a.dueAt - b.dueAt);
+    const taken = due.slice(0, limit).map((entry) => {
+      entry.attempt++;
+      entry.dueAt = now + redeliverMs;
+      return { ...entry };
+    });
+    await Promise.all(
+      taken.map((entry) =>
+        this.write({ due: [entry.key, entry.attempt, entry.dueAt, entry.lastError ?? null] }, false),
+      ),
+    );
+    return taken;
+  }
+
+  async markDead(key: string, reason: string): Promise<void> {
+    const entry = this.entries.get(key);
+    if (!entry || entry.dead) return;
+    entry.dead = true;
+    entry.lastError = reason;
+    await this.write({ dead: [key, reason] }, true);
+  }
+
+  deadLetters(limit: number): InboxEntry[] {
+    const dead: InboxEntry[] = [];
+    for (const entry of this.entries.values()) {
+      if (dead.length >= limit) break;
+      if (entry.dead) dead.push({ ...entry });
+    }
+    return dead;
+  }
+
+  counts(): { pending: number; dead: number } {
+    let dead = 0;
+    for (const entry of this.entries.values()) if (entry.dead) dead++;
+    return { pending: this.entries.size - dead, dead };
+  }
+
+  /** Waits for the writes asked so far; with `removeFile` the file is deleted (its connection was deleted). */
+  async close(removeFile: boolean): Promise<void> {
+    await this.compaction;
+    if (!this.log) return;
+    await this.log.close();
+    if (removeFile) await fs.promises.rm(this.log.file, { force: true });
+  }
+
+  private write(record: InboxRecord, durable: boolean): Promise<void> {
+    return this.writeLine(JSON.stringify(record), durable);
+  }
+
+  private async writeLine(line: string, durable: boolean): Promise<void> {
+    if (!this.log) return;
+    await this.log.append(line, durable);
+    this.compactIfWorthIt();
+  }
+
+  private compactIfWorthIt(): void {
+    const log = this.log;
+    if (!log || this.compaction) return;
+    if (log.records < Math.max(MIN_RECORDS_BEFORE_COMPACTION, 2 * this.entries.size)) return;
+    this.compaction = (async () => {
+      await this.options.beforeCompaction?.();
+      await log.rewrite();
+    })()
+      .catch((error: unknown) => this.options.warn(`inbox compaction failed: ${errorMessage(error)}`))
+      .finally(() => (this.compaction = undefined));
+  }
+
+  /**
+   * Replays the file. A record that does not parse (the last one, torn by a kill during its write) is
+   * skipped with one warning and everything else is kept; the node always starts. Every pending entry is
+   * due at once: the messages that were in flight died with the process.
+   */
+  private load(file: string): "clean" | "repair" {
+    let text: string;
+    try {
+      const stat = fs.statSync(file);
+      if (!stat.isFile()) {
+        this.options.warn(`inbox ${path.basename(file)} is not a regular file; starting with an empty inbox`);
+        return "clean";
+      }
+      text = fs.readFileSync(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+        this.options.warn(
+          `inbox ${path.basename(file)} could not be read (${errorMessage(error)}); starting empty`,
+        );
+      }
+      return "clean";
+    }
+    const admitted = new Map<string, number>();
+    let unreadable = 0;
+    let records = 0;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      const record = parseRecord(line);
+      if (record === undefined) {
+        unreadable++;
+        continue;
+      }
+      records++;
+      this.replay(record, admitted);
+    }
+    for (const [key, admittedAt] of admitted) this.loadedKeys.push({ key, admittedAt });
+    const now = this.now();
+    for (const entry of this.entries.values()) if (!entry.dead) entry.dueAt = Math.min(entry.dueAt, now);
+    if (this.log) this.log.records = records;
+    if (unreadable > 0) {
+      this.options.warn(
+        `inbox ${path.basename(file)}: ${unreadable} unreadable record(s) skipped (a write cut short by a crash); ` +
+          `${this.entries.size} entries kept`,
+      );
+    }
+    return unreadable > 0 || (text !== "" && !text.endsWith("\n")) ? "repair" : "clean";
+  }
+
+  private replay(record: InboxRecord, admitted: Map<string, number>): void {
+    if ("put" in record) {
+      this.entries.set(record.put.key, record.put);
+      admitted.set(record.put.key, record.put.admittedAt);
+      return;
+    }
+    if ("done" in record) {
+      this.entries.delete(record.done);
+      return;
+    }
+    if ("due" in record) {
+      const [key, attempt, dueAt, lastError] = record.due;
+      const entry = this.entries.get(key);
+      if (!entry) return;
+      entry.attempt = attempt;
+      entry.dueAt = dueAt;
+      if (lastError !== null) entry.lastError = lastError;
+      return;
+    }
+    const [key, reason] = record.dead;
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    entry.dead = true;
+    entry.lastError = reason;
+  }
+}
+
+function parseRecord(line: string): InboxRecord | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (!isPlainObject(parsed)) return undefined;
+  if (isEntry(parsed.put)) return { put: parsed.put };
+  if (typeof parsed.done === "string") return { done: parsed.done };
+  const due = parsed.due;
+  if (
+    Array.isArray(due) &&
+    typeof due[0] === "string" &&
+    Number.isFinite(due[1]) &&
+    Number.isFinite(due[2]) &&
+    (due[3] === null || typeof due[3] === "string")
+  ) {
+    return { due: [due[0], due[1], due[2], due[3]] };
+  }
+  const dead = parsed.dead;
+  if (Array.isArray(dead) && typeof dead[0] === "string" && typeof dead[1] === "string") {
+    return { dead: [dead[0], dead[1]] };
+  }
+  return undefined;
+}
+
+function isEntry(value: unknown): value is InboxEntry {
+  if (!isPlainObject(value)) return false;
+  return (
+    typeof value.key === "string" &&
+    typeof value.sourceNodeId === "string" &&
+    isPlainObject(value.message) &&
+    Number.isFinite(value.attempt) &&
+    Number.isFinite(value.dueAt) &&
+    Number.isFinite(value.admittedAt)
+  );
+}
