@@ -3,6 +3,7 @@ import type { NodeAPI } from "node-red";
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import { deadLettersHandler } from "./lib/delivery/dead-letters";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
+import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
 import { adminPermission } from "./lib/node-red/admin-permission";
 
@@ -51,6 +52,20 @@ export = (RED: NodeAPI) => {
   RED.httpAdmin.get("/clarus-wms/events", adminPermission(RED, "clarus-connection.read"), (_req, res) => {
     res.json(CLARUS_EVENTS);
   });
+
+  // The dialog's Test connection button: sends what is typed there, so it works before a deploy too.
+  const deployed = (id: string) => {
+    const node = RED.nodes.getNode(id) as ClarusConnectionNode | null;
+    const credentials = RED.nodes.getCredentials(id) as ConnectionCredentials | undefined;
+    return credentials ? { credentials, apiUrl: node?.services?.apiUrl } : undefined;
+  };
+  const tuning = () => (RED.settings as { clarus?: ClarusTuning }).clarus;
+  RED.httpAdmin.post(
+    "/clarus-wms/test-connection",
+    adminPermission(RED, "clarus-connection.write"),
+    testConnectionHandler(deployed, tuning),
+  );
+
   RED.httpAdmin.get(
     "/clarus-wms/connections/:id/dead-letters",
     adminPermission(RED, "clarus-connection.read"),

@@ -1,6 +1,8 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
+import { adminPermission } from "./lib/node-red/admin-permission";
+import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { nodeSender } from "./lib/delivery/sender";
 import { reportStartFailure } from "./lib/node-red/start-failure";
@@ -15,7 +17,8 @@ export = (RED: NodeAPI) => {
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
       if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
       const services = connection.services;
-      poller = new Poller(this, services, services.api, pollSettings(def), () => RED.util.generateId());
+      const settings = pollSettings(def, (message) => this.warn(message));
+      poller = new Poller(this, services, services.api, settings, () => RED.util.generateId());
       // Its unconfirmed records (on-confirm) are sent again from this node.
       unregister = services.delivery.registerSender(this.id, nodeSender(this));
       poller.start();
@@ -43,4 +46,9 @@ export = (RED: NodeAPI) => {
   }
 
   RED.nodes.registerType("clarus-poll", ClarusPoll);
+
+  // The dialog shows the built-in subtype guesses of a node that has no map of its own.
+  RED.httpAdmin.get("/clarus-wms/subtypes", adminPermission(RED, "clarus-poll.read"), (_req, res) => {
+    res.json(TRANSACTION_SUBTYPE_EVENTS);
+  });
 };

@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 
 import { ALL_SIM_EVENTS } from "./constants";
+import { SCHEMA_DIALECTS, isSchemaDialect } from "./dialects";
 import { type Simulator, startSimulator } from "./index";
 import type { SimulatorOptions } from "./simulator";
 import type { WebhookMethod } from "./types";
@@ -21,6 +22,7 @@ const USAGE = `Usage: node build/dev/sim/cli.js [options]
   --static-token T     also accept this bearer token
   --token-ttl SEC      token lifetime (default 3600)
   --seed N             PRNG seed (default 42)
+  --schema DIALECT     GraphQL schema: documented, rich (default) or scalar
   --webhook-url URL    create automations that deliver to URL (repeatable)
   --events LIST        comma list of events for those automations (default: all six)
   --method POST|GET    webhook method (default POST)
@@ -60,6 +62,7 @@ function parse(argv: string[]): CliConfig | "help" {
       "static-token": { type: "string" },
       "token-ttl": { type: "string" },
       seed: { type: "string" },
+      schema: { type: "string" },
       "webhook-url": { type: "string", multiple: true },
       events: { type: "string" },
       method: { type: "string" },
@@ -75,6 +78,8 @@ function parse(argv: string[]): CliConfig | "help" {
     },
   });
   if (values.help) return "help";
+  const schema = values.schema ?? "rich";
+  if (!isSchemaDialect(schema)) throw new Error(`--schema must be one of ${SCHEMA_DIALECTS.join(", ")}`);
   const method = (values.method ?? "POST").toUpperCase();
   if (method !== "POST" && method !== "GET") throw new Error("--method must be POST or GET");
   const events = values.events
@@ -101,6 +106,7 @@ function parse(argv: string[]): CliConfig | "help" {
       staticToken: values["static-token"],
       tokenTtlSeconds: optionalNum("--token-ttl", values["token-ttl"]),
       seed: optionalNum("--seed", values.seed),
+      schema,
       webhook: {
         ratePerSecond: optionalNum("--rate", values.rate),
         dropRate: optionalNum("--drop", values.drop),
@@ -165,6 +171,7 @@ async function main(): Promise<void> {
   console.log(`  Client ID:      ${sim.clientId}`);
   console.log(`  Client secret:  ${sim.clientSecret}`);
   console.log(`  Login domain:   ${sim.domain}`);
+  console.log(`  Schema:         ${sim.schema}`);
   for (const a of sim.store.automations.all()) {
     for (const target of sim.webhookTargets(a.id)) {
       console.log(`  Automation ${a.id}: ${a.resource_name}.${a.event} -> ${target.method} ${target.url}`);

@@ -20,6 +20,7 @@ export type {
 } from "./simulator";
 export type { Delivery, SimEvent, WebhookOptions } from "./webhooks";
 export type { FaultCounts, FaultKind, FaultOptions } from "./faults";
+export { SCHEMA_DIALECTS, type SchemaDialect } from "./dialects";
 export type { RequestLogEntry } from "./server";
 export type { AutomationFault, AutomationOperation } from "./automations-api";
 export type { WebhookTarget } from "./automations";

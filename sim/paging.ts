@@ -32,15 +32,20 @@ export function decodeCursor(cursor: string): number {
   return Number(text);
 }
 
-export function pageSize(first: number | null | undefined): number {
-  if (first === undefined || first === null) return DEFAULT_PAGE_SIZE;
+export function pageSize(first: number | null | undefined, max = MAX_PAGE_SIZE): number {
+  if (first === undefined || first === null) return Math.min(DEFAULT_PAGE_SIZE, max);
   if (first < 0) throw new GraphQLError("first must not be negative");
-  return Math.min(first, MAX_PAGE_SIZE);
+  return Math.min(first, max);
 }
 
-/** `rows` must be in ascending id order (tables only ever append). */
-export function page<T extends Row>(rows: readonly T[], match: (row: T) => boolean, args: PageArgs): Page<T> {
-  const size = pageSize(args.first);
+/** `rows` must be in ascending id order (tables only ever append); `maxSize` caps `first`. */
+export function page<T extends Row>(
+  rows: readonly T[],
+  match: (row: T) => boolean,
+  args: PageArgs,
+  maxSize = MAX_PAGE_SIZE,
+): Page<T> {
+  const size = pageSize(args.first, maxSize);
   const after = args.after === undefined || args.after === null ? undefined : decodeCursor(args.after);
   const start = after === undefined ? 0 : firstIndexAbove(rows, after);
   const out: T[] = [];

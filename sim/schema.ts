@@ -1,6 +1,7 @@
 import { GraphQLError, type GraphQLSchema, buildSchema } from "graphql";
 
 import { TASK_TYPE } from "./constants";
+import { DIALECTS, DIALECT_OPERATOR_TYPES_SDL, type DialectSpec, type SchemaDialect } from "./dialects";
 import {
   type FilterKind,
   type FilterSpec,
@@ -8,7 +9,7 @@ import {
   OPERATOR_TYPE_NAME,
   compileFilter,
 } from "./filters";
-import { type PageArgs, encodeCursor, page } from "./paging";
+import { MAX_PAGE_SIZE, type PageArgs, encodeCursor, page } from "./paging";
 import type { Store } from "./store";
 import type {
   Automation,
@@ -194,7 +195,7 @@ interface AnyResource {
   filterType: string;
   filterKinds: Array<[string, FilterKind]>;
   extraArgs: string;
-  all: (store: Store, args: AllArgs, ctx: RequestContext) => Node;
+  all: (store: Store, args: AllArgs, ctx: RequestContext, maxPageSize: number) => Node;
 }
 
 function erase<T extends Row>(resource: Resource<T>): AnyResource {
@@ -204,68 +205,30 @@ function erase<T extends Row>(resource: Resource<T>): AnyResource {
     filterType: resource.filterType,
     filterKinds: Object.entries(resource.filters).map(([name, spec]) => [name, spec.kind]),
     extraArgs: resource.extraArgs ?? "",
-    all: (store, args, ctx) => connection(store, resource, args, ctx),
+    all: (store, args, ctx, maxPageSize) => connection(store, resource, args, ctx, maxPageSize),
   };
 }
 
-const OBJECT_TYPES_SDL = `
-type PageInfo { hasNextPage: Boolean!, hasPreviousPage: Boolean!, startCursor: String, endCursor: String }
-type Account { id: ID!, code: String!, name: String! }
-type Warehouse { id: ID!, code: String!, name: String! }
-type Product { id: ID!, code: String!, name: String! }
-type Location { id: ID!, code: String! }
-type StorageUnit { id: ID!, reference: String! }
-type User { id: ID! }
-type TaskType { id: ID!, code: String! }
-type GoodsOutStatus { id: ID!, code: String!, name: String! }
-type GoodsOutLine {
-  id: ID!, order_quantity: Float!, pick_quantity: Float!, dispatch_quantity: Float!
-  product: Product!, goods_out: GoodsOut!
-}
-type GoodsOut {
-  id: ID!, reference: String!, goods_out_type: String!, goods_out_status: GoodsOutStatus!
-  goods_out_status_id: ID!, expected_date_of_dispatch: String, actual_date_of_dispatch: String
-  priority: Int, account: Account!, warehouse: Warehouse!, customer_id: ID, carrier_id: ID
-  external_system_reference1: String, created_at: String!, updated_at: String!, lines: [GoodsOutLine!]!
-}
-type GoodsInReceiptLine {
-  id: ID!, expected_quantity: Float!, received_quantity: Float!, product: Product!
-  goods_in_receipt: GoodsInReceipt!
-}
-type GoodsInReceipt {
-  id: ID!, reference: String!, status: String!, receipt_type: String, expected_date_of_receipt: String
-  actual_date_of_receipt: String, notes: String, account: Account!, warehouse: Warehouse!, supplier_id: ID
-  external_system_reference1: String, created_at: String!, updated_at: String!, lines: [GoodsInReceiptLine!]!
-}
-type Stock {
-  id: ID!, quantity: Float!, status: String!, fifo_date: String, product: Product!, location: Location!
-  account: Account!, warehouse: Warehouse!, storage_unit: StorageUnit, created_at: String!, updated_at: String!
-}
-type Transaction {
-  id: ID!, subtype: String!, category: String!, quantity: Float!, new_quantity: Float!, created_at: String!
-  product: Product!, account: Account!, warehouse: Warehouse!, stock: Stock, location_from: Location
-  location_to: Location, goods_out: GoodsOut, completing_user: User
-}
-type Task {
-  id: ID!, status: String!, subtype: String, start_quantity: Float!, confirmed_quantity: Float!
-  created_at: String!, assigned_at: String, completed_at: String, priority: Int, drop_sequence: Int
-  task_type: TaskType!, goods_out: GoodsOut, goods_in_receipt_line: GoodsInReceiptLine, product: Product!
-  account: Account!, warehouse: Warehouse!, location_from: Location, location_to: Location
-}
-type Automation {
-  id: ID!, name: String!, resource_name: String!, event: String!, enabled: Boolean!, integration_id: ID
-  created_at: String!
-}
-`;
-
-/** SDL for the filters, connections and root fields, derived from the resource specs. */
-function resourceSdl(list: readonly AnyResource[]): string {
+/**
+ * SDL for the filters, connections and root fields, derived from the resource specs: the dialect picks
+ * which filter fields exist and their operator types, and `without` ("FilterType.field") removes more.
+ */
+function resourceSdl(
+  list: readonly AnyResource[],
+  dialect: DialectSpec,
+  without: ReadonlySet<string>,
+): string {
   const parts: string[] = [];
   const rootFields: string[] = [];
   for (const resource of list) {
     const { typeName, filterType } = resource;
+    const offered = dialect.filters[filterType];
     const filterFields = resource.filterKinds
-      .map(([name, kind]) => `  ${name}: ${OPERATOR_TYPE_NAME[kind]}`)
+      .filter(([name]) => (offered ?? [name]).includes(name) && !without.has(`${filterType}.${name}`))
+      .map(
+        ([name, kind]) =>
+          `  ${name}: ${dialect.operators[`${filterType}.${name}`] ?? OPERATOR_TYPE_NAME[kind]}`,
+      )
       .join("\n");
     const queryType = `${typeName}sQuery`;
     parts.push(
@@ -285,13 +248,28 @@ export interface ClarusGraphql {
   rootValue: Record<string, () => Node>;
 }
 
-export function createGraphql(store: Store): ClarusGraphql {
+export interface GraphqlOptions {
+  /** Which schema the tenant speaks (dialects.ts); default `rich`. */
+  dialect?: SchemaDialect;
+  /** Test only: filter fields to leave out, as "FilterType.field" (a tenant where a stream cannot work). */
+  without?: readonly string[];
+  /** The most records one page holds, whatever `first` asks for (default 500); a map caps per root field. */
+  maxPageSize?: number | Readonly<Record<string, number>>;
+}
+
+export function createGraphql(store: Store, options: GraphqlOptions = {}): ClarusGraphql {
   const list = resources(store);
-  const schema = buildSchema(`${OPERATOR_TYPES_SDL}\n${OBJECT_TYPES_SDL}\n${resourceSdl(list)}`);
+  const dialect = DIALECTS[options.dialect ?? "rich"];
+  const sdl = resourceSdl(list, dialect, new Set(options.without ?? []));
+  const schema = buildSchema(
+    `${OPERATOR_TYPES_SDL}${DIALECT_OPERATOR_TYPES_SDL}\n${dialect.objects}\n${sdl}`,
+  );
   const rootValue: Record<string, () => Node> = {};
   for (const resource of list) {
+    const cap = options.maxPageSize;
+    const maxPageSize = (typeof cap === "number" ? cap : cap?.[resource.field]) ?? MAX_PAGE_SIZE;
     rootValue[resource.field] = () => ({
-      all: (args: AllArgs, ctx: RequestContext) => resource.all(store, args, ctx),
+      all: (args: AllArgs, ctx: RequestContext) => resource.all(store, args, ctx, maxPageSize),
     });
   }
   return { schema, rootValue };
@@ -302,11 +280,12 @@ function connection<T extends Row>(
   resource: Resource<T>,
   args: AllArgs,
   ctx: RequestContext,
+  maxPageSize: number,
 ): Node {
   const matches = compileFilter(resource.filters, args.filter);
   const visible = resource.visible;
   const match = visible ? (row: T) => visible(row, args) && matches(row) : matches;
-  const result = page(resource.rows(store), match, args);
+  const result = page(resource.rows(store), match, args, maxPageSize);
   const edges: Array<{ cursor: string; node: Node | (() => Node) }> = result.rows.map((row) => ({
     cursor: encodeCursor(row.id),
     node: resource.node(store, row),
@@ -393,6 +372,7 @@ function goodsOutNode(store: Store, o: GoodsOut): Node {
     },
     account: party(store, "accounts", o.account_id),
     warehouse: party(store, "warehouses", o.warehouse_id),
+    carrier: o.carrier_id === null ? null : { id: o.carrier_id, code: `CARRIER-${o.carrier_id}` },
     lines: () => o.lines.map((line) => goodsOutLineNode(store, line)),
   };
 }
@@ -405,6 +385,7 @@ function goodsOutLineNode(store: Store, line: GoodsOutLine): Node {
     dispatch_quantity: line.dispatch_quantity,
     product: productRef(store, line.product_id),
     goods_out: goodsOutRef(store, line.goods_out_id),
+    goods_out_id: line.goods_out_id,
   };
 }
 
@@ -439,6 +420,7 @@ function receiptLineNode(store: Store, line: ReceiptLine): Node {
       const receipt = store.receipts.get(line.goods_in_receipt_id);
       return receipt ? receiptNode(store, receipt) : null;
     },
+    goods_in_receipt_id: line.goods_in_receipt_id,
   };
 }
 
@@ -470,6 +452,8 @@ function transactionNode(store: Store, t: Transaction): Node {
     location_to: locationRef(store, t.location_to_id),
     goods_out: goodsOutRef(store, t.goods_out_id),
     completing_user: { id: t.completing_user_id },
+    stock_id: t.stock_id,
+    goods_out_id: t.goods_out_id,
   };
 }
 
@@ -496,6 +480,13 @@ function taskNode(store: Store, t: Task): Node {
       const line =
         t.goods_in_receipt_line_id === null ? undefined : store.receiptLines.get(t.goods_in_receipt_line_id);
       return line ? receiptLineNode(store, line) : null;
+    },
+    goods_out_id: t.goods_out_id,
+    goods_in_receipt_line_id: t.goods_in_receipt_line_id,
+    goods_in_receipt_id: () => {
+      const line =
+        t.goods_in_receipt_line_id === null ? undefined : store.receiptLines.get(t.goods_in_receipt_line_id);
+      return line ? line.goods_in_receipt_id : null;
     },
     product: productRef(store, t.product_id),
     account: party(store, "accounts", t.account_id),

@@ -22,6 +22,8 @@ export interface ServerDeps {
   graphql: ClarusGraphql;
   automations: AutomationsApi;
   subdomain: string;
+  /** The tenant's clock: answers carry it in their `Date` header, as a real API's clock would. */
+  now: () => number;
   onFault: (kind: FaultKind, endpoint: Endpoint) => void;
   onHang: () => void;
   onRequest: (entry: RequestLogEntry) => void;
@@ -38,6 +40,8 @@ export interface RequestLogEntry {
   variables?: Record<string, unknown> | null;
   /** Lower-cased `Authorization` scheme used, never the credential itself. */
   auth?: string;
+  /** A GraphQL request that reads the schema (`__schema`). */
+  introspection?: boolean;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -62,6 +66,7 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
   const path = url.pathname.replace(/\/+$/, "") || "/";
   const method = req.method ?? "GET";
   const entry: RequestLogEntry = { at: new Date().toISOString(), method, path, status: 0 };
+  res.setHeader("Date", new Date(deps.now()).toUTCString());
   const answer = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
     entry.status = status;
     sendJson(res, status, body, headers);
@@ -179,6 +184,7 @@ async function graphqlRequest(
   }
   entry.operationName = operationName ?? null;
   entry.variables = variables ?? null;
+  entry.introspection = /\b__schema\b/.test(query);
 
   if (decision.outcome === "graphqlErrors") {
     entry.fault = "graphqlErrors";

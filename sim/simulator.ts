@@ -15,6 +15,7 @@ import { AutomationsApi } from "./automations-api";
 import { ALL_SIM_EVENTS, type SimEventId, isSimEventId } from "./constants";
 import { type Endpoint, FaultInjector, type FaultCounts, type FaultKind, type FaultOptions } from "./faults";
 import { Prng } from "./prng";
+import { SCHEMA_DIALECTS, type SchemaDialect, isSchemaDialect } from "./dialects";
 import { createGraphql } from "./schema";
 import { type RequestLogEntry, createApiServer } from "./server";
 import { Store } from "./store";
@@ -47,6 +48,12 @@ export interface SimulatorOptions {
   faults?: FaultOptions;
   /** Automations to create at start. */
   automations?: AutomationInput[];
+  /** The GraphQL schema the tenant speaks: `documented`, `rich` (default) or `scalar` (sim/dialects.ts). */
+  schema?: SchemaDialect;
+  /** Test only: filter fields the schema leaves out, as "FilterType.field" (e.g. a stream that cannot work). */
+  schemaWithout?: readonly string[];
+  /** The most records one page holds, whatever `first` asks for (default 500); a map caps per root field. */
+  maxPageSize?: number | Readonly<Record<string, number>>;
 }
 
 export interface AutomationInput {
@@ -78,6 +85,8 @@ export interface RequestCounters {
   total: number;
   token: number;
   graphql: number;
+  /** GraphQL requests that read the schema (`__schema`). */
+  introspection: number;
   other: number;
   /** Answers by HTTP status, e.g. `{ "200": 12, "401": 1 }`. */
   byStatus: Record<string, number>;
@@ -109,10 +118,18 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   readonly domain: string;
   readonly clientId: string;
   readonly clientSecret: string;
+  readonly schema: SchemaDialect;
   readonly store = new Store();
   /** Every generated event, in order. */
   readonly events: SimEvent[] = [];
-  readonly requests: RequestCounters = { total: 0, token: 0, graphql: 0, other: 0, byStatus: {} };
+  readonly requests: RequestCounters = {
+    total: 0,
+    token: 0,
+    graphql: 0,
+    introspection: 0,
+    other: 0,
+    byStatus: {},
+  };
   /** The last answered API requests (at most 5000), oldest first. */
   readonly requestLog: RequestLogEntry[] = [];
 
@@ -140,6 +157,12 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.clientId = options.clientId ?? "sim-client";
     this.clientSecret = options.clientSecret ?? "sim-secret";
     this.now = options.now ?? Date.now;
+    this.schema = options.schema ?? "rich";
+    if (!isSchemaDialect(this.schema)) {
+      throw new RangeError(
+        `schema must be one of ${SCHEMA_DIALECTS.join(", ")}, got "${String(this.schema)}"`,
+      );
+    }
     const ttl = options.tokenTtlSeconds ?? 3600;
     if (!(Number.isFinite(ttl) && ttl > 0)) throw new RangeError("tokenTtlSeconds must be a positive number");
 
@@ -174,9 +197,14 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.server = createApiServer({
       auth: this.auth,
       faults: this.faults,
-      graphql: createGraphql(this.store),
+      graphql: createGraphql(this.store, {
+        dialect: this.schema,
+        without: options.schemaWithout,
+        maxPageSize: options.maxPageSize,
+      }),
       automations: this.automationsApi,
       subdomain: this.subdomain,
+      now: this.now,
       onFault: (kind, endpoint) => {
         this.faults.record(kind);
         this.emit("fault", { kind, endpoint });
@@ -448,6 +476,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   private countRequest(entry: RequestLogEntry): void {
     const r = this.requests;
     r.total++;
+    if (entry.introspection) r.introspection++;
     if (entry.path === "/graphql") r.graphql++;
     else if (entry.path === "/oauth/token") r.token++;
     else r.other++;

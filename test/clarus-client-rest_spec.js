@@ -2,16 +2,12 @@
 // the causes a ClarusApiError names. The simulator has no REST API, so a scripted loopback server answers
 // in Clarus's documented shapes (research/clarus.md §3.4, §4.3); the simulator covers token and 403 paths.
 const assert = require("node:assert/strict");
-const { execFileSync } = require("node:child_process");
-const fs = require("node:fs");
-const https = require("node:https");
-const os = require("node:os");
-const path = require("node:path");
 
 const { startSimulator } = require("../build/dev/sim/index.js");
 const { ClarusClient } = require("../build/nodes/lib/api/client.js");
 const { freePort } = require("./helpers/red-process");
 const { startLoopbackApi, json } = require("./helpers/loopback-api");
+const { startSelfSignedServer } = require("./helpers/tls-server");
 
 const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 5, maxAttempts: 3 };
 const WEBHOOK_TOKEN = "whk-0123456789abcdef";
@@ -327,45 +323,15 @@ describe("ClarusApiError causes a connection test can show", function () {
   });
 
   it("should name an untrusted certificate as a TLS failure", async function () {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clarus-tls-"));
-    const key = path.join(dir, "key.pem");
-    const cert = path.join(dir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-      ],
-      { stdio: "ignore" },
-    );
-    const server = https.createServer(
-      { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
-      (_req, res) => res.end("{}"),
-    );
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const server = await startSelfSignedServer();
     try {
-      await assert.rejects(
-        client(`https://127.0.0.1:${server.address().port}`).rest("GET", "/api/automations"),
-        (error) => {
-          assert.equal(error.reason, "tls");
-          assert.match(error.message, /TLS failed talking to the Clarus API \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
-          return true;
-        },
-      );
+      await assert.rejects(client(server.url).rest("GET", "/api/automations"), (error) => {
+        assert.equal(error.reason, "tls");
+        assert.match(error.message, /TLS failed talking to the Clarus API \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+        return true;
+      });
     } finally {
-      server.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await server.close();
     }
   });
 });

@@ -13,6 +13,8 @@ const {
 } = require("./helpers/node-red");
 const { startSimulator, connectionFor, TEST_TUNING } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
+const { SCHEMA_DIALECTS } = require("../build/dev/sim/index.js");
+const { startApiProxy } = require("./helpers/api-proxy");
 
 describe("event classification in clarus-webhook-in", function () {
   let sim;
@@ -30,12 +32,12 @@ describe("event classification in clarus-webhook-in", function () {
     helper.settings({});
   });
 
-  async function load({ automations = [], hook = {}, credentials = {} } = {}) {
+  async function load({ automations = [], hook = {}, credentials = {}, apiUrl = sim.url } = {}) {
     helper.settings({ clarus: TEST_TUNING });
     await helper.load(
       [connectionNode, capturingWebhookNode((httpNode) => (app = httpNode))],
       [
-        connectionFor(sim, automations, { domain: "https://acme.claruswms.co.uk", apiUrl: sim.url }),
+        connectionFor(sim, automations, { domain: "https://acme.claruswms.co.uk", apiUrl }),
         webhookConfig(hook),
         { id: "out", type: "helper" },
       ],
@@ -75,18 +77,51 @@ describe("event classification in clarus-webhook-in", function () {
     assert.equal(msg.topic, "goods_in.completed");
   });
 
-  it("should use the automation map discovered from the Clarus API", async function () {
-    const automationId = sim.addAutomation({
-      event: "stock.released_from_hold",
-      url: "http://127.0.0.1:9/unused",
+  for (const schema of SCHEMA_DIALECTS) {
+    it(`should use the automation map discovered from the Clarus API (${schema} schema)`, async function () {
+      await sim.stop();
+      sim = await startSimulator({ history: 0, seed: 21, schema });
+      const automationId = sim.addAutomation({
+        event: "stock.released_from_hold",
+        url: "http://127.0.0.1:9/unused",
+      });
+      await load({ credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret } });
+      const connection = helper.getNode("conn");
+      await connection.services.discovery.refresh();
+      assert.deepEqual(connection.services.discovery.state, { ok: true, automations: 1 });
+      await deliver({ id: 3, note: "nothing here says which event this is" }, String(automationId));
+      const [msg] = await out.waitFor(1);
+      assert.equal(msg.topic, "stock.released_from_hold");
+      assert.equal(msg.clarus.automationId, String(automationId));
+      assert.equal(sim.requests.introspection, 1);
     });
-    await load({ credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret } });
-    const connection = helper.getNode("conn");
-    await connection.services.discovery.refresh();
-    await deliver({ id: 3, note: "nothing here says which event this is" }, String(automationId));
-    const [msg] = await out.waitFor(1);
-    assert.equal(msg.topic, "stock.released_from_hold");
-    assert.equal(msg.clarus.automationId, String(automationId));
+  }
+
+  it("should say why discovery cannot work on a schema without an automations list", async function () {
+    // A tenant whose schema has no automations root.
+    const proxy = await startApiProxy(sim, (request, body) => {
+      if (!request.query.includes("__schema")) return undefined;
+      const query = body.data.__schema.types.find((t) => t.name === body.data.__schema.queryType.name);
+      query.fields = query.fields.filter((f) => f.name !== "automations");
+      return body;
+    });
+    try {
+      const node = await load({
+        automations: [{ id: "43", event: "goods_out.completed" }],
+        credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret },
+        apiUrl: proxy.url,
+      });
+      const { discovery } = helper.getNode("conn").services;
+      await discovery.refresh();
+      assert.deepEqual(discovery.state, {
+        ok: false,
+        error: "the schema has no automations list to page through: map automations by hand",
+        automations: 0,
+      });
+      await waitForStatus(node, (s) => /no automation map/.test(s.text ?? ""));
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("should show a failed discovery in the status and keep the manual map working", async function () {

@@ -2,7 +2,8 @@
 // directory, and the editor driven in headless Chromium through playwright-core. Every browser console error,
 // page error, request off the loopback and `[error]` runtime log line fails the run.
 //
-// CLARUS_SCREENSHOTS=1 also writes docs/images/palette.png and docs/images/webhook-in-dialog.png.
+// CLARUS_SCREENSHOTS=1 also writes docs/images/palette.png, docs/images/webhook-in-dialog.png and
+// docs/images/connection-test.png.
 // CLARUS_CHROMIUM overrides the browser binary (default /usr/bin/chromium, Debian's `chromium` package).
 //
 // Functions passed to page.evaluate/waitForFunction run in the editor page, where these are defined.
@@ -172,6 +173,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           register: "#node-input-clarus-register",
           query: "#node-input-query-editor",
           automations: "#node-config-input-automation-list",
+          subtypes: "#node-input-subtype-list",
         };
         const def = RED.nodes.getType(nodeType);
         const form = $(
@@ -591,6 +593,151 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json(), { ok: true });
     assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
+  });
+
+  it("should show the poll's subtype guesses for stock transactions and save an edited map", async function () {
+    // A fresh poll node with its editor defaults (the one the palette test added was removed before a deploy).
+    const id = await page.evaluate(() => {
+      const defaults = RED.nodes.getType("clarus-poll").defaults;
+      const node = { id: RED.nodes.id(), type: "clarus-poll", x: 600, y: 500, z: RED.workspaces.active() };
+      for (const [property, spec] of Object.entries(defaults)) node[property] = spec.value;
+      RED.view.importNodes([node], { generateIds: false, addFlow: false, touchImport: true });
+      return node.id;
+    });
+    await openEditDialog(id);
+    await page.waitForSelector(".node-input-subtypes-row", { state: "hidden" });
+    await page.selectOption("#node-input-stream", "stock.transactions");
+    await page.waitForSelector("#node-input-subtype-list", { state: "visible" });
+    const rows = () =>
+      page.evaluate(() =>
+        $("#node-input-subtype-list")
+          .editableList("items")
+          .map(function () {
+            return `${$(this).find(".node-input-clarus-subtype-code").val()}=${$(this).find(".node-input-clarus-subtype-event").val()}`;
+          })
+          .get(),
+      );
+    await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
+    assert.deepEqual(await rows(), [
+      "ADJUP=stock.positively_adjusted",
+      "ADJDOWN=stock.negatively_adjusted",
+      "HOLD=stock.placed_on_hold",
+      "OFFHOLD=stock.released_from_hold",
+    ]);
+    // Saved unchanged, the node keeps following the built-in guesses.
+    await closeEditDialog("#node-dialog-ok");
+    assert.equal(await page.evaluate((nodeId) => RED.nodes.node(nodeId).subtypes, id), null);
+
+    await openEditDialog(id);
+    await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
+    await page.fill(".node-input-clarus-subtype-code >> nth=0", "adjplus");
+    await closeEditDialog("#node-dialog-ok");
+    const saved = await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      return { subtypes: n.subtypes, valid: n.valid !== false || n.validationErrors.join() === "connection" };
+    }, id);
+    assert.deepEqual(saved.subtypes, {
+      ADJPLUS: "stock.positively_adjusted",
+      ADJDOWN: "stock.negatively_adjusted",
+      HOLD: "stock.placed_on_hold",
+      OFFHOLD: "stock.released_from_hold",
+    });
+    assert.ok(saved.valid);
+    await openEditDialog(id);
+    await page.waitForFunction(() => $("#node-input-subtype-list").editableList("items").length === 4);
+    assert.equal(await page.inputValue(".node-input-clarus-subtype-code >> nth=0"), "ADJPLUS");
+    await closeEditDialog();
+  });
+
+  it("should test a connection from its dialog, before and after deploy, naming the cause of a failure", async function () {
+    const sim = await startSimulator({ history: 0, schema: "documented" });
+    const automation = sim.addAutomation({ event: "goods_out.completed", url: "http://127.0.0.1:9/x" });
+    const wrongSecret = "wrong-secret-5a4b3c";
+    /** Clicks Test connection and resolves with the report's lines, as `step ok label: text`. */
+    async function testConnection() {
+      await page.evaluate(() => $("#node-config-clarus-test-result").empty());
+      await page.click("#node-config-clarus-test");
+      await page.waitForSelector("#node-config-clarus-test-result .clarus-test-line");
+      return page.evaluate(() =>
+        $("#node-config-clarus-test-result .clarus-test-line")
+          .map(function () {
+            return `${$(this).attr("data-step")} ${$(this).attr("data-ok")} ${$(this).text().trim()}`;
+          })
+          .get(),
+      );
+    }
+    try {
+      await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
+      await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+      await page.fill("#node-config-input-subdomain", sim.subdomain);
+      await page.fill("#node-config-input-apiUrl", sim.url);
+      await page.fill("#node-config-input-clientId", sim.clientId);
+      await page.fill("#node-config-input-clientSecret", wrongSecret);
+      assert.deepEqual(await testConnection(), [
+        "token false Token: wrong client ID or secret: Clarus refused the client credentials " +
+          "(HTTP 401: invalid_client: client authentication failed)",
+      ]);
+      assert.ok(!(await page.textContent("#node-config-clarus-test-result")).includes(wrongSecret));
+
+      await page.fill("#node-config-input-clientSecret", sim.clientSecret);
+      const lines = await testConnection();
+      assert.deepEqual(lines.slice(0, 2), [
+        "token true Token: token obtained",
+        "subdomain true Subdomain: acme accepted",
+      ]);
+      assert.match(lines[2], /^schema true Schema: read by introspection \(\d+ types\)$/);
+      assert.match(
+        lines[3],
+        /^stream true goods_out\.completed: ready: reads goods_outs in goods_out_status_code COMPLETED/,
+      );
+      assert.match(
+        lines[4],
+        /^stream true goods_in\.completed: ready: reads goods_in_receipts in status completed/,
+      );
+      assert.match(
+        lines[5],
+        /^stream true stock\.transactions: ready: reads transactions created since the watermark/,
+      );
+      assert.equal(lines[6], `automations true Automations: 1 found: ${automation} → goods_out.completed`);
+      if (SCREENSHOTS) {
+        fs.mkdirSync(IMAGES_DIR, { recursive: true });
+        await page.locator("#node-config-clarus-test-result").scrollIntoViewIfNeeded();
+        await page
+          .locator(".red-ui-tray")
+          .last()
+          .screenshot({ path: path.join(IMAGES_DIR, "connection-test.png") });
+      }
+      await page.click("#node-config-dialog-ok");
+      await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+
+      // Deployed, the secret comes back as a placeholder; the runtime uses the stored one.
+      await page.evaluate(() => {
+        RED.nodes
+          .filterNodes({})
+          .filter((n) => n.valid === false)
+          .forEach((n) => RED.nodes.remove(n.id));
+        RED.nodes.dirty(true);
+      });
+      await deployFromEditor();
+      const id = await page.evaluate((url) => {
+        let found;
+        RED.nodes.eachConfig((n) => {
+          if (n.type === "clarus-connection" && n.apiUrl === url) found = n.id;
+        });
+        return found;
+      }, sim.url);
+      await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), id);
+      await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+      assert.equal(await page.inputValue("#node-config-input-clientSecret"), "__PWRD__");
+      const deployed = await testConnection();
+      assert.equal(deployed[0], "token true Token: token obtained");
+      assert.equal(deployed.length, 7);
+      await page.click("#node-config-dialog-cancel");
+      await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+      assert.ok(!red.lines.some((line) => line.includes(sim.clientSecret) || line.includes(wrongSecret)));
+    } finally {
+      await sim.stop();
+    }
   });
 
   it("should show the Redis fields only for a Redis store and keep the Redis URL a credential", async function () {

@@ -67,9 +67,11 @@ async function startWarehouse({
   settings = {},
   seed = 7,
   pollOverrides = {},
+  schema = "rich",
+  simOptions = {},
   connection = {},
 } = {}) {
-  const sim = await startSimulator({ history: 0, seed, webhook });
+  const sim = await startSimulator({ history: 0, seed, webhook, schema, ...simOptions });
   let app;
   // One server for the whole test; it forwards to whichever HTTP node app the current load created.
   const server = await listen((req, res) => app(req, res));
@@ -88,10 +90,12 @@ async function startWarehouse({
     out: undefined,
     completed: undefined,
     caught: undefined,
+    /** Where the connection sends API requests: the simulator, or a proxy in front of it. */
+    apiUrl: sim.url,
     async load() {
       helper.settings({ clarus: TEST_TUNING, ...(userDir ? { userDir } : {}), ...settings });
       const flow = [
-        connectionFor(sim, automations, connection),
+        connectionFor(sim, automations, { apiUrl: warehouse.apiUrl, ...connection }),
         {
           id: "hook",
           type: "clarus-webhook-in",
@@ -147,6 +151,26 @@ async function startWarehouse({
       }
       return most;
     },
+    /** Posts `body` to the webhook-in node as Clarus would from automation `automationId`. */
+    deliver(automationId, body) {
+      return fetch(url, {
+        method: "POST",
+        headers: simHeaders(sim, automationId),
+        body: JSON.stringify(body),
+      });
+    },
+    /** Runs one poll once; resolves when it completed, rejects with the error a Catch node got. */
+    async runOnce(id, msg = {}) {
+      const completed = warehouse.completed.received.length;
+      const failed = warehouse.caught.received.length;
+      helper.getNode(id).receive({ payload: "run", ...msg });
+      await waitUntil(
+        [warehouse.completed, warehouse.caught],
+        () => warehouse.completed.received.length + warehouse.caught.received.length > completed + failed,
+      );
+      const caught = warehouse.caught.received[failed];
+      if (caught) throw new Error(caught.error.message);
+    },
     /**
      * Waits for `count` messages, then proves nothing else is on its way: a barrier delivery sent now
      * must be the very next message (Node-RED delivers in send order). Returns the messages before it.
@@ -155,10 +179,9 @@ async function startWarehouse({
       await warehouse.out.waitFor(count);
       barriers++;
       const goodsOut = automations.find((a) => a.event === "goods_out.completed");
-      const response = await fetch(url, {
-        method: "POST",
-        headers: simHeaders(sim, goodsOut.id),
-        body: JSON.stringify({ id: `barrier-${barriers}`, goods_out_status_id: 6 }),
+      const response = await warehouse.deliver(goodsOut.id, {
+        id: `barrier-${barriers}`,
+        goods_out_status_id: 6,
       });
       if (response.status !== 200) throw new Error(`barrier answered ${response.status}`);
       const received = await warehouse.out.waitFor(count + 1);

@@ -1,16 +1,13 @@
 import { EventEmitter } from "node:events";
 
 import type { ClarusClient } from "./client";
+import { canPage, listQuery } from "./list-query";
 import { errorMessage } from "../node-red/errors";
+import { fitSelection, rootList, type SchemaModel } from "./schema-model";
 import { isKnownEvent } from "../events/vocabulary";
+import { isSchemaMismatch, type TenantSchema } from "./schema";
+import { parseSelection } from "./selection";
 import { relayPages } from "./relay";
-
-const AUTOMATIONS = `query ClarusAutomations($first: Int, $after: String) {
-  automations { all(first: $first, after: $after) {
-    pageInfo { hasNextPage endCursor }
-    edges { node { id resource_name event enabled } }
-  } }
-}`;
 
 export const DISCOVERY_INTERVAL_MS = 5 * 60_000;
 const MAX_PAGES = 20;
@@ -35,6 +32,7 @@ export class AutomationDiscovery extends EventEmitter {
 
   constructor(
     private readonly client: ClarusClient,
+    private readonly schema: TenantSchema,
     private readonly intervalMs = DISCOVERY_INTERVAL_MS,
     private readonly now: () => number = Date.now,
   ) {
@@ -60,25 +58,13 @@ export class AutomationDiscovery extends EventEmitter {
   private async read(): Promise<void> {
     this.lastAttempt = this.now();
     try {
-      const found = new Map<string, string>();
-      let pages = 0;
-      for await (const page of relayPages(this.client, {
-        query: AUTOMATIONS,
-        variables: {},
-        path: ["automations", "all"],
-        pageSize: 100,
-        signal: this.abort.signal,
-      })) {
-        for (const node of page.nodes) {
-          const event = `${String(node.resource_name ?? "")}.${String(node.event ?? "")}`;
-          if (node.id !== undefined && isKnownEvent(event)) found.set(String(node.id), event);
-        }
-        if (++pages >= MAX_PAGES) break;
-      }
+      const { model } = await this.schema.read(this.abort.signal);
+      const found = await readAutomations(this.client, model, this.abort.signal);
       this.events = found;
       this.publish({ ok: true, automations: found.size });
     } catch (error) {
       if (this.abort.signal.aborted) return;
+      if (isSchemaMismatch(error)) this.schema.invalidate();
       // The previous map stays: a failed refresh loses nothing that was known.
       this.publish({ ok: false, error: errorMessage(error), automations: this.events.size });
     }
@@ -88,4 +74,36 @@ export class AutomationDiscovery extends EventEmitter {
     this.state = state;
     this.emit("state", state);
   }
+}
+
+/** Automation id -> event, from the `automations` list as the tenant's schema (`model`) has it. */
+export async function readAutomations(
+  client: ClarusClient,
+  model: SchemaModel,
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
+  const query = automationsQuery(model);
+  const found = new Map<string, string>();
+  let pages = 0;
+  const request = { query, variables: {}, path: ["automations", "all"], pageSize: 100, signal };
+  for await (const page of relayPages(client, request)) {
+    for (const node of page.nodes) {
+      const event = `${String(node.resource_name ?? "")}.${String(node.event ?? "")}`;
+      if (node.id !== undefined && isKnownEvent(event)) found.set(String(node.id), event);
+    }
+    if (++pages >= MAX_PAGES) break;
+  }
+  return found;
+}
+
+function automationsQuery(model: SchemaModel): string {
+  const list = rootList(model, "automations");
+  if (!list || !canPage(list)) {
+    throw new Error("the schema has no automations list to page through: map automations by hand");
+  }
+  const fitted = fitSelection(model, list.nodeType, parseSelection("id resource_name event"));
+  if (fitted.missing.length > 0) {
+    throw new Error(`automations have no ${fitted.missing.join(", ")}: map automations by hand`);
+  }
+  return listQuery("ClarusAutomations", list, fitted.nodes, false);
 }

@@ -35,6 +35,11 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Called before each retry, so the caller can show it (status, log). */
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * Called with the API's clock at the moment a request was sent: the answer's `Date` header (whole
+   * seconds, so never late) less the round trip. A poll keeps its watermark in the API's time with it.
+   */
+  onServerClock?: (serverMsAtSend: number) => void;
 }
 
 export interface GraphqlRequestOptions extends RequestOptions {
@@ -214,6 +219,7 @@ export class ClarusClient {
     for (let attempt = 0; ; attempt++) {
       const deadline = new AttemptSignal(this.timeoutMs, options.signal);
       let response: AxiosResponse;
+      const sentAt = Date.now();
       try {
         response = await this.http.request({ ...config, signal: deadline.signal });
       } catch (error) {
@@ -228,6 +234,7 @@ export class ClarusClient {
       } finally {
         deadline.dispose();
       }
+      reportServerClock(response, sentAt, options);
       const status = response.status;
       if (status === 429 || (status >= 500 && repeat === "safe")) {
         const failure = new ClarusApiError(`Clarus API answered HTTP ${status}`, "http", status);
@@ -426,4 +433,12 @@ function mayRepeat(failure: TransportFailure, repeat: Repeat): boolean {
 
 function positive(value: number | undefined, fallback: number): number {
   return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function reportServerClock(response: AxiosResponse, sentAt: number, options: RequestOptions): void {
+  const header: unknown = response.headers?.date;
+  const serverMs = typeof header === "string" ? Date.parse(header) : NaN;
+  if (options.onServerClock && Number.isFinite(serverMs)) {
+    options.onServerClock(serverMs - (Date.now() - sentAt));
+  }
 }

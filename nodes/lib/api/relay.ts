@@ -1,4 +1,4 @@
-import type { ClarusClient, RetryInfo } from "./client";
+import type { ClarusClient, GraphqlRequestOptions } from "./client";
 import { ClarusApiError } from "./client";
 import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
@@ -41,15 +41,13 @@ function search(value: unknown): unknown {
   return undefined;
 }
 
-export interface PageRequest {
+export interface PageRequest extends GraphqlRequestOptions {
   query: string;
   variables: JsonObject;
   path?: readonly string[];
   pageSize: number;
   /** Where to start; undefined starts at the first page. */
   after?: string;
-  signal?: AbortSignal;
-  onRetry?: (info: RetryInfo) => void;
 }
 
 export interface Page extends RelayConnection {
@@ -59,15 +57,18 @@ export interface Page extends RelayConnection {
 
 /**
  * Pages through a connection with `first`/`after`, one page in memory at a time; the caller decides
- * when to stop (the page limit), so it can resume from `endCursor` later.
+ * when to stop (the page limit), so it can resume from `endCursor` later. A page that says there is more
+ * but gives no cursor, or a cursor already given, fails: ending there would lose records silently, and
+ * asking again would never end.
  */
 export async function* relayPages(client: ClarusClient, request: PageRequest): AsyncGenerator<Page> {
   let after = request.after;
+  const cursors = new Set<string>(after === undefined ? [] : [after]);
   for (;;) {
     const data = await client.graphql(
       request.query,
       { ...request.variables, first: request.pageSize, after: after ?? null },
-      { signal: request.signal, onRetry: request.onRetry },
+      { signal: request.signal, onRetry: request.onRetry, onServerClock: request.onServerClock },
     );
     const connection = findConnection(data, request.path);
     if (!connection) {
@@ -77,7 +78,26 @@ export async function* relayPages(client: ClarusClient, request: PageRequest): A
       );
     }
     yield { ...connection, after };
-    if (!connection.hasNextPage || !connection.endCursor) return;
-    after = connection.endCursor;
+    if (!connection.hasNextPage) return;
+    after = nextCursor(connection, cursors);
   }
+}
+
+function nextCursor(connection: RelayConnection, cursors: Set<string>): string {
+  const cursor = connection.endCursor;
+  if (cursor === undefined || cursor === "") {
+    throw new ClarusApiError(
+      "the API said there is a next page (hasNextPage) but gave no endCursor to ask for it",
+      "graphql",
+    );
+  }
+  if (cursors.has(cursor)) {
+    throw new ClarusApiError(
+      `the API gave the cursor ${JSON.stringify(cursor.slice(0, 40))} a second time, so paging would never end ` +
+        "(does the query pass $after to the connection?)",
+      "graphql",
+    );
+  }
+  cursors.add(cursor);
+  return cursor;
 }

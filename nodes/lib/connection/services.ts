@@ -6,6 +6,7 @@ import { AutomationDiscovery } from "../api/automation-discovery";
 import { type AutomationRegistrar, connectionRegistrar } from "../api/automation-registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
+import { TenantSchema } from "../api/schema";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
 import type { ConnectionStore } from "../store/connection-store";
@@ -73,6 +74,7 @@ export class ConnectionServices {
   private readonly registeredEvents = new Map<string, string>();
   private readonly credentials: ConnectionCredentials;
   private client?: ClarusClient;
+  private tenantSchema?: TenantSchema;
   private registration?: AutomationRegistrar;
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
@@ -148,6 +150,12 @@ export class ConnectionServices {
     return this.client;
   }
 
+  /** The tenant's GraphQL schema, read once for every node of this connection. */
+  get schema(): TenantSchema {
+    this.tenantSchema ??= new TenantSchema(this.api);
+    return this.tenantSchema;
+  }
+
   /**
    * The webhook token as typed, only to build the URL that registration gives Clarus; everything else
    * compares through `webhookToken`. Never log it.
@@ -179,7 +187,7 @@ export class ConnectionServices {
    */
   startDiscovery(): AutomationDiscovery | undefined {
     if (!this.hasApiCredentials || this.discovery) return this.discovery;
-    this.discovery = new AutomationDiscovery(this.api);
+    this.discovery = new AutomationDiscovery(this.api, this.schema);
     void this.discovery.refresh();
     return this.discovery;
   }
