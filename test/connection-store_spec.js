@@ -4,17 +4,8 @@
 const assert = require("node:assert/strict");
 const { setTimeout: pause } = require("node:timers/promises");
 
+const { eventually } = require("./helpers/eventually");
 const { STORE_BACKENDS } = require("./helpers/store-backends");
-
-/** Awaits `condition` (async, true when met), asking again every `everyMs` up to `timeoutMs`; for expiries. */
-async function eventually(condition, { timeoutMs = 10_000, everyMs = 25, what = "condition" } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await pause(everyMs);
-  }
-}
 
 /** A stored message as a source node hands it over: the payload carries what JSON must keep exactly. */
 function message(key, extra = {}) {
@@ -82,6 +73,17 @@ for (const makeBackend of STORE_BACKENDS) {
         } finally {
           await short.close(false);
         }
+      });
+
+      it("should make a released key fresh again, and leave other keys claimed", async function () {
+        assert.equal(await store.claim("released"), true);
+        assert.equal(await store.claim("kept"), true);
+        await store.release("released");
+        assert.equal(await store.claim("released"), true, "fresh again after the release");
+        assert.equal(await store.claim("released"), false, "claimed again by that claim");
+        assert.equal(await store.claim("kept"), false);
+        await store.release("never-claimed");
+        assert.equal(await store.claim("never-claimed"), true, "releasing an unknown key changes nothing");
       });
 
       if (backend.shared) {

@@ -21,6 +21,12 @@ export interface ConnectionStore {
   claim(key: string): Promise<boolean>;
 
   /**
+   * Undoes a claim this caller won but whose event it could not hand on (its node closed while the claim was
+   * on its way, a redeploy): the key is fresh again, so Clarus's retry of the event is not a duplicate.
+   */
+  release(key: string): Promise<void>;
+
+  /**
    * The `on-confirm` path: claims the entry's key and, when it is fresh, writes the entry durably as
    * pending. Resolves only once the entry would survive kill -9 and power loss (file: fsync, shared by
    * concurrent callers; Redis: the write is acknowledged). A failed write releases the claim, so a

@@ -84,6 +84,11 @@ export class FileConnectionStore implements ConnectionStore {
     return this.dedupe.claim(key);
   }
 
+  async release(key: string): Promise<void> {
+    this.assertOpen();
+    this.dedupe.release(key);
+  }
+
   async admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate"> {
     this.assertOpen();
     if (this.inbox.has(entry.key) || !this.dedupe.claim(entry.key)) return "duplicate";

@@ -83,6 +83,10 @@ export class RedisStore implements ConnectionStore, HealthReporting {
     return reply === "OK";
   }
 
+  async release(key: string): Promise<void> {
+    await this.connection.run((client) => client.del(this.keys.claim(key)));
+  }
+
   async admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate"> {
     const now = this.now();
     const stored: StoredEntry = { sourceNodeId: entry.sourceNodeId, message: entry.message, admittedAt: now };

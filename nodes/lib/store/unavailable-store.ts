@@ -29,6 +29,9 @@ export class UnavailableStore implements ConnectionStore, HealthReporting {
   claim(): Promise<boolean> {
     return this.refuse();
   }
+  release(): Promise<void> {
+    return this.refuse();
+  }
   admit(): Promise<"fresh" | "duplicate"> {
     return this.refuse();
   }
