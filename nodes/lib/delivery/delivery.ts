@@ -31,6 +31,20 @@ export interface InboxCounts {
   dead: number;
 }
 
+/** What `accept` made of one event; see there. */
+export type AcceptOutcome = "fresh" | "duplicate" | "held" | Error;
+
+/** The event's node closed while its claim was on its way: released, for Clarus to send again (a 503). */
+export class AcceptCancelledError extends Error {
+  override name = "AcceptCancelledError";
+}
+
+const never = () => false;
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
 /** Redelivery looks for due entries this often; the shortest `redeliverSeconds` is one tick. */
 const TICK_MS = 1000;
 /** Entries taken per look; a full batch looks again at once (a backlog after a restart). */
@@ -47,6 +61,7 @@ const BATCH = 200;
  */
 export class Delivery extends EventEmitter {
   private readonly senders = new Map<string, EventSender>();
+  private readonly accepting = new Set<Promise<AcceptOutcome[]>>();
   private readonly warnings: RateLimitedLog;
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
@@ -80,24 +95,67 @@ export class Delivery extends EventEmitter {
   }
 
   /**
-   * Lets events in, before they are answered or sent: true for each that is fresh, false for a duplicate.
-   * `on-receipt` claims each key; `on-confirm` admits each entry (concurrent admissions share one fsync).
-   * Rejects with a StoreUnavailableError when the store cannot take them.
+   * Lets events in, before they are answered or sent: `on-receipt` claims each key; `on-confirm` admits
+   * each entry (concurrent admissions share one fsync). One outcome per entry, in order: "fresh" (send it),
+   * "duplicate", "held" (in the inbox, sent by redelivery instead: its node closed meanwhile) or the error
+   * that kept it out (a StoreUnavailableError when the store cannot take it, an AcceptCancelledError). An
+   * entry let in is never lost to another entry's failure.
+   *
+   * `cancelled` is asked once the store has answered: true when the source node closed meanwhile (a
+   * redeploy), whose messages would go to a flow that is gone. Fresh claims are then released, so Clarus's
+   * retry or the next run is fresh again; fresh inbox entries are made due at once.
    */
-  accept(entries: NewInboxEntry[]): Promise<boolean[]> {
-    if (!this.onConfirm) return Promise.all(entries.map((entry) => this.store.claim(entry.key)));
-    return Promise.all(
-      entries.map(async (entry) => {
-        entry.message.clarus.attempt = 1;
-        entry.message.clarus.redelivered = false;
-        return (await this.store.admit(entry)) === "fresh";
-      }),
-    );
+  async accept(entries: NewInboxEntry[], cancelled: () => boolean = never): Promise<AcceptOutcome[]> {
+    if (this.closed) throw new StoreClosedError("the connection is closing (a redeploy?)");
+    const accepting = this.letIn(entries, cancelled);
+    // The store closes only after these, so a release still reaches it during a redeploy.
+    this.accepting.add(accepting);
+    try {
+      return await accepting;
+    } finally {
+      this.accepting.delete(accepting);
+    }
   }
 
-  async acceptOne(entry: NewInboxEntry): Promise<boolean> {
-    const [fresh] = await this.accept([entry]);
-    return fresh;
+  /** One event's outcome; rejects with what kept it out. */
+  async acceptOne(entry: NewInboxEntry, cancelled?: () => boolean): Promise<"fresh" | "duplicate" | "held"> {
+    const [outcome] = await this.accept([entry], cancelled);
+    if (outcome instanceof Error) throw outcome;
+    return outcome;
+  }
+
+  private async letIn(entries: NewInboxEntry[], cancelled: () => boolean): Promise<AcceptOutcome[]> {
+    const settled = await Promise.allSettled(
+      entries.map(async (entry): Promise<"fresh" | "duplicate"> => {
+        if (!this.onConfirm) return (await this.store.claim(entry.key)) ? "fresh" : "duplicate";
+        entry.message.clarus.attempt = 1;
+        entry.message.clarus.redelivered = false;
+        return this.store.admit(entry);
+      }),
+    );
+    const outcomes: AcceptOutcome[] = settled.map((result) =>
+      result.status === "fulfilled" ? result.value : asError(result.reason),
+    );
+    if (!outcomes.includes("fresh") || !cancelled()) return outcomes;
+    return Promise.all(
+      outcomes.map(async (outcome, index) => {
+        if (outcome !== "fresh") return outcome;
+        const { key } = entries[index];
+        if (this.onConfirm) {
+          // Kept: due now, so the next flow (or another instance) sends it without waiting redeliverSeconds.
+          await this.store.retry(key, 0).catch(() => undefined);
+          return "held";
+        }
+        try {
+          await this.store.release(key);
+        } catch (error) {
+          this.warnings.warn("a claim could not be released", `${key}: ${errorMessage(error)}`);
+        }
+        return new AcceptCancelledError(
+          `its node closed before ${key} could be sent; the claim was released`,
+        );
+      }),
+    );
   }
 
   /** The event is done. False (a no-op) for a key the inbox does not hold, e.g. one confirmed before. */
@@ -124,6 +182,7 @@ export class Delivery extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.ticking;
+    await Promise.allSettled([...this.accepting]);
     this.senders.clear();
   }
 

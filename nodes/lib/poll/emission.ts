@@ -12,14 +12,17 @@ export interface PolledEvent {
 
 /**
  * Sends a page of polled records through the connection's delivery: all of them claimed (`on-receipt`) or
- * admitted to the inbox in one group commit (`on-confirm`) first, then the fresh ones sent. Rejects, having
- * sent nothing, when the store cannot take them; the run then fails and its watermark stays.
+ * admitted to the inbox in one group commit (`on-confirm`) first, then the fresh ones sent. When the store
+ * cannot take some of them, those that it took are still sent (their keys are claimed: a later run would
+ * take them for duplicates), then it rejects with the first failure; the run fails and its watermark stays,
+ * so the next run reads the rest again. `cancelled`: the node is closing (see Delivery.accept).
  */
 export async function emitPolledEvents(
   node: Node,
   connection: ConnectionServices,
   events: PolledEvent[],
   generateId: () => string,
+  cancelled?: () => boolean,
 ): Promise<{ fresh: number; duplicates: number }> {
   const messages = events.map(({ event, record }) => {
     const msgid = generateId();
@@ -34,14 +37,19 @@ export async function emitPolledEvents(
       connection: connection.id,
     });
   });
-  const fresh = await connection.delivery.accept(
+  const outcomes = await connection.delivery.accept(
     messages.map((message) => ({ key: message.clarus.dedupeKey, sourceNodeId: node.id, message })),
+    cancelled,
   );
   let sent = 0;
+  let duplicates = 0;
   messages.forEach((message, index) => {
-    if (!fresh[index]) return;
+    if (outcomes[index] === "duplicate") duplicates++;
+    if (outcomes[index] !== "fresh") return;
     sent++;
     node.send(message);
   });
-  return { fresh: sent, duplicates: messages.length - sent };
+  const failure = outcomes.find((outcome): outcome is Error => outcome instanceof Error);
+  if (failure) throw failure;
+  return { fresh: sent, duplicates };
 }

@@ -11,9 +11,10 @@ import { dedupeKeyFor } from "../events/dedupe-keys";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { eventMessage, type ClarusMessage } from "../events/message";
-import type { Delivery } from "../delivery/delivery";
+import { AcceptCancelledError, type Delivery } from "../delivery/delivery";
 import { nodeSender } from "../delivery/sender";
 import { StoreUnavailableError } from "../store/connection-store";
+import { describeStoreFailure, type StoreHealth, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { flag } from "../node-red/properties";
 import { RateLimitedLog } from "../node-red/rate-limited-log";
@@ -128,7 +129,9 @@ export class WebhookReceiver {
   private readonly discovery?: AutomationDiscovery;
   private readonly delivery: Delivery;
   private discoveryFailure?: string;
+  /** Why the store cannot take events (its health summary, e.g. "Redis: wrong password"), while it cannot. */
   private storeFailure?: string;
+  private readonly unwatchStore: () => void;
   /** Requests between their route and their answer: close stops their body reads and waits for them. */
   private readonly inFlight = new Map<Promise<void>, AbortController>();
 
@@ -153,6 +156,7 @@ export class WebhookReceiver {
     );
     this.delivery.on("counts", this.onCounts);
     this.status.set(STATUS.ok(`listening ${settings.method} ${settings.path}`.slice(0, 40)));
+    this.unwatchStore = watchHealth(connection.store, this.onStoreHealth);
     this.discovery = settings.fixedEvent ? undefined : connection.startDiscovery();
     this.discovery?.on("state", this.onDiscovery);
   }
@@ -170,6 +174,15 @@ export class WebhookReceiver {
 
   private readonly onCounts = () => this.showCounts();
 
+  /** A store that cannot answer shows at once, before a request fails on it; its recovery clears it. */
+  private readonly onStoreHealth = (health: StoreHealth) => {
+    if (health.state === "connecting" || health.state === "closed") return;
+    const failure = storeHealthStatus(this.connection.store.kind, health)?.text;
+    if (failure === this.storeFailure) return;
+    this.storeFailure = failure;
+    this.showCounts();
+  };
+
   private readonly isToken = (segment: string): boolean =>
     this.connection.webhookToken?.matches(segment) === true;
 
@@ -181,6 +194,7 @@ export class WebhookReceiver {
     this.active = false;
     this.discovery?.off("state", this.onDiscovery);
     this.delivery.off("counts", this.onCounts);
+    this.unwatchStore();
     this.registration.remove();
     this.release();
     for (const stop of this.inFlight.values())
@@ -321,25 +335,28 @@ export class WebhookReceiver {
       duplicate: false,
       connection: this.connection.id,
     });
-    let fresh: boolean;
+    let outcome: "fresh" | "duplicate" | "held";
     try {
-      fresh = await this.letIn(msg);
+      outcome = await this.letIn(msg);
     } catch (error) {
+      if (error instanceof AcceptCancelledError) return this.reject(req, res, retryLater(error.message));
       if (!(error instanceof StoreUnavailableError)) throw error;
-      this.storeFailure = errorMessage(error);
-      return this.reject(req, res, retryLater(`the store cannot take the event: ${this.storeFailure}`));
+      this.storeFailure = describeStoreFailure(this.connection.store);
+      const reason = `the store cannot take the event: ${errorMessage(error)}`;
+      return this.reject(req, res, retryLater(reason));
     }
     if (this.storeFailure !== undefined) {
       this.node.warn("the store takes events again");
       this.storeFailure = undefined;
     }
+    const fresh = outcome !== "duplicate";
     answer(res, 200, fresh ? ACCEPTED : DUPLICATE);
     if (fresh) this.counts.accepted++;
     else this.counts.duplicates++;
     this.showCounts();
     if (!fresh && !this.settings.duplicatesOutput) return;
-    // Closed while the inbox wrote it: the entry is safe and is sent again from the inbox.
-    if (!this.active && this.delivery.onConfirm) return;
+    // Closed while the inbox wrote it: the entry is safe and is sent again from the inbox, at once.
+    if (outcome === "held") return;
     msg.clarus.duplicate = !fresh;
     if (!this.settings.duplicatesOutput) this.node.send(msg);
     else this.node.send(fresh ? [msg, null] : [null, msg]);
@@ -349,14 +366,16 @@ export class WebhookReceiver {
    * Claims (on-receipt) or admits (on-confirm) the event; true when it is fresh. With dedupe off every
    * delivery is fresh; on-confirm then keeps it under a key of its own (`msg.clarus.inboxKey`).
    */
-  private letIn(msg: ClarusMessage): Promise<boolean> {
+  private letIn(msg: ClarusMessage): Promise<"fresh" | "duplicate" | "held"> {
+    const closing = () => !this.active;
     if (this.settings.dedupe) {
-      return this.delivery.acceptOne({ key: msg.clarus.dedupeKey, sourceNodeId: this.node.id, message: msg });
+      const entry = { key: msg.clarus.dedupeKey, sourceNodeId: this.node.id, message: msg };
+      return this.delivery.acceptOne(entry, closing);
     }
-    if (!this.delivery.onConfirm) return Promise.resolve(true);
+    if (!this.delivery.onConfirm) return Promise.resolve("fresh");
     const inboxKey = `${msg.clarus.dedupeKey}#${msg._msgid}`;
     msg.clarus.inboxKey = inboxKey;
-    return this.delivery.acceptOne({ key: inboxKey, sourceNodeId: this.node.id, message: msg });
+    return this.delivery.acceptOne({ key: inboxKey, sourceNodeId: this.node.id, message: msg }, closing);
   }
 
   private reject(req: Request, res: Response, rejection: Rejection): void {
@@ -382,7 +401,7 @@ export class WebhookReceiver {
     const { dead } = this.delivery.counts;
     if (dead > 0) parts.push(`${dead} dead`);
     const text = parts.join(", ");
-    if (this.storeFailure !== undefined) this.status.set(STATUS.failed(`${text}, store failing`));
+    if (this.storeFailure !== undefined) this.status.set(STATUS.failed(`${text}, ${this.storeFailure}`));
     else if (this.discoveryFailure !== undefined)
       this.status.set(STATUS.degraded(`${text}, no automation map`));
     else this.status.set(rejected > 0 || dead > 0 ? STATUS.warning(text) : STATUS.ok(text));
