@@ -70,6 +70,7 @@ async function startWarehouse({
   schema = "rich",
   simOptions = {},
   connection = {},
+  credentials = {},
 } = {}) {
   const sim = await startSimulator({ history: 0, seed, webhook, schema, ...simOptions });
   let app;
@@ -84,6 +85,8 @@ async function startWarehouse({
   const warehouse = {
     sim,
     url,
+    /** The simulator's automations, one per event, all posting to `url`. */
+    automations,
     get app() {
       return app;
     },
@@ -118,7 +121,14 @@ async function startWarehouse({
       await helper.load(
         [connectionNode, capturingWebhookNode((httpNode) => (app = httpNode)), pollNode],
         flow,
-        { conn: { webhookToken: TOKEN, clientId: sim.clientId, clientSecret: sim.clientSecret } },
+        {
+          conn: {
+            webhookToken: TOKEN,
+            clientId: sim.clientId,
+            clientSecret: sim.clientSecret,
+            ...credentials,
+          },
+        },
       );
       warehouse.out = collect(helper.getNode("out"));
       warehouse.completed = collect(helper.getNode("completed"));

@@ -16,7 +16,7 @@ import { NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
-import { type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
+import { leaseMsOf, type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -66,8 +66,10 @@ export class ConnectionServices {
    */
   readonly store: ConnectionStore;
   readonly delivery: Delivery;
+  /** A poll node's lease period (settings.js `clarus.redis.leaseSeconds`). */
+  readonly leaseMs: number;
   readonly webhookToken?: SecretMatcher;
-  /** Where nodes using this connection keep their own files (poll watermarks). */
+  /** Where this connection keeps files in the user directory (its file store, registration memory). */
   readonly stateDir?: string;
   private readonly automationEvents = new Map<string, string>();
   /** Automations that webhook-in nodes registered: exact, like the manual map. */
@@ -86,6 +88,7 @@ export class ConnectionServices {
     this.tuning = env.tuning ?? {};
     this.warn = env.warn;
     this.stateDir = stateDirOf(env.userDir);
+    this.leaseMs = leaseMsOf(this.tuning.redis);
     this.subdomain = (def.subdomain ?? "").trim();
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;

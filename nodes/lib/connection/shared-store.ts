@@ -13,6 +13,20 @@ const DEFAULT_REDELIVER_SECONDS = 300;
 /** settings.js `clarus.redis`: what a flow cannot carry, e.g. a private CA for `rediss://`. */
 export interface RedisTuning {
   tls?: TlsOptions;
+  /**
+   * How long a poll node's lease lasts unless renewed (renewed every third of it while a run lasts): another
+   * instance takes over a crashed holder's stream within two of these. Default 30.
+   */
+  leaseSeconds?: number;
+}
+
+/** DESIGN.md "Several Node-RED instances": the lease period of a poll node's runs. */
+export const DEFAULT_LEASE_SECONDS = 30;
+
+/** The lease period in ms: `clarus.redis.leaseSeconds` when it is a positive number, else the default. */
+export function leaseMsOf(tuning: RedisTuning | undefined): number {
+  const seconds = Number(tuning?.leaseSeconds);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_LEASE_SECONDS) * 1000;
 }
 
 /** DESIGN.md `store`: `redis` when set so, else `file`, as every 0.1 flow (which has no `store`) expects. */

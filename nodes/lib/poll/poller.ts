@@ -1,14 +1,11 @@
-import { rm } from "node:fs/promises";
-import path from "node:path";
-
-import type { Node, NodeDef, NodeMessage } from "node-red";
+import type { Node, NodeDef, NodeMessage, NodeStatus } from "node-red";
 
 import type { ClarusClient, GraphqlRequestOptions, RetryInfo } from "../api/client";
-import { safeFileName, type ConnectionServices } from "../connection/services";
+import type { ConnectionServices } from "../connection/services";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { emitPolledEvents } from "./emission";
-import { PollState, PollStateFile } from "./state";
+import { type PollState, PollStateDocument, pollStateName } from "./state";
 import { flag } from "../node-red/properties";
 import {
   customStream,
@@ -25,6 +22,9 @@ import { relayPages } from "../api/relay";
 import { ServerClock } from "./server-clock";
 import { subtypeEvents } from "./subtypes";
 import { STATUS, ThrottledStatus } from "../node-red/status";
+import { StoreUnavailableError } from "../store/connection-store";
+import { describeStoreFailure, type StoreHealth, storeHealthStatus, watchHealth } from "../store/health";
+import { whileHolding } from "../store/lease-holder";
 
 export interface PollDef extends NodeDef {
   connection: string;
@@ -116,6 +116,11 @@ export interface PollTrigger {
   since?: string;
   msg?: NodeMessage;
   done?: (error?: Error) => void;
+  /**
+   * A run the schedule asked for (not an input, not the deploy's first try): skipped when another instance
+   * sharing the store completed the stream less than an interval ago.
+   */
+  timed?: boolean;
 }
 
 interface RunOutcome {
@@ -123,6 +128,16 @@ interface RunOutcome {
   duplicates: number;
   complete: boolean;
 }
+
+/** What became of an attempt to run, and so when the next one is. */
+type Attempt =
+  | { kind: "ran" }
+  /** Another instance holds the stream's lease: try again after half a lease period. */
+  | { kind: "busy" }
+  /** Another instance completed the stream at `at` (epoch ms): the next timed run is an interval later. */
+  | { kind: "recent"; at: number }
+  /** The store cannot answer: the trigger waits for it. */
+  | { kind: "waiting" };
 
 /** A built-in stream the tenant's schema cannot serve; `short` fits the status. */
 class StreamPlanError extends Error {
@@ -136,19 +151,33 @@ class StreamPlanError extends Error {
   }
 }
 
+/** The longest a run waits for a store that cannot answer before it asks again (it also asks on recovery). */
+const STORE_RETRY_MS = 5000;
+
 /**
- * Runs one clarus-poll: never two runs at once (a trigger during a run waits for it, shown in the
- * status), the next timed run only after the last one ended, records claimed or admitted through the
- * connection's delivery before they are sent, and the watermark advanced only after a run without errors.
+ * Runs one clarus-poll: never two runs at once, on this instance or on another sharing the connection's
+ * store (a lease per poll node, held while the run lasts; the others skip the run and say so); a trigger
+ * during a run waits for it, shown in the status; the next timed run only after the last one ended, and not
+ * when another instance completed one within the interval. Records are claimed or admitted through the
+ * connection's delivery before they are sent, and the watermark advances only after a run without errors.
+ * While the store cannot answer, nothing runs: triggers wait, the status says why, and the run starts when
+ * the store is back.
  */
 export class Poller {
   private running?: Promise<void>;
   private waiting: PollTrigger[] = [];
   private timer?: NodeJS.Timeout;
   private readonly abort = new AbortController();
-  private readonly state: PollStateFile;
+  private readonly state: PollStateDocument;
   private readonly status: ThrottledStatus;
-  private readonly stateFile?: string;
+  private readonly leaseMs: number;
+  private readonly unwatchStore: () => void;
+  /** The node's own status, shown again when the store recovers. */
+  private own: NodeStatus;
+  /** Why the store cannot answer (its health summary), while it cannot. */
+  private storeFailure?: string;
+  /** A run waits for the store to answer (said once). */
+  private waitingForStore = false;
   private stopped = false;
   /** The built-in stream as planned for the schema it was planned on. */
   private plan?: { model: SchemaModel; stream: PollStream };
@@ -161,107 +190,220 @@ export class Poller {
     private readonly generateId: () => string,
   ) {
     this.status = new ThrottledStatus(node, 250);
-    const file = connection.stateDir
-      ? path.join(connection.stateDir, `poll-${safeFileName(node.id)}.json`)
-      : undefined;
-    this.stateFile = file;
-    this.state = new PollStateFile(file, (message) => node.warn(message));
+    this.state = new PollStateDocument(connection.store, pollStateName(node.id), (message) =>
+      node.warn(message),
+    );
+    this.leaseMs = connection.leaseMs;
+    this.own = STATUS.ok(`every ${settings.intervalMs / 60_000} min`);
+    this.unwatchStore = watchHealth(connection.store, (health) => this.onStoreHealth(health));
   }
 
   start(): void {
-    this.status.set(STATUS.ok(`every ${this.settings.intervalMs / 60_000} min`));
+    this.show(this.own);
     if (this.settings.runOnStart) this.request({});
-    else this.schedule();
+    else this.schedule(this.settings.intervalMs);
   }
 
-  /** Starts a run now, or queues it behind the run in progress. */
+  /** Starts a run now, or queues it behind the run in progress (or the store's recovery). */
   request(trigger: PollTrigger): void {
     if (this.stopped) {
       trigger.done?.(new Error("the poll node is closing"));
       return;
     }
-    if (this.running) {
-      this.waiting.push(trigger);
-      this.status.set(STATUS.working(`run in progress, ${this.waiting.length} waiting`));
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.running = this.run(trigger).finally(() => {
-      this.running = undefined;
-      this.afterRun();
-    });
-  }
-
-  get busy(): boolean {
-    return this.running !== undefined;
+    this.waiting.push(trigger);
+    if (this.running) return this.showProgress();
+    this.startNext();
   }
 
   async stop(removed: boolean): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.unwatchStore();
     this.abort.abort(new Error("the poll node is closing"));
     await this.running;
     for (const trigger of this.waiting.splice(0))
       trigger.done?.(new Error("the poll node closed before this run"));
     this.status.stop();
-    if (removed && this.stateFile) {
-      await rm(this.stateFile, { force: true });
+    if (removed) {
+      await this.state.remove().catch((error: unknown) => {
+        this.node.warn(`could not remove the poll state: ${errorMessage(error)}`);
+      });
     }
   }
 
-  private afterRun(): void {
-    if (this.stopped) return;
-    if (this.waiting.length === 0) return this.schedule();
-    // Everything that waited is served by one run; a backfill asks for the earliest date any of them gave.
+  /** Everything that waits is served by one run; a backfill asks for the earliest date any of them gave. */
+  private startNext(): void {
+    if (this.running || this.stopped || this.waiting.length === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     const batch = this.waiting.splice(0);
     const sinces = batch.map((t) => t.since).filter((s): s is string => s !== undefined);
-    this.request({
+    const trigger: PollTrigger = {
       since: sinces.length > 0 ? sinces.sort()[0] : undefined,
       msg: batch.find((t) => t.msg)?.msg,
       done: (error) => batch.forEach((t) => t.done?.(error)),
-    });
+      timed: batch.every((t) => t.timed),
+    };
+    this.running = this.attempt(trigger)
+      .catch((error: unknown): Attempt => {
+        // Not expected (every failure of a run is reported inside it); never left unhandled.
+        this.node.error(`poll ${this.settings.streamName} failed: ${errorMessage(error)}`);
+        trigger.done?.(error instanceof Error ? error : new Error(String(error)));
+        return { kind: "ran" };
+      })
+      .then((attempt) => {
+        this.running = undefined;
+        this.after(trigger, attempt);
+      });
   }
 
-  private schedule(): void {
+  private after(trigger: PollTrigger, attempt: Attempt): void {
+    const again = attempt.kind === "busy" || attempt.kind === "waiting";
+    if (this.stopped) {
+      if (again) trigger.done?.(new Error("the poll node closed before this run"));
+      return;
+    }
+    if (again) {
+      // Asked again later; a deploy's first try is then a timed run like any other.
+      this.waiting.unshift({ ...trigger, timed: trigger.timed || trigger.msg === undefined });
+      const delay = attempt.kind === "busy" ? this.leaseMs / 2 : Math.min(STORE_RETRY_MS, this.leaseMs / 2);
+      return this.schedule(delay);
+    }
+    if (this.waiting.length > 0) return this.startNext();
+    const { intervalMs } = this.settings;
+    if (attempt.kind === "recent") {
+      return this.schedule(Math.max(this.leaseMs / 2, attempt.at + intervalMs - Date.now()));
+    }
+    this.schedule(intervalMs);
+  }
+
+  /** In `delayMs`, the waiting triggers run, or a timed run when none waits. */
+  private schedule(delayMs: number): void {
     if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.request({});
-    }, this.settings.intervalMs);
+      if (this.waiting.length === 0) this.waiting.push({ timed: true });
+      this.startNext();
+    }, delayMs);
   }
 
-  private async run(trigger: PollTrigger): Promise<void> {
-    this.status.set(STATUS.working("polling…"));
+  /** Runs while holding the stream's lease; another instance holding it makes this one skip. */
+  private async attempt(trigger: PollTrigger): Promise<Attempt> {
+    let held: { value: Attempt } | undefined;
     try {
-      const outcome = await this.readStream(trigger.since);
-      const time = new Date().toISOString().slice(11, 16);
-      const text = `${time} ${outcome.fresh} new, ${outcome.duplicates} dup${outcome.complete ? "" : ", more"}`;
-      this.status.set(STATUS.ok(text));
+      held = await whileHolding(
+        this.connection.store,
+        this.state.name,
+        this.leaseMs,
+        (signal) => this.run(trigger, signal),
+        this.abort.signal,
+      );
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error);
+      throw error;
+    }
+    if (held) return held.value;
+    this.show(STATUS.working("another instance is polling"));
+    return { kind: "busy" };
+  }
+
+  private async run(trigger: PollTrigger, signal: AbortSignal): Promise<Attempt> {
+    const { intervalMs } = this.settings;
+    let state: PollState;
+    try {
+      state = await this.state.load();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error);
+      throw error;
+    }
+    const ranAt = state.ranAt ? Date.parse(state.ranAt) : undefined;
+    // A little slack: a timer fires an interval after the run it follows ended, not a millisecond later.
+    if (
+      trigger.timed &&
+      ranAt !== undefined &&
+      Date.now() - ranAt < intervalMs - Math.min(intervalMs / 10, 60_000)
+    ) {
+      this.show(STATUS.ok(`${clockTime(ranAt)} polled by another instance`));
+      trigger.done?.();
+      return { kind: "recent", at: ranAt };
+    }
+    this.waitingForStore = false;
+    const name = this.settings.streamName;
+    this.node.debug(`${name} run started at ${new Date().toISOString()}`);
+    this.showProgress();
+    try {
+      const outcome = await this.readStream(trigger.since, state, signal);
+      const text = `${clockTime(Date.now())} ${outcome.fresh} new, ${outcome.duplicates} dup${outcome.complete ? "" : ", more"}`;
+      this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${text}`);
+      this.show(STATUS.ok(text));
       trigger.done?.();
     } catch (error) {
+      this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${errorMessage(error)}`);
       if (this.stopped) {
         trigger.done?.();
-        return;
+        return { kind: "ran" };
       }
-      let reason = errorMessage(error);
-      if (isSchemaMismatch(error)) {
-        // The schema changed since it was read: read it again and plan anew for the next run.
-        this.connection.schema.invalidate();
-        this.plan = undefined;
-        reason += " (the schema is read again for the next run)";
-      }
-      const message = `poll ${this.settings.streamName} failed: ${reason}`;
-      const short = error instanceof StreamPlanError ? error.short : errorMessage(error).slice(0, 40);
-      this.status.set(STATUS.failed(short));
-      const failure = new Error(message);
-      if (trigger.done) trigger.done(failure);
-      else
-        this.node.error(message, {
-          topic: this.settings.streamName,
-          payload: { stream: this.settings.streamName },
-        });
+      // Nothing was lost: the watermark stayed, and the run is made again once the store answers.
+      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error);
+      this.failed(trigger, error);
     }
+    return { kind: "ran" };
+  }
+
+  private failed(trigger: PollTrigger, error: unknown): void {
+    let reason = errorMessage(error);
+    if (isSchemaMismatch(error)) {
+      // The schema changed since it was read: read it again and plan anew for the next run.
+      this.connection.schema.invalidate();
+      this.plan = undefined;
+      reason += " (the schema is read again for the next run)";
+    }
+    const message = `poll ${this.settings.streamName} failed: ${reason}`;
+    const short = error instanceof StreamPlanError ? error.short : errorMessage(error).slice(0, 40);
+    this.show(STATUS.failed(short));
+    const failure = new Error(message);
+    if (trigger.done) trigger.done(failure);
+    else
+      this.node.error(message, {
+        topic: this.settings.streamName,
+        payload: { stream: this.settings.streamName },
+      });
+  }
+
+  /** Said once for each time a run starts waiting; the connection logs the store's own changes. */
+  private storeCannotAnswer(error: StoreUnavailableError): Attempt {
+    if (!this.waitingForStore) {
+      this.waitingForStore = true;
+      this.node.warn(`poll ${this.settings.streamName} waits for the store: ${errorMessage(error)}`);
+    }
+    const failure = describeStoreFailure(this.connection.store);
+    this.storeFailure = failure;
+    this.status.set(STATUS.failed(failure));
+    return { kind: "waiting" };
+  }
+
+  /** Red with the store's cause while it cannot answer; back to the node's own status, and to work, after. */
+  private onStoreHealth(health: StoreHealth): void {
+    if (health.state === "unavailable") {
+      this.storeFailure = storeHealthStatus(this.connection.store.kind, health)?.text;
+      this.status.set(STATUS.failed(this.storeFailure ?? "store failing"));
+    } else if (health.state === "ready" && this.storeFailure !== undefined) {
+      this.storeFailure = undefined;
+      this.status.set(this.own);
+      this.startNext();
+    }
+  }
+
+  /** A run is on: "polling…", or how many triggers wait for it. */
+  private showProgress(): void {
+    const waiting = this.waiting.length;
+    this.show(STATUS.working(waiting > 0 ? `run in progress, ${waiting} waiting` : "polling…"));
+  }
+
+  private show(status: NodeStatus): void {
+    this.own = status;
+    if (this.storeFailure === undefined) this.status.set(status);
   }
 
   /** The stream to read: the custom one, or the built-in one planned for the tenant's current schema. */
@@ -284,11 +426,13 @@ export class Poller {
     return planned.stream;
   }
 
-  private async readStream(backfillSince: string | undefined): Promise<RunOutcome> {
-    const signal = this.abort.signal;
+  private async readStream(
+    backfillSince: string | undefined,
+    state: PollState,
+    signal: AbortSignal,
+  ): Promise<RunOutcome> {
     const stream = await this.plannedStream(signal);
     const { pageSize, maxPages, lookbackMs } = this.settings;
-    const state = this.state.current;
     const now = Date.now();
     const clock = new ServerClock();
     // A watermark later than this machine's clock came from a clock that ran fast (0.1 kept it): read from now.
@@ -303,7 +447,7 @@ export class Poller {
     const request: GraphqlRequestOptions = {
       signal,
       onRetry: (info: RetryInfo) =>
-        this.status.set(STATUS.degraded(`${info.reason}, retry in ${Math.ceil(info.delayMs / 1000)}s`)),
+        this.show(STATUS.degraded(`${info.reason}, retry in ${Math.ceil(info.delayMs / 1000)}s`)),
       onServerClock: (serverMs) => clock.reportSent(serverMs),
     };
     const pending = new PendingRecords(state.pending);
@@ -316,7 +460,8 @@ export class Poller {
       request,
     };
     const outcome: RunOutcome = { fresh: 0, duplicates: 0, complete: true };
-    if (stream.recheck) await this.emit(await stream.recheck(context), outcome);
+    const emit = (events: PolledEvent[]) => this.emit(events, outcome, signal);
+    if (stream.recheck) await emit(await stream.recheck(context));
     let pages = 0;
     let stoppedAt: string | undefined;
     const pageRequest = {
@@ -330,7 +475,7 @@ export class Poller {
     for await (const page of relayPages(this.client, pageRequest)) {
       pages++;
       clock.readTimestamps(page.nodes, stream.timeField);
-      await this.emit(await stream.events(page.nodes, context), outcome);
+      await emit(await stream.events(page.nodes, context));
       if (pages >= maxPages && page.hasNextPage && page.endCursor) {
         stoppedAt = page.endCursor;
         break;
@@ -344,15 +489,19 @@ export class Poller {
       );
     }
     const startedAt = earliest(resume?.startedAt, clock.startedAt);
-    await this.state.save(this.nextState(state, since, regularSince, startedAt, stoppedAt, stream, pending));
+    const next = this.nextState(state, since, regularSince, startedAt, stoppedAt, stream, pending);
+    // A lease lost now means another instance may already be running: it keeps the state as it found it.
+    signal.throwIfAborted();
+    await this.state.save({ ...next, ranAt: new Date().toISOString() });
     outcome.complete = stoppedAt === undefined;
     return outcome;
   }
 
   /** Sends the events through the connection's delivery (dedupe claim, or the durable inbox first). */
-  private async emit(events: PolledEvent[], outcome: RunOutcome): Promise<void> {
+  private async emit(events: PolledEvent[], outcome: RunOutcome, signal: AbortSignal): Promise<void> {
     if (events.length === 0) return;
-    const emitted = await emitPolledEvents(this.node, this.connection, events, this.generateId);
+    const cancelled = () => signal.aborted;
+    const emitted = await emitPolledEvents(this.node, this.connection, events, this.generateId, cancelled);
     outcome.fresh += emitted.fresh;
     outcome.duplicates += emitted.duplicates;
   }
@@ -384,6 +533,11 @@ export class Poller {
     if (!coversWindow || startedAt === undefined) return kept;
     return { ...kept, watermark: startedAt };
   }
+}
+
+/** `hh:mm` of an epoch ms, as the status shows times (UTC, like the watermark). */
+function clockTime(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 16);
 }
 
 function shift(iso: string, ms: number): string {

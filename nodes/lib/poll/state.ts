@@ -1,5 +1,6 @@
 import { errorMessage } from "../node-red/errors";
-import { readTextIfExists, writeFileAtomic } from "../store/json-file";
+import { type ConnectionStore, StoreUnavailableError } from "../store/connection-store";
+import { safeFileName } from "../store/file-store";
 import { isPlainObject, type JsonObject } from "../json";
 
 /**
@@ -16,37 +17,54 @@ export interface PollState {
   resume?: { since: string; after: string; startedAt: string; plan?: string };
   /** Records seen but not yet in the state their event needs, read again each run (pending.ts). */
   pending?: Record<string, string>;
+  /**
+   * When the last complete run ended, in the clock of the instance that ran it: instances sharing the store
+   * skip a timed run when another ran the stream less than an interval ago.
+   */
+  ranAt?: string;
+}
+
+/** The document (and lease) name of a poll node: its 0.1 file `clarus/poll-<node id>.json` is this document. */
+export function pollStateName(nodeId: string): string {
+  return `poll-${safeFileName(nodeId)}`;
 }
 
 /**
- * A poll node's state in its own file, so redeploys and restarts keep it (Node-RED's default context
- * store is memory only). Written atomically; a missing or unreadable file is a fresh start.
+ * A poll node's state as a document of the connection's store, so redeploys and restarts keep it (Node-RED's
+ * default context store is memory only) and, with `store: redis`, every instance reads where the last run,
+ * wherever it ran, left it. Read at the start of each run. A document that cannot be read (not JSON, not an
+ * object) is a fresh start, with a warning; a store that cannot answer rejects (StoreUnavailableError).
  */
-export class PollStateFile {
-  private state: PollState;
-
+export class PollStateDocument {
   constructor(
-    private readonly file: string | undefined,
-    warn: (message: string) => void,
-  ) {
-    this.state = {};
-    const text = readTextIfExists(file);
-    if (text === undefined) return;
+    private readonly store: ConnectionStore,
+    readonly name: string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  async load(): Promise<PollState> {
+    let value: unknown;
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (isPlainObject(parsed)) this.state = validState(parsed, warn);
+      value = await this.store.readDocument(this.name);
     } catch (error) {
-      warn(`poll state file was unreadable (${errorMessage(error)}); starting from the lookback window`);
+      if (error instanceof StoreUnavailableError) throw error;
+      this.warn(`poll state was unreadable (${errorMessage(error)}); starting from the lookback window`);
+      return {};
     }
+    if (value === undefined) return {};
+    if (!isPlainObject(value)) {
+      this.warn("poll state was not an object; starting from the lookback window");
+      return {};
+    }
+    return validState(value, this.warn);
   }
 
-  get current(): PollState {
-    return this.state;
+  save(state: PollState): Promise<void> {
+    return this.store.writeDocument(this.name, state);
   }
 
-  async save(state: PollState): Promise<void> {
-    this.state = state;
-    if (this.file) await writeFileAtomic(this.file, JSON.stringify(state));
+  remove(): Promise<void> {
+    return this.store.removeDocument(this.name);
   }
 }
 
@@ -76,5 +94,6 @@ function validState(parsed: JsonObject, warn: (message: string) => void): PollSt
     warn("poll state had an unreadable place to resume from; the next run reads its whole window");
   }
   if (isPlainObject(parsed.pending)) state.pending = parsed.pending as Record<string, string>;
+  if (isDate(parsed.ranAt)) state.ranAt = parsed.ranAt;
   return state;
 }

@@ -136,7 +136,8 @@ export class FileConnectionStore implements ConnectionStore {
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new StoreUnavailableError(`document ${name} is unreadable: ${errorMessage(error)}`);
+      // Not "unavailable": asking again gives the same answer (as with Redis). The caller decides.
+      throw new Error(`document ${name} is not valid JSON: ${errorMessage(error)}`, { cause: error });
     }
   }
 
