@@ -60,13 +60,13 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
     return warehouse;
   }
 
-  /** Posts a dispatched order as Clarus's goods_out.completed automation does. */
-  function deliver(id) {
+  /** Posts a dispatched order (or `body`) as Clarus's goods_out.completed automation does. */
+  function deliver(id, body = dispatched(id)) {
     const automation = warehouse.automations.find((a) => a.event === "goods_out.completed");
     return fetch(warehouse.url, {
       method: "POST",
       headers: simHeaders(warehouse.sim, automation.id),
-      body: JSON.stringify(dispatched(id)),
+      body: JSON.stringify(body),
     });
   }
 
@@ -150,6 +150,26 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
       await eventually(async () => (await raw.exists(`${PREFIX}doc:poll-poll0`)) === 1, {
         what: "poll0 ran",
       });
+    });
+    it("should share the automation map it discovered: another instance whose API read fails classifies with it", async function () {
+      // No manual map: the event of a delivery comes from the automation map read from the API.
+      await load({ connection: { automations: [] } });
+      const shared = JSON.parse(await raw.get(`${PREFIX}doc:automations-conn`));
+      const goodsOut = warehouse.automations.find((a) => a.event === "goods_out.completed");
+      assert.equal(shared.automations[goodsOut.id], "goods_out.completed");
+      assert.ok(Date.parse(shared.readAt) <= Date.now());
+
+      // Another instance (the same flow, loaded again) whose own read of the API fails.
+      await helper.unload();
+      warehouse.sim.setFaults({ graphqlErrors: 1 });
+      await warehouse.load();
+      const { services } = helper.getNode("conn");
+      await eventually(() => services.discovery.state, { what: "discovery" });
+      assert.equal(services.discovery.state.ok, false, "its own read failed");
+      // Nothing in the body says which event it is: only the automation map can.
+      assert.equal((await deliver(9, { id: 9, note: "which event?" })).status, 200);
+      const [msg] = await warehouse.out.waitFor(1);
+      assert.equal(msg.topic, "goods_out.completed", "classified with the shared map");
     });
   });
 

@@ -8,6 +8,8 @@ import { isKnownEvent } from "../events/vocabulary";
 import { isSchemaMismatch, type TenantSchema } from "./schema";
 import { parseSelection } from "./selection";
 import { relayPages } from "./relay";
+import type { ConnectionStore } from "../store/connection-store";
+import { isPlainObject } from "../json";
 
 export const DISCOVERY_INTERVAL_MS = 5 * 60_000;
 const MAX_PAGES = 20;
@@ -18,13 +20,26 @@ export interface DiscoveryState {
   automations: number;
 }
 
+/** Where the discovered map is shared: the connection's store, so every instance (and a restart) reads it. */
+export interface SharedAutomationMap {
+  store: Pick<ConnectionStore, "readDocument" | "writeDocument">;
+  /** The document's name, e.g. `automations-<connection id>`. */
+  name: string;
+}
+
 /**
  * The automation id -> event map read from the Clarus API's `automations` query, for deliveries the
  * manual map does not cover. Read at deploy, then again at most every few minutes when a delivery names
  * an automation it does not know. Emits "state" after each attempt, so nodes can show a failure.
+ *
+ * With `shared`, what was read is written to the connection's store and read from it first: an instance (or
+ * a restart) classifies with the map another read before its own read answers, or when its own read fails;
+ * and a delivery of an unknown automation reads the API only when no instance did within the interval.
  */
 export class AutomationDiscovery extends EventEmitter {
   private events = new Map<string, string>();
+  /** When the map held was read from the API (here or by another instance); 0: never. */
+  private readAt = 0;
   private lastAttempt = 0;
   private running?: Promise<void>;
   private readonly abort = new AbortController();
@@ -33,6 +48,7 @@ export class AutomationDiscovery extends EventEmitter {
   constructor(
     private readonly client: ClarusClient,
     private readonly schema: TenantSchema,
+    private readonly shared?: SharedAutomationMap,
     private readonly intervalMs = DISCOVERY_INTERVAL_MS,
     private readonly now: () => number = Date.now,
   ) {
@@ -42,12 +58,18 @@ export class AutomationDiscovery extends EventEmitter {
   /** The discovered event of an automation; an unknown id may start a refresh for later deliveries. */
   eventOf(automationId: string): string | undefined {
     const event = this.events.get(automationId);
-    if (event === undefined && this.now() - this.lastAttempt >= this.intervalMs) void this.refresh();
+    if (event === undefined && this.now() - this.lastAttempt >= this.intervalMs) {
+      void this.refresh({ unlessSharedWithin: this.intervalMs });
+    }
     return event;
   }
 
-  refresh(): Promise<void> {
-    this.running ??= this.read().finally(() => (this.running = undefined));
+  /**
+   * Reads the map from the API, after taking up a newer shared one; `unlessSharedWithin`: not when the shared
+   * map was read that recently (by any instance).
+   */
+  refresh(options: { unlessSharedWithin?: number } = {}): Promise<void> {
+    this.running ??= this.read(options.unlessSharedWithin).finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -55,13 +77,20 @@ export class AutomationDiscovery extends EventEmitter {
     this.abort.abort(new Error("the connection is closing"));
   }
 
-  private async read(): Promise<void> {
+  private async read(unlessSharedWithin: number | undefined): Promise<void> {
     this.lastAttempt = this.now();
+    await this.takeUpShared();
+    if (unlessSharedWithin !== undefined && this.now() - this.readAt < unlessSharedWithin) {
+      this.publish({ ok: true, automations: this.events.size });
+      return;
+    }
     try {
       const { model } = await this.schema.read(this.abort.signal);
       const found = await readAutomations(this.client, model, this.abort.signal);
       this.events = found;
+      this.readAt = this.now();
       this.publish({ ok: true, automations: found.size });
+      await this.share();
     } catch (error) {
       if (this.abort.signal.aborted) return;
       if (isSchemaMismatch(error)) this.schema.invalidate();
@@ -70,10 +99,45 @@ export class AutomationDiscovery extends EventEmitter {
     }
   }
 
+  /** The shared map, when it is newer than the one held. The store is a shortcut: when it fails, the API is asked. */
+  private async takeUpShared(): Promise<void> {
+    if (!this.shared) return;
+    try {
+      const document = parseSharedMap(await this.shared.store.readDocument(this.shared.name));
+      if (document && document.readAt > this.readAt) {
+        this.events = document.events;
+        this.readAt = document.readAt;
+      }
+    } catch {
+      // Redis away or a document that is not a map: the API read goes on; the connection logs the store's state.
+    }
+  }
+
+  private async share(): Promise<void> {
+    if (!this.shared) return;
+    const document = {
+      readAt: new Date(this.readAt).toISOString(),
+      automations: Object.fromEntries(this.events),
+    };
+    await this.shared.store.writeDocument(this.shared.name, document).catch(() => undefined);
+  }
+
   private publish(state: DiscoveryState): void {
     this.state = state;
     this.emit("state", state);
   }
+}
+
+/** The shared document `{ readAt, automations: { id: event } }`, with only what it claims to be kept. */
+function parseSharedMap(value: unknown): { readAt: number; events: Map<string, string> } | undefined {
+  if (!isPlainObject(value) || typeof value.readAt !== "string" || !isPlainObject(value.automations)) return;
+  const readAt = Date.parse(value.readAt);
+  if (Number.isNaN(readAt)) return undefined;
+  const events = new Map<string, string>();
+  for (const [id, event] of Object.entries(value.automations)) {
+    if (/^\d+$/.test(id) && typeof event === "string" && isKnownEvent(event)) events.set(id, event);
+  }
+  return { readAt, events };
 }
 
 /** Automation id -> event, from the `automations` list as the tenant's schema (`model`) has it. */

@@ -190,7 +190,10 @@ export class ConnectionServices {
    */
   startDiscovery(): AutomationDiscovery | undefined {
     if (!this.hasApiCredentials || this.discovery) return this.discovery;
-    this.discovery = new AutomationDiscovery(this.api, this.schema);
+    this.discovery = new AutomationDiscovery(this.api, this.schema, {
+      store: this.store,
+      name: `automations-${safeFileName(this.id)}`,
+    });
     void this.discovery.refresh();
     return this.discovery;
   }
