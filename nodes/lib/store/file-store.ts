@@ -11,8 +11,8 @@ import {
   type NewInboxEntry,
 } from "./connection-store";
 import { DedupeStore } from "./dedupe-store";
+import { FileDocuments, safeFileName } from "./file-documents";
 import { InboxFile } from "./inbox-file";
-import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export interface FileStoreOptions {
   /** The connection's state directory (`<userDir>/clarus`); undefined keeps everything in memory. */
@@ -38,15 +38,14 @@ export class FileConnectionStore implements ConnectionStore {
   readonly kind = "file";
   readonly dedupe: DedupeStore;
   private readonly inbox: InboxFile;
-  private readonly directory?: string;
-  private readonly documents = new Map<string, unknown>();
+  private readonly documents: FileDocuments;
   private readonly redeliverMs: number;
   private readonly now: () => number;
   private closed = false;
 
   constructor(options: FileStoreOptions) {
     const id = safeFileName(options.connectionId);
-    this.directory = options.directory;
+    this.documents = new FileDocuments(options.directory);
     this.redeliverMs = options.redeliverMs;
     this.now = options.now ?? Date.now;
     this.dedupe = new DedupeStore({
@@ -129,37 +128,17 @@ export class FileConnectionStore implements ConnectionStore {
     return this.inbox.counts();
   }
 
-  async readDocument(name: string): Promise<unknown> {
-    if (!this.directory) return this.documents.get(name);
-    const text = readTextIfExists(this.documentFile(name));
-    if (text === undefined) return undefined;
-    try {
-      return JSON.parse(text);
-    } catch (error) {
-      // Not "unavailable": asking again gives the same answer (as with Redis). The caller decides.
-      throw new Error(`document ${name} is not valid JSON: ${errorMessage(error)}`, { cause: error });
-    }
+  readDocument(name: string): Promise<unknown> {
+    return this.documents.readDocument(name);
   }
 
   async writeDocument(name: string, value: unknown): Promise<void> {
     this.assertOpen();
-    if (!this.directory) {
-      this.documents.set(name, structuredClone(value));
-      return;
-    }
-    try {
-      await writeFileAtomic(this.documentFile(name), JSON.stringify(value));
-    } catch (error) {
-      throw new StoreUnavailableError(`document ${name} could not be written: ${errorMessage(error)}`);
-    }
+    await this.documents.writeDocument(name, value);
   }
 
-  async removeDocument(name: string): Promise<void> {
-    if (!this.directory) {
-      this.documents.delete(name);
-      return;
-    }
-    await fs.promises.rm(this.documentFile(name), { force: true });
+  removeDocument(name: string): Promise<void> {
+    return this.documents.removeDocument(name);
   }
 
   /** One instance: always granted; a released lease no longer renews. */
@@ -180,16 +159,9 @@ export class FileConnectionStore implements ConnectionStore {
     await this.dedupe.close(removed);
   }
 
-  private documentFile(name: string): string {
-    return path.join(this.directory as string, `${safeFileName(name)}.json`);
-  }
-
   private assertOpen(): void {
     if (this.closed) throw new StoreClosedError("the connection's store is closed (a redeploy?)");
   }
 }
 
-/** A node id or document name as a file name: anything but letters, digits, `_` and `-` becomes `_`. */
-export function safeFileName(id: string): string {
-  return id.replace(/[^A-Za-z0-9_-]/g, "_");
-}
+export { safeFileName };
