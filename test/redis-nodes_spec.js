@@ -9,10 +9,15 @@ const http = require("node:http");
 const path = require("node:path");
 
 const { helper, tempUserDir, dispatched } = require("./helpers/node-red");
-const { startWarehouse, simHeaders, TEST_TUNING } = require("./helpers/clarus-sim");
+const { startWarehouse, startSimulator, simHeaders, TEST_TUNING } = require("./helpers/clarus-sim");
 const { eventually } = require("./helpers/eventually");
 const { RedisServer } = require("./helpers/redis-server");
 const { waitForStatus } = require("./helpers/status");
+
+const build = path.join(__dirname, "..", "build", "nodes", "lib");
+const { connectionRegistrar } = require(path.join(build, "api", "automation-registration.js"));
+const { ClarusClient } = require(path.join(build, "api", "client.js"));
+const { createRedisStore } = require(path.join(build, "store", "redis-store.js"));
 
 const LEASE_SECONDS = 1;
 const PREFIX = "clarus:acme:";
@@ -304,5 +309,57 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
         await check("goods_out.completed:77");
       });
     }
+  });
+
+  context("when two instances register the same webhook node at once", function () {
+    it("should create each automation once: the registration lease makes the second find the first's", async function () {
+      const sim = await startSimulator({ history: 0, seed: 3 });
+      const quiet = { info() {}, warn() {}, debug() {} };
+      const stores = [0, 1].map(() =>
+        createRedisStore({
+          redisUrl: redis.url(),
+          prefix: PREFIX,
+          claimTtlMs: 60_000,
+          redeliverMs: 60_000,
+          log: quiet,
+        }),
+      );
+      try {
+        const events = ["goods_out.completed", "goods_in.completed"];
+        const request = { nodeId: "hook", events, url: "http://127.0.0.1:9/clarus/events", method: "POST" };
+        // Each Node-RED process queues its own registrations per connection; two processes are two queues,
+        // as the two connection ids here are in this one.
+        const reports = await Promise.all(
+          stores.map((store, index) =>
+            connectionRegistrar({
+              connectionId: `conn-${index}`,
+              client: new ClarusClient({
+                apiUrl: sim.url,
+                subdomain: sim.subdomain,
+                clientId: sim.clientId,
+                clientSecret: sim.clientSecret,
+              }),
+              documents: store,
+              lease: { store, ttlMs: LEASE_SECONDS * 1000 },
+              warn: () => undefined,
+            }).ensure(request),
+          ),
+        );
+        const outcomes = reports.map((report) => report.items.map((item) => item.outcome).join(","));
+        assert.deepEqual(outcomes.sort(), ["created,created", "exists,exists"]);
+        assert.equal(sim.automationsApi.counts.create, 2);
+        assert.deepEqual(
+          sim.store.automations
+            .all()
+            .map((a) => a.name)
+            .sort(),
+          ["node-red-clarus hook goods_in.completed", "node-red-clarus hook goods_out.completed"],
+        );
+        assert.equal(await raw.exists(`${PREFIX}lease:registration`), 0, "released");
+      } finally {
+        await Promise.all(stores.map((store) => store.close(false)));
+        await sim.stop();
+      }
+    });
   });
 });

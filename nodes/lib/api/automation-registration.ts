@@ -14,7 +14,10 @@ import { ClarusApiError, type ClarusClient } from "./client";
 import { KNOWN_EVENTS } from "../events/vocabulary";
 import { redactToken } from "../webhook/public-url";
 import { relayPages } from "./relay";
-import { RegistrationMemory, webhookFingerprint } from "./registration-memory";
+import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
+import type { ConnectionStore } from "../store/connection-store";
+import type { Documents } from "../store/file-documents";
+import { whileHolding } from "../store/lease-holder";
 
 export type RegistrationOutcome = "exists" | "created" | "updated" | "disabled" | "deleted" | "failed";
 
@@ -60,13 +63,24 @@ const FIND_OWN = `query ClarusRegisteredAutomations($filter: AutomationFilterTyp
 }`;
 
 const MAX_PAGES = 20;
+/** The lease that keeps two instances from registering for one tenant at once (store.acquireLease). */
+const LEASE_NAME = "registration";
+/** How long a registration waits for another instance's to end before it gives up (lease periods). */
+const MAX_LEASE_WAITS = 20;
+
+/** One registration at a time across instances: the connection's store and its lease period. */
+export interface RegistrationLease {
+  store: Pick<ConnectionStore, "acquireLease">;
+  ttlMs: number;
+}
 
 /**
  * Webhook self-registration (DESIGN.md "Webhook registration"): one enabled Clarus automation per listed
  * event, named `node-red-clarus <node id> <event>`, whose webhook action posts to the node's URL. Existing
  * ones are found by name (so never created twice, across redeploys and restarts), changed in place when the
  * URL or method differs, and deleted only by `remove`. Runs one at a time per connection, so two nodes
- * deploying at once never interleave their calls.
+ * deploying at once never interleave their calls, and, with a lease in the connection's store, one at a time
+ * across instances: several Node-RED instances deploying the same flows at once create each automation once.
  *
  * Clarus documents no REST read of an automation (research/clarus.md §3.4). Where `GET
  * /api/automations/{id}` answers with the actions, changes are exact PATCHes (UPDATE the parameters by id).
@@ -82,15 +96,48 @@ export class AutomationRegistrar {
     /** GraphQL finds the automations by name (the one documented way to list them); REST changes them. */
     private readonly client: ClarusClient,
     private readonly memory: RegistrationMemory,
+    private readonly lease?: RegistrationLease,
   ) {}
 
+  /**
+   * Resolves when the registrations queued so far have ended, or after `maxWaitMs`: the connection closes its
+   * store only then, so that the deletions of a removed node, queued as the flows stop, still reach it.
+   */
+  async idle(maxWaitMs: number): Promise<void> {
+    const queued = queues.get(this.key);
+    if (!queued) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)));
+    await Promise.race([queued, waited]);
+    clearTimeout(timer);
+  }
+
   ensure(request: EnsureRequest): Promise<RegistrationReport> {
-    return serialised(this.key, () => this.ensureNow(request));
+    return serialised(this.key, () => this.exclusive(() => this.ensureNow(request)));
   }
 
   /** Deletes every automation registered for the node (it was deleted from the flows). */
   remove(nodeId: string, secret?: string): Promise<RegistrationReport> {
-    return serialised(this.key, () => this.removeNow(nodeId, secret));
+    return serialised(this.key, () => this.exclusive(() => this.removeNow(nodeId, secret)));
+  }
+
+  /**
+   * Runs `work` holding the registration lease, after waiting for another instance that holds it (its
+   * automations are then found by name, not made again). Rejects when the store cannot answer.
+   */
+  private async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.lease) return work();
+    const { store, ttlMs } = this.lease;
+    for (let waits = 0; ; waits++) {
+      const held = await whileHolding(store, LEASE_NAME, ttlMs, work);
+      if (held) return held.value;
+      if (waits >= MAX_LEASE_WAITS) {
+        throw new Error(
+          `another instance has been registering for ${Math.round((waits * ttlMs) / 2000)} s; try again later`,
+        );
+      }
+      await delay(ttlMs / 2);
+    }
   }
 
   private ensureNow(request: EnsureRequest): Promise<RegistrationReport> {
@@ -184,7 +231,7 @@ export class AutomationRegistrar {
       await this.memory.remember(kept.id, fingerprint);
       return item(changes || removedIds.length > 0 ? "updated" : "exists", kept.id);
     }
-    if (this.memory.fingerprintOf(kept.id) === fingerprint) {
+    if ((await this.memory.fingerprintOf(kept.id)) === fingerprint) {
       if (kept.enabled) return item(removedIds.length > 0 ? "updated" : "exists", kept.id);
       await this.client.rest("PATCH", path(kept.id), { body: document({ enabled: true }) });
       return item("updated", kept.id);
@@ -254,19 +301,22 @@ export class AutomationRegistrar {
   }
 }
 
-/** The registrar of one connection: its API client and its registration memory. */
+/** The registrar of one connection: its API client, its registration memory and lease in the store. */
 export function connectionRegistrar(options: {
   connectionId: string;
   client: ClarusClient;
-  /** The registration memory's file; undefined keeps it in memory. */
-  memoryFile?: string;
+  /** Where the registration memory is kept: the connection's store. */
+  documents: Pick<Documents, "readDocument" | "writeDocument">;
+  /** One registration at a time across the instances that share the store. */
+  lease?: RegistrationLease;
   warn: (message: string) => void;
 }): AutomationRegistrar {
-  return new AutomationRegistrar(
-    options.connectionId,
-    options.client,
-    new RegistrationMemory(options.memoryFile, options.warn),
+  const memory = new RegistrationMemory(
+    options.documents,
+    registrationMemoryName(options.connectionId),
+    options.warn,
   );
+  return new AutomationRegistrar(options.connectionId, options.client, memory, options.lease);
 }
 
 function itemFor(automation: Found, outcome: RegistrationOutcome): RegistrationItem {
@@ -275,6 +325,10 @@ function itemFor(automation: Found, outcome: RegistrationOutcome): RegistrationI
 
 function path(id: string): string {
   return `/api/automations/${encodeURIComponent(id)}`;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 const queues = new Map<string, Promise<unknown>>();

@@ -2,67 +2,72 @@ import { createHash } from "node:crypto";
 
 import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
-import { readTextIfExists, writeFileAtomic } from "../store/json-file";
+import { StoreUnavailableError } from "../store/connection-store";
+import { type Documents, safeFileName } from "../store/file-documents";
 
 /**
- * What registration last wrote into each automation it manages, as a fingerprint of URL and method (never
+ * What webhook registration last wrote into each automation it manages, as a fingerprint of URL and method (never
  * the URL, which holds the token). Clarus documents no REST read of an automation's actions, so on a tenant
  * without one this is how a redeploy tells "unchanged" from "the token was rotated" (research/clarus.md §3.4).
- * Kept in a file per connection in the Node-RED user directory, so restarts keep it; in memory without one.
+ * Kept as a document of the connection's store (`registrations-<connection id>`: a file in the Node-RED user
+ * directory, or Redis, where every instance reads what any of them registered), so restarts keep it.
  */
 export class RegistrationMemory {
-  /** Used only without a file (no user directory). */
-  private readonly inMemory = new Map<string, string>();
-
   constructor(
-    private readonly file: string | undefined,
+    private readonly documents: Pick<Documents, "readDocument" | "writeDocument">,
+    private readonly name: string,
     private readonly warn: (message: string) => void,
   ) {}
 
-  fingerprintOf(automationId: string): string | undefined {
-    return this.load().get(automationId);
+  async fingerprintOf(automationId: string): Promise<string | undefined> {
+    return (await this.load()).get(automationId);
   }
 
   async remember(automationId: string, fingerprint: string): Promise<void> {
-    const map = this.load();
+    const map = await this.load();
     map.set(automationId, fingerprint);
     await this.save(map);
   }
 
   async forget(automationIds: readonly string[]): Promise<void> {
-    const map = this.load();
+    const map = await this.load();
     let changed = false;
     for (const id of automationIds) changed = map.delete(id) || changed;
     if (changed) await this.save(map);
   }
 
   /**
-   * Read afresh each time (it is a few lines, and registration is rare): the deploy and the editor's
-   * "Register now" may each hold one of these for the same connection, one after the other.
+   * Read afresh each time (it is a few lines, and registration is rare): the deploy, the editor's "Register
+   * now" and other instances may each change it, one after the other.
    */
-  private load(): Map<string, string> {
-    if (!this.file) return this.inMemory;
+  private async load(): Promise<Map<string, string>> {
     const map = new Map<string, string>();
-    const text = readTextIfExists(this.file);
-    if (text === undefined) return map;
+    let value: unknown;
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (isPlainObject(parsed)) {
-        for (const [id, fingerprint] of Object.entries(parsed)) {
-          if (typeof fingerprint === "string") map.set(id, fingerprint);
-        }
-      }
+      value = await this.documents.readDocument(this.name);
     } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
       this.warn(
         `registration memory was unreadable (${errorMessage(error)}); registered automations are checked again`,
       );
+      return map;
+    }
+    if (isPlainObject(value)) {
+      for (const [id, fingerprint] of Object.entries(value)) {
+        if (typeof fingerprint === "string") map.set(id, fingerprint);
+      }
     }
     return map;
   }
 
-  private async save(map: Map<string, string>): Promise<void> {
-    if (this.file) await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(map)));
+  private save(map: Map<string, string>): Promise<void> {
+    return this.documents.writeDocument(this.name, Object.fromEntries(map));
   }
+}
+
+/** The registration memory's document name; on files, `clarus/registrations-<connection id>.json`. */
+export function registrationMemoryName(connectionId: string): string {
+  return `registrations-${safeFileName(connectionId)}`;
 }
 
 /** A short, one-way digest of what a webhook action sends to. */

@@ -22,6 +22,8 @@ import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./
 export const DEFAULT_API_URL = "https://clarus-api.com";
 export const DEFAULT_DEDUPE_HOURS = 72;
 export const DEFAULT_DEDUPE_CAPACITY = 100_000;
+/** How long closing waits for registrations in progress (Node-RED gives a node 15 s to close). */
+const REGISTRATION_CLOSE_WAIT_MS = 10_000;
 
 export interface ConnectionEnvironment {
   /** Node-RED's user directory; the dedupe store lives under it. Undefined keeps the store in memory. */
@@ -167,12 +169,16 @@ export class ConnectionServices {
     return this.credentials.webhookToken?.trim() || undefined;
   }
 
-  /** Registers webhook-in nodes' automations with Clarus, one run at a time for this connection. */
+  /**
+   * Registers webhook-in nodes' automations with Clarus, one run at a time for this connection and, through a
+   * lease in its store, across the instances that share it.
+   */
   get registrar(): AutomationRegistrar {
     this.registration ??= connectionRegistrar({
       connectionId: this.id,
       client: this.api,
-      memoryFile: registrationMemoryFile(this.stateDir, this.id),
+      documents: this.store,
+      lease: { store: this.store, ttlMs: this.leaseMs },
       warn: this.warn,
     });
     return this.registration;
@@ -213,6 +219,8 @@ export class ConnectionServices {
 
   async close(removed: boolean): Promise<void> {
     this.discovery?.stop();
+    // A removed webhook node's deletions were queued as the flows stopped: they need the client and the store.
+    await this.registration?.idle(REGISTRATION_CLOSE_WAIT_MS);
     this.client?.close();
     await this.delivery.close();
     await this.store.close(removed);
@@ -257,14 +265,6 @@ function dedupeCapacity(value: unknown, warn: (message: string) => void): number
 /** Where connections and their nodes keep files: `clarus/` in the Node-RED user directory. */
 export function stateDirOf(userDir: string | undefined): string | undefined {
   return userDir ? path.join(userDir, "clarus") : undefined;
-}
-
-/** What webhook registration last wrote into each automation of a connection (api/registration-memory.ts). */
-export function registrationMemoryFile(
-  stateDir: string | undefined,
-  connectionId: string,
-): string | undefined {
-  return stateDir ? path.join(stateDir, `registrations-${safeFileName(connectionId)}.json`) : undefined;
 }
 
 export { safeFileName };

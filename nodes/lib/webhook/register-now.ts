@@ -6,9 +6,9 @@ import {
   type ClarusConnectionNode,
   type ClarusTuning,
   DEFAULT_API_URL,
-  registrationMemoryFile,
   stateDirOf,
 } from "../connection/services";
+import { FileDocuments } from "../store/file-documents";
 import type { ConnectionCredentials } from "../connection/types";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { flag } from "../node-red/properties";
@@ -88,10 +88,13 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
 
     const tuning = (RED.settings as { clarus?: ClarusTuning }).clarus ?? {};
     const client = new ClarusClient({ apiUrl, subdomain, clientId, clientSecret, accessToken, ...tuning });
+    // The deployed connection's store (Redis, shared with other instances; or files), else its files.
+    const store = deployed?.services?.store;
     const registrar = connectionRegistrar({
       connectionId,
       client,
-      memoryFile: registrationMemoryFile(stateDirOf(RED.settings.userDir), connectionId),
+      documents: store ?? new FileDocuments(stateDirOf(RED.settings.userDir)),
+      lease: store && deployed?.services ? { store, ttlMs: deployed.services.leaseMs } : undefined,
       warn: (message) => RED.log.warn(message),
     });
     const report: RegistrationReport = await registrar.ensure(request);
