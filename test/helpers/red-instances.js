@@ -19,6 +19,7 @@ class RedInstances {
   constructor() {
     this.root = makeTempDir("clarus-instances-");
     this.instances = [];
+    this.previous = [];
     this.userDirs = [];
   }
 
@@ -32,14 +33,20 @@ class RedInstances {
     const template = path.join(this.root, "user-template");
     fs.mkdirSync(template);
     await installIntoUserDir({ userDir: template, packages: [tarball] });
+    const starting = [];
     for (let index = 0; index < count; index++) {
       const userDir = path.join(this.root, `user-${index}`);
       fs.cpSync(template, userDir, { recursive: true });
       const port = await freePort();
       writeSettings({ userDir, port, logLevel, extra: settings });
       this.userDirs.push(userDir);
-      this.instances.push(await startNodeRed({ userDir, port }));
+      starting.push(startNodeRed({ userDir, port }));
     }
+    // Started side by side, as replicas are: each awaits its own readiness.
+    const started = await Promise.allSettled(starting);
+    this.instances = started.filter((result) => result.status === "fulfilled").map((result) => result.value);
+    const failed = started.find((result) => result.status === "rejected");
+    if (failed) throw failed.reason;
     return this.instances;
   }
 
@@ -48,10 +55,14 @@ class RedInstances {
     for (const red of this.instances) await deployFlows(red, flows);
   }
 
-  /** Starts instance `index` again on its port and user directory (after a stop or a kill). */
+  /**
+   * Starts instance `index` again on its port and user directory (after a stop or a kill), with the flows it
+   * last had. The process it replaces stays in `previous`, its log lines with it.
+   */
   async restart(index) {
     const previous = this.instances[index];
     await previous.stop();
+    this.previous.push(previous);
     this.instances[index] = await startNodeRed({ userDir: this.userDirs[index], port: previous.port });
     return this.instances[index];
   }
