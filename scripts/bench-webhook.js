@@ -1,17 +1,21 @@
 // `npm run bench`: clarus-webhook-in (token, header checks and dedupe on), with `delivery: on-receipt` and with
 // `delivery: on-confirm` (each event written and fsync'd to the inbox before the 200, then confirmed by a
-// clarus-confirm node), against Node-RED's own `http in → http response`, in one real Node-RED process, same
-// machine, same run, alternating rounds. Prints figures; it is not a test and fails only when the bench
-// itself cannot run.
+// clarus-confirm node), and on-receipt with the connection's store in Redis (`store: redis`, a redis-server of
+// its own), against Node-RED's own `http in → http response`, in one real Node-RED process, same machine,
+// same run, alternating rounds. Prints figures; it is not a test and fails only when the bench itself cannot
+// run.
 //
 //   node scripts/bench-webhook.js [--duration 8] [--rounds 3] [--warmup 3] [--connections 10] [--profile]
-//                                 [--variants]
+//                                 [--variants] [--memory] [--keys 1000000]
 //
 // --variants then runs core and on-confirm again in two more Node-RED processes, one with the inbox's group
 // commit off (every event its own write and fsync) and one with fsync off (settings.js `clarus.inbox`), to
 // show what grouping saves and what the fsync costs.
 // --profile starts Node-RED with --cpu-prof and writes the profile to bench-results/ (open it in Chrome
 // DevTools or speedscope).
+// --memory then measures the Node-RED process's RSS after `--keys` unique deliveries (dedupe keys) into
+// webhook-in, once with the file store (dedupeCapacity as large as the keys, up to its limit of 1,000,000) and
+// once with Redis, each in a fresh Node-RED process (with Redis, the keys live in redis-server).
 const fs = require("node:fs");
 const path = require("node:path");
 const { parseArgs } = require("node:util");
@@ -33,9 +37,10 @@ const {
 
 const MODULE = "@wmsflow/node-red-clarus";
 const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig } = require("../test/helpers/fixtures");
+const { RedisServer } = require("../test/helpers/redis-server");
 const HEADERS = { "Content-Type": "application/json", ...CLARUS_HEADERS };
 const BODY_BYTES = 600;
-const GOALS = { ratio: 1.1, confirmRatio: 1.0, clarusP99Ms: 50 };
+const GOALS = { ratio: 1.1, confirmRatio: 1.0, clarusP99Ms: 50, redisRatio: 0.8 };
 
 const { values: options } = parseArgs({
   options: {
@@ -45,6 +50,8 @@ const { values: options } = parseArgs({
     connections: { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
     variants: { type: "boolean", default: false },
+    memory: { type: "boolean", default: false },
+    keys: { type: "string", default: "1000000" },
   },
 });
 const DURATION = Number(options.duration);
@@ -62,6 +69,10 @@ const TARGETS = {
     path: `/clarus/confirmed/${TOKEN}`,
     label: "clarus-webhook-in, on-confirm (inbox write + fsync before the 200) → clarus-confirm",
   },
+  redis: {
+    path: `/clarus/redis/${TOKEN}`,
+    label: "clarus-webhook-in, on-receipt, store: redis (SET NX PX on a local redis-server)",
+  },
 };
 const ALL_TARGETS = Object.keys(TARGETS);
 
@@ -76,9 +87,25 @@ const PROCESSES = [
     : []),
 ];
 
-function benchFlow() {
+function benchFlow(redisUrl) {
   return [
     { id: "bench", type: "tab", label: "bench" },
+    connectionConfig({
+      id: "conn-redis",
+      name: "redis",
+      store: "redis",
+      credentials: { webhookToken: TOKEN, redisUrl },
+    }),
+    webhookConfig({
+      id: "hook-redis",
+      z: "bench",
+      name: "",
+      connection: "conn-redis",
+      path: "/clarus/redis",
+      x: 140,
+      y: 240,
+      wires: [[]],
+    }),
     connectionConfig({ dedupeCapacity: 100000, credentials: { webhookToken: TOKEN } }),
     connectionConfig({
       id: "conn-confirm",
@@ -196,7 +223,7 @@ const widths = [8, 8, 9, 8, 8, 8, 8, 8];
 const verdict = (ok) => (ok ? "met" : "NOT met");
 
 /** One Node-RED process with the inbox tuned as `inbox`: warm-up, then `ROUNDS` alternating rounds of `targets`. */
-async function measure(userDir, { name, inbox, targets }) {
+async function measure(userDir, redisUrl, { name, inbox, targets }) {
   writeSettings({ userDir, port, extra: inbox ? { clarus: { inbox } } : {} });
   // The inbox and dedupe files of an earlier process would only be read back: each process starts empty.
   fs.rmSync(path.join(userDir, "clarus"), { recursive: true, force: true });
@@ -211,7 +238,8 @@ async function measure(userDir, { name, inbox, targets }) {
         throw new Error(`${type} did not load from the linked user directory:\n${red.tail()}`);
       }
     }
-    await deployFlows(red, benchFlow());
+    await deployFlows(red, benchFlow(redisUrl));
+    await red.waitForLine(/\[clarus-connection:redis\] connected to Redis/);
     console.log(`process: ${name}${inbox ? ` (settings.js clarus.inbox = ${JSON.stringify(inbox)})` : ""}`);
     console.log(row(["round", "target", "req/s", "p50 ms", "p99 ms", "max ms", "non-2xx", "errors"], widths));
     const results = Object.fromEntries(targets.map((target) => [target, []]));
@@ -259,6 +287,7 @@ async function measure(userDir, { name, inbox, targets }) {
     }
     console.log("");
     if (summary.clarus) await checkDedupe("clarus", lastIds.clarus);
+    if (summary.redis) await checkDedupe("redis", lastIds.redis);
     if (summary.confirm) {
       await checkDedupe("confirm", lastIds.confirm);
       const inboxState = await request({ port, path: "/clarus-wms/connections/conn-confirm/dead-letters" });
@@ -297,7 +326,9 @@ async function main() {
   const tmp = makeTempDir("clarus-bench-");
   const userDir = path.join(tmp, "userDir");
   const link = path.join(userDir, "node_modules", MODULE);
+  const redis = new RedisServer();
   try {
+    await redis.start();
     // The package as a user would have it, but linked: <userDir>/node_modules/@wmsflow/node-red-clarus → repo.
     linkPackage(userDir, { name: "clarus-bench", manifest: { version: "0.0.1" } });
     port = await freePort();
@@ -312,10 +343,12 @@ async function main() {
     console.log("");
 
     const summaries = [];
-    for (const setup of PROCESSES) summaries.push({ ...setup, summary: await measure(userDir, setup) });
+    for (const setup of PROCESSES) {
+      summaries.push({ ...setup, summary: await measure(userDir, redis.url(), setup) });
+    }
 
     const [first] = summaries;
-    const { core, clarus, confirm } = first.summary;
+    const { core, clarus, confirm, redis: onRedis } = first.summary;
     const ratio = clarus.rps / core.rps;
     const confirmRatio = confirm.rps / core.rps;
     console.log(
@@ -325,7 +358,12 @@ async function main() {
       `ratio confirm/core req/s: ${confirmRatio.toFixed(2)}  ` +
         `(goal ≥ ${GOALS.confirmRatio}: ${verdict(confirmRatio >= GOALS.confirmRatio)})`,
     );
-    for (const target of ["clarus", "confirm"]) {
+    const redisRatio = onRedis.rps / clarus.rps;
+    console.log(
+      `ratio redis/clarus req/s (the Redis store against the file store): ${redisRatio.toFixed(2)}  ` +
+        `(goal ≥ ${GOALS.redisRatio}: ${verdict(redisRatio >= GOALS.redisRatio)})`,
+    );
+    for (const target of ["clarus", "confirm", "redis"]) {
       const { p99 } = first.summary[target];
       console.log(
         `${target} ack p99: ${p99} ms  (goal < ${GOALS.clarusP99Ms} ms at ${CONNECTIONS} connections: ` +
@@ -333,7 +371,8 @@ async function main() {
       );
     }
     console.log(
-      `non-2xx over the measured rounds: core ${core.non2xx}, clarus ${clarus.non2xx}, confirm ${confirm.non2xx}`,
+      `non-2xx over the measured rounds: core ${core.non2xx}, clarus ${clarus.non2xx}, confirm ${confirm.non2xx}, ` +
+        `redis ${onRedis.non2xx}`,
     );
     if (summaries.length > 1) {
       console.log("");
@@ -354,11 +393,102 @@ async function main() {
       "        (dedupeCapacity 100000: beyond that, the least recently seen keys are forgotten first)",
     );
     console.log(`unique bodies built: ${nextId - FIRST_ID}`);
+    if (options.memory) await measureMemory(userDir, redis);
   } finally {
     // Unlink first: the clean-up must never walk into the repository the link points at.
     fs.rmSync(link, { force: true });
     removeDir(tmp);
+    await redis.dispose();
   }
+}
+
+/** The resident set of process `pid` in MiB, from /proc (Linux). */
+function rssMiB(pid) {
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)[1]) / 1024;
+}
+
+async function redisUsedMiB(server) {
+  const info = await (await server.inspector()).info("memory");
+  return Number(/^used_memory:(\d+)/m.exec(info)[1]) / 2 ** 20;
+}
+
+/**
+ * The Node-RED process's RSS after `--keys` unique deliveries, with each store: a fresh process per store, one
+ * connection and one webhook-in, the keys sent as fast as 50 connections go.
+ */
+async function measureMemory(userDir, redis) {
+  const keys = Number(options.keys);
+  console.log("");
+  console.log(
+    `memory: the Node-RED process's RSS after ${keys} unique deliveries (dedupe keys) into webhook-in, ` +
+      "each store in a fresh Node-RED process",
+  );
+  console.log(row(["store", "RSS MiB", "after", "growth", "req/s", "redis MiB", "", ""], widths).trimEnd());
+  for (const store of ["file", "redis"]) {
+    writeSettings({ userDir, port });
+    fs.rmSync(path.join(userDir, "clarus"), { recursive: true, force: true });
+    await (await redis.inspector()).flushAll();
+    const red = await startNodeRed({ userDir, port });
+    try {
+      await deployFlows(red, [
+        { id: "bench", type: "tab", label: "bench" },
+        connectionConfig({
+          ...(store === "redis" ? { store: "redis" } : {}),
+          dedupeCapacity: Math.min(keys, 1_000_000),
+          credentials: { webhookToken: TOKEN, redisUrl: redis.url() },
+        }),
+        webhookConfig({ z: "bench", name: "", x: 140, y: 60, wires: [[]] }),
+      ]);
+      // Warm: JIT, the first Redis connection, the HTTP server's buffers.
+      await autocannon({ ...memoryLoad(2000), connections: 10 });
+      const before = rssMiB(red.child.pid);
+      const redisBefore = store === "redis" ? await redisUsedMiB(redis) : 0;
+      const result = await autocannon(memoryLoad(keys));
+      const after = rssMiB(red.child.pid);
+      const redisGrowth =
+        store === "redis" ? `+${((await redisUsedMiB(redis)) - redisBefore).toFixed(0)}` : "-";
+      console.log(
+        row(
+          [
+            store,
+            before.toFixed(0),
+            after.toFixed(0),
+            `+${(after - before).toFixed(0)}`,
+            result.requests.average.toFixed(0),
+            redisGrowth,
+            "",
+            "",
+          ],
+          widths,
+        ).trimEnd(),
+      );
+      if (result.non2xx > 0 || result.errors > 0)
+        console.log(`  (${result.non2xx} non-2xx, ${result.errors} errors)`);
+      await red.stop();
+    } finally {
+      await red.kill();
+    }
+  }
+}
+
+function memoryLoad(amount) {
+  return {
+    url: `http://127.0.0.1:${port}${TARGETS.clarus.path}`,
+    method: "POST",
+    connections: 50,
+    pipelining: 1,
+    amount,
+    headers: HEADERS,
+    requests: [
+      {
+        setupRequest(req) {
+          req.body = bodyFor(nextId++);
+          return req;
+        },
+      },
+    ],
+  };
 }
 
 main().catch((error) => {
