@@ -11,10 +11,9 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { chromium } = require("playwright-core");
-
 const { startSimulator } = require("../build/dev/sim/index.js");
 
+const { keepOnLoopback, launchChromium } = require("./helpers/chromium");
 const {
   REPO_ROOT,
   deployFlows,
@@ -31,17 +30,6 @@ const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
-const CHROMIUM = process.env.CLARUS_CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** Node-RED's own editor settings that would otherwise reach the internet or cover the workspace. */
 const EDITOR_SETTINGS = {
@@ -90,11 +78,6 @@ function exampleFiles(dir = EXAMPLES_DIR) {
       return entry.isDirectory() ? exampleFiles(file) : [file];
     })
     .sort();
-}
-
-function isLoopback(url) {
-  if (!/^(https?|wss?):$/.test(url.protocol)) return true; // data:, blob:, about:
-  return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
 }
 
 /**
@@ -412,7 +395,6 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       fs.existsSync(path.join(REPO_ROOT, "build", "nodes", "clarus-webhook-in.html")),
       "build/ is missing: run `npm run build` first (npm test does)",
     );
-    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
     types = packageNodeTypes();
 
     tmp = makeTempDir("clarus-editor-");
@@ -422,16 +404,11 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
     red = await startNodeRed({ userDir, port });
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: red.baseUrl });
     // Nothing leaves the machine: any request off the loopback is refused and recorded.
-    await context.route("**/*", (route) => {
-      const url = new URL(route.request().url());
-      if (isLoopback(url)) return route.continue();
-      offLoopback.push(url.href);
-      return route.abort("blockedbyclient");
-    });
+    await keepOnLoopback(context, (href) => offLoopback.push(href));
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on("console", (message) => {
