@@ -1,38 +1,40 @@
-// Writes docs/images/demo.png: the `npm start` demo in the Node-RED editor, with the debug sidebar showing
-// the events that arrived in its first seconds. Build first, then run it:
+// Takes the README's pictures from the `npm start` demo (the Clarus simulator and a real Node-RED with the demo
+// flow), in Debian's Chromium at the editor's default zoom:
 //
-//   npm run build && npx tsc -p tsconfig.dev.json && node scripts/screenshot-demo.js [--seconds 10]
+//   docs/images/demo.png               the demo flow, with events in the debug sidebar
+//   docs/images/palette.png            the Clarus WMS palette category
+//   docs/images/webhook-in-dialog.png  the demo's webhook-in dialog, after Register now
+//   docs/images/connection-test.png    the demo's connection dialog, its Test connection report
 //
-// The demo runs on a free port with a temporary user directory; Chromium is /usr/bin/chromium (CLARUS_CHROMIUM
-// overrides it) and may reach nothing but the loopback.
+//   npm run screenshots [-- --events 8 --port 1880]
+//
+// The simulator runs with its fixed seed (42), so a re-run shows the same events, automations and report; only
+// times and message ids change. The demo listens on --port (1880, as `npm start`, when it is free; else any
+// free port) with a temporary user directory. Chromium is /usr/bin/chromium (CLARUS_CHROMIUM overrides it) and
+// may reach nothing but the loopback. The run fails if the demo flow does not fit the window, so a change to
+// sim/demo-flow.ts that would cut it off is seen here.
 // Functions passed to page.evaluate/waitForFunction run in the editor page, where these are defined.
-/* global window, RED, $ */
+/* global window, document, RED, $ */
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
+const net = require("node:net");
 const path = require("node:path");
 const readline = require("node:readline");
 const { parseArgs } = require("node:util");
 
-const { chromium } = require("playwright-core");
-
+const { keepOnLoopback, launchChromium } = require("../test/helpers/chromium");
 const { REPO_ROOT, freePort, makeTempDir, removeDir } = require("../test/helpers/red-process");
 
 const DEMO = path.join(REPO_ROOT, "build", "dev", "sim", "demo.js");
-const OUTPUT = path.join(REPO_ROOT, "docs", "images", "demo.png");
-const CHROMIUM = process.env.CLARUS_CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
+/** The editor window: a common desktop size, in which the demo flow must fit beside the sidebar. */
+const WINDOW = { width: 1600, height: 1000 };
+const CATEGORY = "Clarus WMS";
 
-const { values: options } = parseArgs({ options: { seconds: { type: "string", default: "10" } } });
-const SECONDS = Number(options.seconds);
+const { values: options } = parseArgs({
+  options: { events: { type: "string", default: "8" }, port: { type: "string", default: "1880" } },
+});
+const EVENTS = Number(options.events);
 
 /** Resolves once `pattern` appears in the child's output; rejects if the child exits first. */
 function waitForOutput(child, lines, pattern, timeoutMs = 60_000) {
@@ -53,14 +55,19 @@ function waitForOutput(child, lines, pattern, timeoutMs = 60_000) {
   });
 }
 
-async function main() {
-  if (!fs.existsSync(DEMO))
-    throw new Error(`${DEMO} is missing: run npm run build && npx tsc -p tsconfig.dev.json`);
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
-  const dir = makeTempDir("clarus-demo-shot-");
-  const port = await freePort();
+/** `port` when nothing listens on it, else a free one: the pictures show 1880 unless `npm start` runs. */
+function portOrFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(freePort()));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(port)));
+  });
+}
+
+function startDemo(port, dir) {
   const demo = spawn(process.execPath, [DEMO], {
-    env: { ...process.env, PORT: String(port), CLARUS_DEMO_DIR: dir },
+    // A webhook a second instead of every 3 s, so the sidebar fills sooner.
+    env: { ...process.env, PORT: String(port), CLARUS_DEMO_DIR: dir, CLARUS_DEMO_INTERVAL_MS: "1000" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines = [];
@@ -70,55 +77,203 @@ async function main() {
       demo.emit("line", line);
     });
   }
+  return { demo, lines };
+}
+
+async function stopDemo(demo) {
+  if (demo.exitCode !== null || demo.signalCode !== null) return;
+  const exited = new Promise((resolve) => demo.once("exit", resolve));
+  demo.kill("SIGINT");
+  await exited;
+}
+
+async function openEditor(browser, port) {
+  const context = await browser.newContext({ viewport: WINDOW });
+  await keepOnLoopback(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForFunction(() =>
+    Boolean(
+      window.RED &&
+      RED.workspaces &&
+      RED.workspaces.active() &&
+      RED.nodes.node("demo-webhook") &&
+      !$("#red-ui-loading-progress").is(":visible"),
+    ),
+  );
+  return page;
+}
+
+/** Throws unless the editor is at its default zoom and every node of the flow (status and buttons too) shows. */
+async function assertFlowFits(page) {
+  const fit = await page.evaluate(() => {
+    const chart = document.getElementById("red-ui-workspace-chart");
+    const box = chart.getBoundingClientRect();
+    const visible = {
+      left: box.left,
+      top: box.top,
+      right: box.left + chart.clientWidth,
+      bottom: box.top + chart.clientHeight,
+    };
+    const cut = [...document.querySelectorAll("#red-ui-workspace-chart .red-ui-flow-node-group")]
+      .map((group) => ({ id: group.id, box: group.getBoundingClientRect() }))
+      .filter(
+        ({ box: b }) =>
+          b.left < visible.left ||
+          b.top < visible.top ||
+          b.right > visible.right ||
+          b.bottom > visible.bottom,
+      )
+      .map(({ id, box: b }) => `${id} at ${Math.round(b.left)}..${Math.round(b.right)} px`);
+    return { scale: RED.view.scale(), cut, visible };
+  });
+  if (fit.scale !== 1) throw new Error(`the editor is at zoom ${fit.scale}, not its default`);
+  if (fit.cut.length > 0) {
+    throw new Error(
+      `the demo flow does not fit ${WINDOW.width}x${WINDOW.height} (workspace ${Math.round(fit.visible.left)}..` +
+        `${Math.round(fit.visible.right)} px): ${fit.cut.join(", ")}; arrange sim/demo-flow.ts`,
+    );
+  }
+}
+
+/** docs/images/demo.png: the flow and the debug sidebar with EVENTS messages, the first (top) one opened. */
+async function shootDemo(page) {
+  await page.evaluate(() => RED.sidebar.show("debug"));
+  await assertFlowFits(page);
+  // The point of the picture is a sidebar filling up with events.
+  await page.waitForFunction((count) => $(".red-ui-debug-msg").length >= count, EVENTS, { timeout: 120_000 });
+  // The first message and its msg.clarus opened, so the picture shows what a Clarus message carries.
+  const first = page.locator(".red-ui-debug-msg").first();
+  await first.locator(".red-ui-debug-msg-object-handle").first().click();
+  const clarus = first
+    .locator(".red-ui-debug-msg-object-key", { hasText: /^clarus$/ })
+    .filter({ visible: true });
+  await clarus.first().click();
+  await first.locator(".red-ui-debug-msg-object-key", { hasText: /^dedupeKey$/ }).waitFor();
+  // The pointer off the sidebar: over a message it would highlight that message's debug node.
+  await page.mouse.move(0, WINDOW.height - 1);
+  const file = path.join(IMAGES_DIR, "demo.png");
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** docs/images/palette.png: the palette with every category closed but ours. */
+async function shootPalette(page) {
+  await page.evaluate((category) => {
+    $(".red-ui-palette-category").each(function () {
+      const header = $(this).find(".red-ui-palette-header");
+      const open = $(this).find(".red-ui-palette-content").is(":visible");
+      if ((header.text().trim() === category) !== open) header.trigger("click");
+    });
+  }, CATEGORY);
+  await page.waitForFunction(
+    (category) =>
+      $(".red-ui-palette-category :animated").length === 0 &&
+      $(".red-ui-palette-category")
+        .toArray()
+        .every(
+          (section) =>
+            $(section).find(".red-ui-palette-content").is(":visible") ===
+            ($(section).find(".red-ui-palette-header").text().trim() === category),
+        ),
+    CATEGORY,
+  );
+  // From the search box down to the end of our category, without the empty space below.
+  const palette = await page.locator("#red-ui-palette").boundingBox();
+  const ours = await page
+    .locator(".red-ui-palette-category", {
+      has: page.locator(".red-ui-palette-header", { hasText: CATEGORY }),
+    })
+    .boundingBox();
+  const file = path.join(IMAGES_DIR, "palette.png");
+  await page.screenshot({
+    path: file,
+    clip: { x: palette.x, y: palette.y, width: palette.width, height: ours.y + ours.height + 8 - palette.y },
+  });
+  return file;
+}
+
+/**
+ * The open edit tray as the window shows it, its form (`formSelector`) scrolled to the top or to just above
+ * `topSelector`.
+ */
+async function shootTray(page, file, formSelector, topSelector) {
+  await page.evaluate(
+    ({ form, top }) => {
+      // No focus ring or hover state on the button just clicked.
+      document.activeElement.blur();
+      // The element that scrolls the form (the tray's tab content in Node-RED 4).
+      let scroller = $(form)[0].parentElement;
+      while (scroller && scroller.scrollHeight <= scroller.clientHeight) scroller = scroller.parentElement;
+      if (!scroller) return;
+      const offset = top ? $(top)[0].getBoundingClientRect().top - scroller.getBoundingClientRect().top : 0;
+      scroller.scrollTop = top ? scroller.scrollTop + offset - 10 : 0;
+    },
+    { form: formSelector, top: topSelector },
+  );
+  await page.mouse.move(0, WINDOW.height - 1);
+  await page.locator(".red-ui-tray").last().screenshot({ path: file });
+  return file;
+}
+
+/** docs/images/webhook-in-dialog.png: the demo's webhook-in dialog with the Register now result. */
+async function shootWebhookDialog(page) {
+  await page.evaluate(() => RED.editor.edit(RED.nodes.node("demo-webhook")));
+  await page.waitForSelector("#node-input-clarus-register-now", { state: "visible" });
+  await page.click("#node-input-clarus-register-now");
+  await page.waitForFunction(() => $(".clarus-register-item").length === 6);
+  const file = await shootTray(page, path.join(IMAGES_DIR, "webhook-in-dialog.png"), "#dialog-form");
+  await page.click("#node-dialog-cancel");
+  await page.waitForSelector("#node-dialog-ok", { state: "detached" });
+  return file;
+}
+
+/** docs/images/connection-test.png: the demo's connection dialog with the Test connection report. */
+async function shootConnectionTest(page) {
+  await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "demo-connection"));
+  await page.waitForSelector("#node-config-clarus-test", { state: "visible" });
+  await page.click("#node-config-clarus-test");
+  await page.waitForSelector('#node-config-clarus-test-result .clarus-test-line[data-step="automations"]');
+  // The button at the top, so the picture shows it and the whole report below it.
+  const file = await shootTray(
+    page,
+    path.join(IMAGES_DIR, "connection-test.png"),
+    "#node-config-dialog-edit-form",
+    "#node-config-clarus-test",
+  );
+  await page.click("#node-config-dialog-cancel");
+  await page.waitForSelector("#node-config-clarus-test", { state: "detached" });
+  return file;
+}
+
+async function main() {
+  if (!fs.existsSync(DEMO)) throw new Error(`${DEMO} is missing: run npm run build && npm run build:dev`);
+  const dir = makeTempDir("clarus-screenshots-");
+  const port = await portOrFree(Number(options.port));
+  const { demo, lines } = startDemo(port, dir);
   let browser;
   try {
     await waitForOutput(demo, lines, /Clarus WMS demo is running/);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    await context.route("**/*", (route) => {
-      const url = new URL(route.request().url());
-      const local =
-        !/^(https?|wss?):$/.test(url.protocol) || ["127.0.0.1", "localhost"].includes(url.hostname);
-      return local ? route.continue() : route.abort("blockedbyclient");
-    });
-    const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
-    await page.waitForFunction(
-      () =>
-        window.RED &&
-        RED.workspaces &&
-        RED.workspaces.active() &&
-        RED.nodes.filterNodes({ type: "clarus-webhook-in" }).length > 0 &&
-        !$("#red-ui-loading-progress").is(":visible"),
-      null,
-      { timeout: 30_000 },
-    );
-    // Two steps out, so the whole demo flow, debug nodes included, fits beside the sidebar.
-    await page.evaluate(() => {
-      RED.actions.invoke("core:zoom-out");
-      RED.actions.invoke("core:zoom-out");
-      RED.sidebar.show("debug");
-    });
-    await page.waitForSelector(".red-ui-debug-msg", { timeout: 30_000 });
-    // The point of the picture is a sidebar filling up with events, so it is taken after a while.
-    await page.waitForTimeout(SECONDS * 1000);
-    const count = await page.locator(".red-ui-debug-msg").count();
-    // Open the newest message and its msg.clarus, so the picture shows what a Clarus message carries.
-    const newest = page.locator(".red-ui-debug-msg").first();
-    await newest.locator(".red-ui-debug-msg-object-handle").first().click();
-    const clarus = newest
-      .locator(".red-ui-debug-msg-object-key", { hasText: /^clarus$/ })
-      .filter({ visible: true });
-    if ((await clarus.count()) > 0) await clarus.first().click();
-    fs.mkdirSync(path.dirname(OUTPUT), { recursive: true });
-    await page.screenshot({ path: OUTPUT });
-    console.log(`${path.relative(REPO_ROOT, OUTPUT)}: 1400x900, ${count} debug messages after ${SECONDS} s`);
+    browser = await launchChromium();
+    const page = await openEditor(browser, port);
+    fs.mkdirSync(IMAGES_DIR, { recursive: true });
+    const files = [
+      await shootDemo(page),
+      await shootPalette(page),
+      await shootWebhookDialog(page),
+      await shootConnectionTest(page),
+    ];
+    for (const file of files) {
+      const png = fs.readFileSync(file);
+      // A PNG's IHDR chunk holds its width and height at bytes 16 and 20.
+      const size = `${png.readUInt32BE(16)}x${png.readUInt32BE(20)}`;
+      console.log(`${path.relative(REPO_ROOT, file)}  ${size}`);
+    }
+    console.log(`demo on port ${port}, ${EVENTS} debug messages awaited`);
   } finally {
     if (browser) await browser.close();
-    if (demo.exitCode === null && demo.signalCode === null) {
-      demo.kill("SIGINT");
-      await new Promise((resolve) => demo.once("exit", resolve));
-    }
+    await stopDemo(demo);
     removeDir(dir);
   }
 }

@@ -15,6 +15,14 @@ export interface DemoFlowOptions {
 
 type FlowNode = Record<string, unknown>;
 
+/**
+ * Node centres (Node-RED places a node by its centre): sources, filters, then debug and confirm, one row per
+ * event kind. The whole flow, the debug buttons and the widest names included, fits the workspace of a
+ * 1600x1000 editor window beside the sidebar at the default zoom, as `npm run screenshots` checks.
+ */
+const COLUMN = { source: 190, filter: 540, sink: 840 };
+const ROW = (i: number) => 120 + i * 60;
+
 export function demoFlow(options: DemoFlowOptions): FlowNode[] {
   const tab = "clarus-demo-tab";
   const filters = ["dispatched", "goods-in", "adjustment", "hold"];
@@ -27,7 +35,7 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
     ...props,
   });
   const debug = (id: string, name: string, y: number) =>
-    node(id, "debug", 900, y, {
+    node(id, "debug", COLUMN.sink, y, {
       name,
       active: true,
       tosidebar: true,
@@ -52,7 +60,7 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
       redeliverSeconds: 300,
       maxAttempts: 10,
     },
-    node("demo-comment", "comment", 200, 40, {
+    node("demo-comment", "comment", 240, 40, {
       name: "Clarus WMS demo: webhooks plus a poll safety net",
       info:
         "The Clarus simulator posts each warehouse event to the webhook node. It drops 15% of them and " +
@@ -61,7 +69,7 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
         "The connection delivers on-confirm: each event is kept on disk until the clarus-confirm node after " +
         "the filters sees it, and is sent again if Node-RED stops before that.",
     }),
-    node("demo-webhook", "clarus-webhook-in", 160, 140, {
+    node("demo-webhook", "clarus-webhook-in", COLUMN.source, ROW(0), {
       name: "Clarus webhooks",
       connection: "demo-connection",
       path: "/clarus/events",
@@ -79,7 +87,7 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
       wires: [filters],
     }),
     ...["goods_out.completed", "goods_in.completed", "stock.transactions"].map((stream, i) =>
-      node(`demo-poll-${i}`, "clarus-poll", 160, 220 + i * 60, {
+      node(`demo-poll-${i}`, "clarus-poll", COLUMN.source, ROW(i + 1), {
         name: `Safety net: ${stream}`,
         connection: "demo-connection",
         stream,
@@ -91,37 +99,37 @@ export function demoFlow(options: DemoFlowOptions): FlowNode[] {
         wires: [filters],
       }),
     ),
-    node("dispatched", "clarus-sales-order-dispatched", 520, 120, {
+    node("dispatched", "clarus-sales-order-dispatched", COLUMN.filter, ROW(0), {
       name: "",
       otherOutput: false,
       outputs: 1,
       wires: [["debug-dispatched", "demo-confirm"]],
     }),
-    node("goods-in", "clarus-goods-in-completed", 520, 180, {
+    node("goods-in", "clarus-goods-in-completed", COLUMN.filter, ROW(1), {
       name: "",
       otherOutput: false,
       outputs: 1,
       wires: [["debug-goods-in", "demo-confirm"]],
     }),
-    node("adjustment", "clarus-stock-adjustment", 520, 240, {
+    node("adjustment", "clarus-stock-adjustment", COLUMN.filter, ROW(2), {
       name: "",
       direction: "both",
       otherOutput: false,
       outputs: 1,
       wires: [["debug-adjustment", "demo-confirm"]],
     }),
-    node("hold", "clarus-stock-hold", 520, 300, {
+    node("hold", "clarus-stock-hold", COLUMN.filter, ROW(3), {
       name: "",
       change: "both",
       otherOutput: false,
       outputs: 1,
       wires: [["debug-hold", "demo-confirm"]],
     }),
-    debug("debug-dispatched", "Sales order dispatched", 120),
-    debug("debug-goods-in", "Goods-in completed", 180),
-    debug("debug-adjustment", "Stock adjusted", 240),
-    debug("debug-hold", "Stock hold changed", 300),
-    node("demo-confirm", "clarus-confirm", 900, 380, {
+    debug("debug-dispatched", "Sales order dispatched", ROW(0)),
+    debug("debug-goods-in", "Goods-in completed", ROW(1)),
+    debug("debug-adjustment", "Stock adjusted", ROW(2)),
+    debug("debug-hold", "Stock hold changed", ROW(3)),
+    node("demo-confirm", "clarus-confirm", COLUMN.sink, ROW(4) + 10, {
       name: "Shown: confirm",
       action: "confirm",
       retrySeconds: 60,

@@ -2,20 +2,18 @@
 // directory, and the editor driven in headless Chromium through playwright-core. Every browser console error,
 // page error, request off the loopback and `[error]` runtime log line fails the run.
 //
-// CLARUS_SCREENSHOTS=1 also writes docs/images/palette.png, docs/images/webhook-in-dialog.png and
-// docs/images/connection-test.png.
+// The README's pictures are taken by `npm run screenshots` (scripts/screenshot-demo.js), against the demo.
 // CLARUS_CHROMIUM overrides the browser binary (default /usr/bin/chromium, Debian's `chromium` package).
 //
 // Functions passed to page.evaluate/waitForFunction run in the editor page, where these are defined.
-/* global window, document, RED, $ */
+/* global window, document, getComputedStyle, RED, $ */
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { chromium } = require("playwright-core");
-
 const { startSimulator } = require("../build/dev/sim/index.js");
 
+const { keepOnLoopback, launchChromium } = require("./helpers/chromium");
 const {
   REPO_ROOT,
   deployFlows,
@@ -32,19 +30,6 @@ const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
-const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
-const SCREENSHOTS = process.env.CLARUS_SCREENSHOTS === "1";
-const CHROMIUM = process.env.CLARUS_CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** Node-RED's own editor settings that would otherwise reach the internet or cover the workspace. */
 const EDITOR_SETTINGS = {
@@ -95,9 +80,94 @@ function exampleFiles(dir = EXAMPLES_DIR) {
     .sort();
 }
 
-function isLoopback(url) {
-  if (!/^(https?|wss?):$/.test(url.protocol)) return true; // data:, blob:, about:
-  return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+/**
+ * What is cut off in the open dialog `formSelector`, measured in the page: a label that does not fit on one line
+ * beside its input, a select narrower than its longest option, an input narrower than its placeholder, text or a
+ * button clipped by its box (scrollWidth over clientWidth), a field that wraps below its label, anything that
+ * sticks out of the form. Runs in the editor page (page.evaluate), so it uses nothing from this file.
+ */
+function dialogLayoutProblems(formSelector) {
+  const form = document.querySelector(formSelector);
+  const formBox = form.getBoundingClientRect();
+  const problems = [];
+  // Node-RED's code editors (Monaco, Ace) measure and scroll their own text.
+  const visible = (el) =>
+    el.getClientRects().length > 0 &&
+    getComputedStyle(el).visibility !== "hidden" &&
+    !el.closest(".node-text-editor");
+  const name = (el) => (el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}.${[...el.classList].join(".")}`);
+  const text = (el) => el.textContent.trim().replace(/\s+/g, " ");
+  /** The width `el` takes when nothing constrains it: a label on one line, a select as wide as its longest option. */
+  function naturalWidth(el) {
+    const probe = el.cloneNode(true);
+    probe.removeAttribute("id");
+    probe.removeAttribute("for");
+    Object.assign(probe.style, {
+      position: "absolute",
+      visibility: "hidden",
+      width: "auto",
+      whiteSpace: "nowrap",
+    });
+    el.parentNode.appendChild(probe);
+    const width = probe.getBoundingClientRect().width;
+    probe.remove();
+    return width;
+  }
+  const canvas = document.createElement("canvas").getContext("2d");
+
+  for (const label of form.querySelectorAll(".form-row > label")) {
+    if (!visible(label)) continue;
+    const box = label.getBoundingClientRect();
+    const needed = naturalWidth(label);
+    if (needed > box.width + 1) {
+      problems.push(
+        `label "${text(label)}" is ${Math.round(box.width)} px wide, its text needs ${Math.round(needed)}`,
+      );
+    }
+    // What follows a label on its row (input, select, button) starts on the label's line, not below it.
+    for (let el = label.nextElementSibling; el; el = el.nextElementSibling) {
+      const style = getComputedStyle(el);
+      if (!visible(el) || (!style.display.startsWith("inline") && style.float === "none")) continue;
+      if (el.getBoundingClientRect().top >= box.bottom) {
+        problems.push(`${name(el)} wraps below its label "${text(label)}"`);
+      }
+    }
+  }
+  for (const select of form.querySelectorAll("select")) {
+    if (!visible(select)) continue;
+    const width = select.getBoundingClientRect().width;
+    const needed = naturalWidth(select);
+    if (needed > width + 1) {
+      problems.push(
+        `select ${name(select)} is ${Math.round(width)} px wide, its longest option needs ${Math.round(needed)}`,
+      );
+    }
+  }
+  for (const input of form.querySelectorAll("input[placeholder], textarea[placeholder]")) {
+    if (!visible(input) || input.placeholder === "") continue;
+    const style = getComputedStyle(input);
+    canvas.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const needed = canvas.measureText(input.placeholder).width;
+    if (needed > room + 1) {
+      problems.push(
+        `${name(input)} is ${Math.round(room)} px inside, its placeholder needs ${Math.round(needed)}`,
+      );
+    }
+  }
+  const boxes =
+    "input:not([type=checkbox]):not([type=radio]), textarea, button, .red-ui-typedInput-container, .form-tips, .form-row";
+  for (const el of form.querySelectorAll(boxes)) {
+    if (!visible(el)) continue;
+    if (el.scrollWidth > el.clientWidth + 1)
+      problems.push(`${name(el)} clips its content: ${el.scrollWidth} > ${el.clientWidth} px`);
+    if (el.tagName === "TEXTAREA" && el.scrollHeight > el.clientHeight + 1)
+      problems.push(`${name(el)} hides lines`);
+    const right = el.getBoundingClientRect().right;
+    if (right > formBox.right + 1)
+      problems.push(`${name(el)} sticks out of the dialog: ${Math.round(right - formBox.right)} px`);
+  }
+  return problems;
 }
 
 describe("editor: the package in the Node-RED editor (Chromium)", function () {
@@ -147,6 +217,26 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       { t: type, known: before },
     );
     return handle.jsonValue();
+  }
+
+  /** Puts a `type` node with its editor defaults on the workspace, as the palette would; resolves with its id. */
+  function addNodeWithDefaults(type, x, y) {
+    return page.evaluate(
+      ({ nodeType, at }) => {
+        const defaults = RED.nodes.getType(nodeType).defaults;
+        const node = { id: RED.nodes.id(), type: nodeType, x: at.x, y: at.y, z: RED.workspaces.active() };
+        for (const [property, spec] of Object.entries(defaults)) node[property] = spec.value;
+        RED.view.importNodes([node], { generateIds: false, addFlow: false, touchImport: true });
+        return node.id;
+      },
+      { nodeType: type, at: { x, y } },
+    );
+  }
+
+  /** The open dialog's layout problems (dialogLayoutProblems), each prefixed with `what`. */
+  async function layoutProblems(what, formSelector = "#dialog-form") {
+    const problems = await page.evaluate(dialogLayoutProblems, formSelector);
+    return problems.map((problem) => `${what}: ${problem}`);
   }
 
   async function openEditDialog(id) {
@@ -305,7 +395,6 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       fs.existsSync(path.join(REPO_ROOT, "build", "nodes", "clarus-webhook-in.html")),
       "build/ is missing: run `npm run build` first (npm test does)",
     );
-    assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium`);
     types = packageNodeTypes();
 
     tmp = makeTempDir("clarus-editor-");
@@ -315,16 +404,11 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     writeSettings({ userDir, port, extra: EDITOR_SETTINGS });
     red = await startNodeRed({ userDir, port });
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: red.baseUrl });
     // Nothing leaves the machine: any request off the loopback is refused and recorded.
-    await context.route("**/*", (route) => {
-      const url = new URL(route.request().url());
-      if (isLoopback(url)) return route.continue();
-      offLoopback.push(url.href);
-      return route.abort("blockedbyclient");
-    });
+    await keepOnLoopback(context, (href) => offLoopback.push(href));
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on("console", (message) => {
@@ -391,46 +475,6 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       types,
     );
     assert.deepEqual(help, [], "node types without help text");
-
-    if (SCREENSHOTS) {
-      // Every category closed but ours, so the picture shows what the package adds.
-      await page.evaluate((category) => {
-        $(".red-ui-palette-category").each(function () {
-          const header = $(this).find(".red-ui-palette-header");
-          const open = $(this).find(".red-ui-palette-content").is(":visible");
-          if ((header.text().trim() === category) !== open) header.trigger("click");
-        });
-      }, CATEGORY);
-      await page.waitForFunction(
-        (category) =>
-          $(".red-ui-palette-category :animated").length === 0 &&
-          $(".red-ui-palette-category")
-            .toArray()
-            .every(
-              (section) =>
-                $(section).find(".red-ui-palette-content").is(":visible") ===
-                ($(section).find(".red-ui-palette-header").text().trim() === category),
-            ),
-        CATEGORY,
-      );
-      fs.mkdirSync(IMAGES_DIR, { recursive: true });
-      // The palette from its search box down to the end of our category, without the empty space below.
-      const palette = await page.locator("#red-ui-palette").boundingBox();
-      const ours = await page
-        .locator(".red-ui-palette-category", {
-          has: page.locator(".red-ui-palette-header", { hasText: CATEGORY }),
-        })
-        .boundingBox();
-      await page.screenshot({
-        path: path.join(IMAGES_DIR, "palette.png"),
-        clip: {
-          x: palette.x,
-          y: palette.y,
-          width: palette.width,
-          height: ours.y + ours.height + 8 - palette.y,
-        },
-      });
-    }
   });
 
   it("should add every node from the palette and open its edit dialog with all its fields", async function () {
@@ -465,6 +509,50 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       );
       await closeEditDialog();
     }
+  });
+
+  it("should fit every label, select, input and button of every dialog at its default width", async function () {
+    /** The rows a dialog shows only for some choices, each made visible once (the first state is as opened). */
+    const states = {
+      "clarus-poll": ["goods_in.completed", "stock.transactions", "custom"].map((stream) => async () => {
+        await page.selectOption("#node-input-stream", stream);
+        return `stream ${stream}`;
+      }),
+      "clarus-graphql": [
+        async () => {
+          await page.check("#node-input-allPages");
+          return "all pages";
+        },
+      ],
+    };
+    const problems = [];
+    for (const type of nodeTypes) {
+      const id = await addNodeWithDefaults(type, 700, 600);
+      await openEditDialog(id);
+      problems.push(...(await layoutProblems(type)));
+      for (const state of states[type] || []) {
+        const what = await state();
+        problems.push(...(await layoutProblems(`${type} (${what})`)));
+      }
+      await closeEditDialog();
+      await page.evaluate((nodeId) => {
+        RED.nodes.remove(nodeId);
+        RED.view.redraw(true);
+      }, id);
+    }
+
+    await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
+    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    const config = "#node-config-dialog-edit-form";
+    problems.push(...(await layoutProblems("clarus-connection", config)));
+    await page.selectOption("#node-config-input-delivery", "on-confirm");
+    await page.selectOption("#node-config-input-store", "redis");
+    await page.waitForSelector("#node-config-input-redisUrl", { state: "visible" });
+    problems.push(...(await layoutProblems("clarus-connection (on-confirm, Redis)", config)));
+    await page.click("#node-config-dialog-cancel");
+    await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
+
+    assert.deepEqual(problems, [], "cut-off text in the dialogs");
   });
 
   it("should show the webhook URL to paste into Clarus and copy it", async function () {
@@ -537,14 +625,6 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
 
     // Back in the webhook dialog: the new connection is chosen and has a token, so no warning.
     await page.waitForSelector("#node-input-clarus-warning", { state: "hidden" });
-    if (SCREENSHOTS) {
-      fs.mkdirSync(IMAGES_DIR, { recursive: true });
-      await page.fill("#node-input-name", "Clarus webhooks");
-      await page
-        .locator(".red-ui-tray")
-        .last()
-        .screenshot({ path: path.join(IMAGES_DIR, "webhook-in-dialog.png") });
-    }
     await closeEditDialog("#node-dialog-ok");
 
     const saved = await page.evaluate((nodeId) => {
@@ -597,13 +677,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
 
   it("should show the poll's subtype guesses for stock transactions and save an edited map", async function () {
     // A fresh poll node with its editor defaults (the one the palette test added was removed before a deploy).
-    const id = await page.evaluate(() => {
-      const defaults = RED.nodes.getType("clarus-poll").defaults;
-      const node = { id: RED.nodes.id(), type: "clarus-poll", x: 600, y: 500, z: RED.workspaces.active() };
-      for (const [property, spec] of Object.entries(defaults)) node[property] = spec.value;
-      RED.view.importNodes([node], { generateIds: false, addFlow: false, touchImport: true });
-      return node.id;
-    });
+    const id = await addNodeWithDefaults("clarus-poll", 600, 500);
     await openEditDialog(id);
     await page.waitForSelector(".node-input-subtypes-row", { state: "hidden" });
     await page.selectOption("#node-input-stream", "stock.transactions");
@@ -624,6 +698,15 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       "HOLD=stock.placed_on_hold",
       "OFFHOLD=stock.released_from_hold",
     ]);
+    // Every row shows: the list grows with them instead of scrolling.
+    const list = await page.evaluate(() => {
+      const container = $("#node-input-subtype-list").closest(".red-ui-editableList-container")[0];
+      return { scrollHeight: container.scrollHeight, clientHeight: container.clientHeight };
+    });
+    assert.ok(
+      list.scrollHeight <= list.clientHeight + 1,
+      `the subtype list scrolls: ${JSON.stringify(list)}`,
+    );
     // Saved unchanged, the node keeps following the built-in guesses.
     await closeEditDialog("#node-dialog-ok");
     assert.equal(await page.evaluate((nodeId) => RED.nodes.node(nodeId).subtypes, id), null);
@@ -699,14 +782,11 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         /^stream true stock\.transactions: ready: reads transactions created since the watermark/,
       );
       assert.equal(lines[6], `automations true Automations: 1 found: ${automation} → goods_out.completed`);
-      if (SCREENSHOTS) {
-        fs.mkdirSync(IMAGES_DIR, { recursive: true });
-        await page.locator("#node-config-clarus-test-result").scrollIntoViewIfNeeded();
-        await page
-          .locator(".red-ui-tray")
-          .last()
-          .screenshot({ path: path.join(IMAGES_DIR, "connection-test.png") });
-      }
+      assert.deepEqual(
+        await layoutProblems("Test connection", "#node-config-dialog-edit-form"),
+        [],
+        "cut-off text with the report shown",
+      );
       await page.click("#node-config-dialog-ok");
       await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
 
@@ -845,6 +925,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       assert.match(shown, /stock\.placed_on_hold: created/);
       assert.match(shown, /\/clarus\/registered\/<webhook token>/);
       assert.ok(!shown.includes(token), "the dialog showed the token");
+      assert.deepEqual(await layoutProblems("Register now"), [], "cut-off text with the result shown");
       const automations = sim.store.automations.all().map((a) => [a.name, sim.webhookTargets(a.id)[0].url]);
       assert.deepEqual(automations, [
         ["node-red-clarus reg-hook goods_out.completed", `${red.baseUrl}/clarus/registered/${token}`],
