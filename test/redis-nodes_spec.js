@@ -236,6 +236,12 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
         log: /does not speak the Redis protocol/,
       },
       {
+        what: "rediss:// (TLS) to a Redis that speaks plain TCP",
+        url: () => redis.url().replace(/^redis:/, "rediss:"),
+        text: "Redis: connect timeout",
+        log: /no TLS handshake within the connect timeout \(is the port TLS-enabled\? use redis:\/\/ if not\)/,
+      },
+      {
         what: "a database that does not exist",
         url: () => redis.url({ db: 99 }),
         text: "Redis: no such database",
