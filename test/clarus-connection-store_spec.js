@@ -13,26 +13,12 @@ const {
   TOKEN,
 } = require("./helpers/node-red");
 const { RedisServer } = require("./helpers/redis-server");
+const { waitForCall } = require("./helpers/status");
 
 const build = path.join(__dirname, "..", "build", "nodes", "lib", "store");
 const { storeHealthStatus } = require(path.join(build, "health.js"));
 
 const PASSWORD = "conn-pa55word-not-in-logs";
-
-/** Resolves with the first call of `method` (log, warn, …) on `node` whose message `matches`, shown or to come. */
-function waitForCall(node, method, matches) {
-  const text = (call) => String(call.args[0]);
-  const seen = node[method].getCalls().find((call) => matches.test(text(call)));
-  if (seen) return Promise.resolve(text(seen));
-  return new Promise((resolve) => {
-    const listener = (call) => {
-      if (!matches.test(text(call))) return;
-      node.removeListener(`call:${method}`, listener);
-      resolve(text(call));
-    };
-    node.on(`call:${method}`, listener);
-  });
-}
 
 /** Every line Node-RED logged and every warn/log/debug/error call of `node`, for secret checks. */
 function everythingLogged(node) {

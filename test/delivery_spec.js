@@ -20,7 +20,14 @@ const {
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
-const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched } = require("./helpers/fixtures");
+const {
+  TOKEN,
+  CLARUS_HEADERS,
+  connectionConfig,
+  webhookConfig,
+  dispatched,
+  delayNode,
+} = require("./helpers/fixtures");
 
 const TAB = "delivery-tab";
 /** An unprivileged user for the read-only test when the suite runs as root (root ignores permission bits). */
@@ -38,20 +45,13 @@ function crashFlow({ output, connection = {}, delaySeconds, after }) {
   const chain = [];
   if (delaySeconds) {
     chain.push(
-      node("erp-delay", "delay", 320, {
+      delayNode("erp-delay", {
+        z: TAB,
+        x: 320,
+        y: 80,
         name: "ERP call",
-        pauseType: "delay",
-        timeout: String(delaySeconds),
+        timeout: delaySeconds,
         timeoutUnits: "seconds",
-        rate: "1",
-        nbRateUnits: "1",
-        rateUnits: "second",
-        randomFirst: "1",
-        randomLast: "5",
-        randomUnits: "seconds",
-        drop: false,
-        allowrate: false,
-        outputs: 1,
       }),
     );
   }

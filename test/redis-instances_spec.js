@@ -18,7 +18,7 @@ const fs = require("node:fs");
 const http = require("node:http");
 const path = require("node:path");
 
-const { TOKEN, webhookConfig } = require("./helpers/fixtures");
+const { TOKEN, webhookConfig, delayNode } = require("./helpers/fixtures");
 const { eventually } = require("./helpers/eventually");
 const { RedInstances } = require("./helpers/red-instances");
 const { RedisServer } = require("./helpers/redis-server");
@@ -68,20 +68,13 @@ function sharedFlow(sim, redisUrl) {
       runOnStart: true,
       wires: [["work"]],
     }),
-    node("work", "delay", 320, {
+    delayNode("work", {
+      z: TAB,
+      x: 320,
+      y: 80,
       name: "the flow's work",
-      pauseType: "delay",
-      timeout: "200",
+      timeout: 200,
       timeoutUnits: "milliseconds",
-      rate: "1",
-      nbRateUnits: "1",
-      rateUnits: "second",
-      randomFirst: "1",
-      randomLast: "5",
-      randomUnits: "seconds",
-      drop: false,
-      allowrate: false,
-      outputs: 1,
       wires: [["mark"]],
     }),
     node("mark", "function", 480, {

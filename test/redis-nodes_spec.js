@@ -12,7 +12,7 @@ const { helper, tempUserDir, dispatched } = require("./helpers/node-red");
 const { startWarehouse, startSimulator, simHeaders, TEST_TUNING } = require("./helpers/clarus-sim");
 const { eventually } = require("./helpers/eventually");
 const { RedisServer } = require("./helpers/redis-server");
-const { waitForStatus } = require("./helpers/status");
+const { waitForStatus, waitForCall } = require("./helpers/status");
 
 const build = path.join(__dirname, "..", "build", "nodes", "lib");
 const { connectionRegistrar } = require(path.join(build, "api", "automation-registration.js"));
@@ -23,24 +23,6 @@ const LEASE_SECONDS = 1;
 const PREFIX = "clarus:acme:";
 const POLL2_LEASE = `${PREFIX}lease:poll-poll2`;
 const POLL2_STATE = `${PREFIX}doc:poll-poll2`;
-
-/**
- * Resolves with the first call of `method` (warn, log, …) on `node` whose text `matches`, made or to come. The
- * helper's spies record every node's calls; `thisValue` tells this node's apart.
- */
-function waitForCall(node, method, matches) {
-  const text = (call) => String(call.args[0]);
-  const seen = node[method].getCalls().find((call) => call.thisValue === node && matches.test(text(call)));
-  if (seen) return Promise.resolve(text(seen));
-  return new Promise((resolve) => {
-    const listener = (call) => {
-      if (!matches.test(text(call))) return;
-      node.removeListener(`call:${method}`, listener);
-      resolve(text(call));
-    };
-    node.on(`call:${method}`, listener);
-  });
-}
 
 describe("webhook-in and clarus-poll on a Redis store", function () {
   this.timeout(60_000);

@@ -54,4 +54,25 @@ const dispatched = (id) => ({
   actual_date_of_dispatch: "2026-11-27T10:00:00Z",
 });
 
-module.exports = { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched };
+/** A core delay node holding each message `timeout` `timeoutUnits` (a flow's slow step: an ERP call). */
+function delayNode(id, { timeout, timeoutUnits, ...props }) {
+  return {
+    id,
+    type: "delay",
+    pauseType: "delay",
+    timeout: String(timeout),
+    timeoutUnits,
+    rate: "1",
+    nbRateUnits: "1",
+    rateUnits: "second",
+    randomFirst: "1",
+    randomLast: "5",
+    randomUnits: "seconds",
+    drop: false,
+    allowrate: false,
+    outputs: 1,
+    ...props,
+  };
+}
+
+module.exports = { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched, delayNode };

@@ -21,4 +21,22 @@ function waitForStatus(node, matches) {
   });
 }
 
-module.exports = { waitForStatus };
+/**
+ * Resolves with the text of the first call of `method` (log, warn, …) on `node` whose text `matches`, made or
+ * to come; the same spies record these calls.
+ */
+function waitForCall(node, method, matches) {
+  const text = (call) => String(call.args[0]);
+  const seen = node[method].getCalls().find((call) => call.thisValue === node && matches.test(text(call)));
+  if (seen) return Promise.resolve(text(seen));
+  return new Promise((resolve) => {
+    const listener = (call) => {
+      if (!matches.test(text(call))) return;
+      node.removeListener(`call:${method}`, listener);
+      resolve(text(call));
+    };
+    node.on(`call:${method}`, listener);
+  });
+}
+
+module.exports = { waitForStatus, waitForCall };
