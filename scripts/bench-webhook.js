@@ -13,8 +13,8 @@
 // show what grouping saves and what the fsync costs.
 // --profile starts Node-RED with --cpu-prof and writes the profile to bench-results/ (open it in Chrome
 // DevTools or speedscope).
-// --memory then measures the Node-RED process's RSS after `--keys` unique deliveries (dedupe keys) into
-// webhook-in, once with the file store (dedupeCapacity as large as the keys, up to its limit of 1,000,000) and
+// --memory then measures the Node-RED process's RSS after each quarter of `--keys` unique deliveries (dedupe
+// keys) into webhook-in, once with the file store (dedupeCapacity as large as the keys, up to its limit of 1,000,000) and
 // once with Redis, each in a fresh Node-RED process (with Redis, the keys live in redis-server).
 const fs = require("node:fs");
 const path = require("node:path");
@@ -424,7 +424,11 @@ async function measureMemory(userDir, redis) {
     `memory: the Node-RED process's RSS after ${keys} unique deliveries (dedupe keys) into webhook-in, ` +
       "each store in a fresh Node-RED process",
   );
-  console.log(row(["store", "RSS MiB", "after", "growth", "req/s", "redis MiB", "", ""], widths).trimEnd());
+  // RSS after each quarter tells keys held in the process (it keeps growing) from a heap that settles.
+  const marks = [1, 2, 3, 4].map((quarter) => Math.round((keys * quarter) / 4));
+  const markLabels = marks.map((mark) => `@${mark >= 1000 ? `${mark / 1000}k` : mark}`);
+  const memoryWidths = [6, 8, 12, 12, 12, 12, 7, 10];
+  console.log(row(["store", "RSS MiB", ...markLabels, "req/s", "redis MiB"], memoryWidths).trimEnd());
   for (const store of ["file", "redis"]) {
     writeSettings({ userDir, port });
     fs.rmSync(path.join(userDir, "clarus"), { recursive: true, force: true });
@@ -444,8 +448,17 @@ async function measureMemory(userDir, redis) {
       await autocannon({ ...memoryLoad(2000), connections: 10 });
       const before = rssMiB(red.child.pid);
       const redisBefore = store === "redis" ? await redisUsedMiB(redis) : 0;
-      const result = await autocannon(memoryLoad(keys));
-      const after = rssMiB(red.child.pid);
+      const rss = [];
+      let sent = 0;
+      let seconds = 0;
+      let failed = 0;
+      for (const mark of marks) {
+        const result = await autocannon(memoryLoad(mark - sent));
+        sent = mark;
+        seconds += result.duration;
+        failed += result.non2xx + result.errors;
+        rss.push(rssMiB(red.child.pid));
+      }
       const redisGrowth =
         store === "redis" ? `+${((await redisUsedMiB(redis)) - redisBefore).toFixed(0)}` : "-";
       console.log(
@@ -453,18 +466,14 @@ async function measureMemory(userDir, redis) {
           [
             store,
             before.toFixed(0),
-            after.toFixed(0),
-            `+${(after - before).toFixed(0)}`,
-            result.requests.average.toFixed(0),
+            ...rss.map((after) => `${after.toFixed(0)} (+${(after - before).toFixed(0)})`),
+            (keys / seconds).toFixed(0),
             redisGrowth,
-            "",
-            "",
           ],
-          widths,
+          memoryWidths,
         ).trimEnd(),
       );
-      if (result.non2xx > 0 || result.errors > 0)
-        console.log(`  (${result.non2xx} non-2xx, ${result.errors} errors)`);
+      if (failed > 0) console.log(`  (${failed} non-2xx or errors)`);
       await red.stop();
     } finally {
       await red.kill();
