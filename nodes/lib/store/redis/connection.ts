@@ -224,8 +224,9 @@ export class RedisConnection extends EventEmitter {
       this.change({ state: "unavailable", summary, cause, since: Date.now() });
       return;
     }
-    // The close that follows a protocol error or a refused handshake says nothing new: the first cause stays.
-    if (error instanceof SocketClosedUnexpectedlyError) {
+    // A lost connection in an outage already declared says nothing new: the close that follows a protocol
+    // error or a refused handshake, or a reset while a killed Redis is still going away. The first cause stays.
+    if (error instanceof SocketClosedUnexpectedlyError || isConnectionReset(error)) {
       this.log.debug(`Redis at ${this.display} still unavailable: ${cause}`);
       return;
     }
@@ -256,4 +257,8 @@ function definedOnly(options: RedisConnectionOptions): Partial<typeof REDIS_TIMI
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function isConnectionReset(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === "ECONNRESET";
 }
