@@ -363,8 +363,9 @@ export class WebhookReceiver {
   }
 
   /**
-   * Claims (on-receipt) or admits (on-confirm) the event; true when it is fresh. With dedupe off every
-   * delivery is fresh; on-confirm then keeps it under a key of its own (`msg.clarus.inboxKey`).
+   * Claims (on-receipt) or admits (on-confirm) the event: "fresh", "duplicate", or "held" (in the inbox, which
+   * sends it: the node closed meanwhile). With dedupe off every delivery is fresh; on-confirm then keeps it
+   * under a key of its own (`msg.clarus.inboxKey`).
    */
   private letIn(msg: ClarusMessage): Promise<"fresh" | "duplicate" | "held"> {
     const closing = () => !this.active;
