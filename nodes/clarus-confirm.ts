@@ -12,7 +12,7 @@ export = (RED: NodeAPI) => {
       confirmer = new Confirmer(
         this,
         confirmSettings(def),
-        (id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services,
+        (id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services?.delivery,
       );
     } catch (error) {
       reportStartFailure(this, "not confirming", error);

@@ -1,9 +1,9 @@
 import type { Node, NodeDef, NodeMessage } from "node-red";
 
-import type { ConnectionServices } from "../connection/services";
 import { isPlainObject } from "../json";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { STATUS, ThrottledStatus } from "../node-red/status";
+import type { Delivery } from "./delivery";
 
 export interface ConfirmDef extends NodeDef {
   action?: string;
@@ -45,7 +45,8 @@ export class Confirmer {
   constructor(
     private readonly node: Node,
     private readonly settings: ConfirmSettings,
-    private readonly findConnection: (id: string) => ConnectionServices | undefined,
+    /** The delivery of the deployed clarus-connection with this id. */
+    private readonly findDelivery: (connectionId: string) => Delivery | undefined,
   ) {
     this.status = new ThrottledStatus(node);
   }
@@ -62,14 +63,13 @@ export class Confirmer {
     }
     // No connection, or one no longer deployed (a hand-made or replayed message): no inbox holds the key.
     const connectionId = typeof meta.connection === "string" ? meta.connection : "";
-    const connection = connectionId ? this.findConnection(connectionId) : undefined;
-    if (!connection) {
+    const delivery = connectionId ? this.findDelivery(connectionId) : undefined;
+    if (!delivery) {
       this.node.debug(
         `${this.settings.action}: ${key} has no deployed clarus-connection (${connectionId || "none"})`,
       );
       return this.count();
     }
-    const { delivery } = connection;
     const done =
       this.settings.action === "confirm"
         ? await delivery.confirm(key)

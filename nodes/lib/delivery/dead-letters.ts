@@ -1,8 +1,8 @@
 import type { Request, Response } from "express";
 
-import type { ConnectionServices } from "../connection/services";
 import { errorMessage } from "../node-red/errors";
-import type { InboxEntry } from "../store/connection-store";
+import type { ConnectionStore, InboxEntry } from "../store/connection-store";
+import type { Delivery } from "./delivery";
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -17,12 +17,19 @@ export interface DeadLetterView {
   message: InboxEntry["message"];
 }
 
+/** What the endpoint reads of a deployed connection (its ConnectionServices). */
+export interface DeadLetterSource {
+  id: string;
+  store: Pick<ConnectionStore, "inboxCounts" | "deadLetters">;
+  delivery: Pick<Delivery, "settings">;
+}
+
 /**
  * `GET <admin root>/clarus-wms/connections/:id/dead-letters[?limit=n]`: the connection's inbox counts and
  * its dead letters, oldest first (behind Node-RED's admin auth). 404 for a node that is not a deployed
  * clarus-connection.
  */
-export function deadLettersHandler(find: (id: string) => ConnectionServices | undefined) {
+export function deadLettersHandler(find: (id: string) => DeadLetterSource | undefined) {
   return (req: Request, res: Response): void => {
     const services = find(String(req.params.id));
     if (!services) {
