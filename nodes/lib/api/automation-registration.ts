@@ -12,7 +12,7 @@ import {
 } from "./automation-documents";
 import { ClarusApiError, type ClarusClient } from "./client";
 import { KNOWN_EVENTS } from "../events/vocabulary";
-import { redactToken } from "../webhook/public-url";
+import { redactToken } from "../node-red/redact";
 import { relayPages } from "./relay";
 import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
 import type { ConnectionStore } from "../store/connection-store";

@@ -6,9 +6,6 @@ export interface HttpRoots {
   httpNodeRoot?: string | false;
 }
 
-/** What a token is shown as wherever a URL that holds it could be seen (logs, status, the editor). */
-export const TOKEN_SHOWN_AS = "<webhook token>";
-
 /**
  * The connection's `publicUrl`, checked before any API call: the base address at which Clarus reaches this
  * Node-RED (e.g. `https://nodered.example.com`, or with the path a reverse proxy adds). Each refusal says
@@ -66,16 +63,6 @@ export function webhookUrl(
   const base = `${publicUrl.origin}${publicUrl.pathname.replace(/\/+$/, "")}`;
   const url = `${base}${rootPath(httpNodeRoot)}${path}`;
   return token ? `${url}/${encodeURIComponent(token)}` : url;
-}
-
-/** `text` with every copy of the token (as typed and as URL-encoded) replaced by `<webhook token>`. */
-export function redactToken(text: string, token: string | undefined): string {
-  if (!token) return text;
-  let redacted = text;
-  for (const form of new Set([token, encodeURIComponent(token)])) {
-    redacted = redacted.split(form).join(TOKEN_SHOWN_AS);
-  }
-  return redacted;
 }
 
 /** A root from settings as a path prefix without a trailing slash: "/" → "", "api/" → "/api". */

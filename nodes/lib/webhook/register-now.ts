@@ -14,7 +14,7 @@ import { ConfigError, errorMessage } from "../node-red/errors";
 import { flag } from "../node-red/properties";
 import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
-import { redactToken } from "./public-url";
+import { redactToken } from "../node-red/redact";
 import { normalisePath } from "./route-registry";
 import { applyToConnection, ensureRequest, registerEvents, shownUrl } from "./self-registration";
 

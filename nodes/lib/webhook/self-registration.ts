@@ -5,7 +5,8 @@ import type { ConnectionServices } from "../connection/services";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
 import { STATUS } from "../node-red/status";
-import { checkPublicUrl, type HttpRoots, redactToken, webhookUrl } from "./public-url";
+import { redactToken } from "../node-red/redact";
+import { checkPublicUrl, type HttpRoots, webhookUrl } from "./public-url";
 
 /** Where the node listens, as the receiver serves it: what the registered URL is built from. */
 export interface ListeningAt {
