@@ -1,5 +1,5 @@
 import { AutomationChangeError, type PartIds, createAutomation, updateAutomation } from "./automations";
-import { restError } from "./server";
+import { restError } from "./rest-error";
 import type { Store } from "./store";
 import type { Automation } from "./types";
 

@@ -5,6 +5,7 @@ import { type ExecutionResult, graphql } from "graphql";
 import { type TokenAuthority, readClientCredentials } from "./auth";
 import type { AutomationsApi } from "./automations-api";
 import type { Endpoint, FaultDecision, FaultInjector, FaultKind } from "./faults";
+import { restError } from "./rest-error";
 import type { ClarusGraphql, RequestContext } from "./schema";
 
 /**
@@ -283,16 +284,6 @@ async function restRequest(
     return;
   }
   answer(result.status, result.body, result.headers);
-}
-
-/** Clarus REST's 403/404/422 body (research/clarus.md §4.3); `source` names the field at fault. */
-export function restError(
-  code: number,
-  symbol: string,
-  details: string,
-  source: string | null = null,
-): unknown {
-  return { errors: [{ code, symbol, details, source, context: null }] };
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer | "too-large"> {

@@ -1,0 +1,9 @@
+/** Clarus REST's 403/404/422 body (research/clarus.md §4.3); `source` names the field at fault. */
+export function restError(
+  code: number,
+  symbol: string,
+  details: string,
+  source: string | null = null,
+): unknown {
+  return { errors: [{ code, symbol, details, source, context: null }] };
+}
