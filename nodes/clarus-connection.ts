@@ -6,6 +6,7 @@ import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
 import { adminPermission } from "./lib/node-red/admin-permission";
+import { closeReason } from "./lib/node-red/lifecycle";
 
 export = (RED: NodeAPI) => {
   function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
@@ -26,7 +27,7 @@ export = (RED: NodeAPI) => {
     RED.events.once("flows:started", startDelivery);
     this.on("close", (removed: boolean, done: () => void) => {
       RED.events.off("flows:started", startDelivery);
-      this.services.close(removed).then(done, (error: unknown) => {
+      this.services.close(closeReason(RED, this, removed)).then(done, (error: unknown) => {
         this.error(error);
         done();
       });

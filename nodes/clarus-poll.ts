@@ -5,6 +5,7 @@ import { adminPermission } from "./lib/node-red/admin-permission";
 import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { nodeSender } from "./lib/delivery/sender";
+import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { PollDef, Poller, pollSettings } from "./lib/poll/poller";
 
@@ -38,7 +39,7 @@ export = (RED: NodeAPI) => {
     this.on("close", (removed: boolean, done: () => void) => {
       unregister();
       if (!poller) return done();
-      poller.stop(removed).then(done, (error: unknown) => {
+      poller.stop(closeReason(RED, this, removed)).then(done, (error: unknown) => {
         this.error(errorMessage(error));
         done();
       });

@@ -3,6 +3,7 @@ import type { Node, NodeAPI } from "node-red";
 import type { ClarusConnectionNode } from "./lib/connection/services";
 import { adminPermission } from "./lib/node-red/admin-permission";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
+import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
@@ -37,8 +38,8 @@ export = (RED: NodeAPI) => {
       }
     }
     this.on("close", (removed: boolean, done: () => void) => {
-      // The receiver waits for requests in flight; registration deletes the automations of a removed node.
-      Promise.all([receiver?.close(), registration?.close(removed)]).then(
+      // The receiver waits for requests in flight; registration deletes the automations of a deleted node.
+      Promise.all([receiver?.close(), registration?.close(closeReason(RED, this, removed))]).then(
         () => done(),
         (error: unknown) => {
           this.error(errorMessage(error));

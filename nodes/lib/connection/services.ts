@@ -13,6 +13,7 @@ import type { ConnectionStore } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/dedupe-store";
 import { FileConnectionStore, safeFileName } from "../store/file-store";
 import { NotConfiguredError } from "../node-red/errors";
+import type { CloseReason } from "../node-red/lifecycle";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
 import { SecretMatcher } from "./secret";
@@ -217,13 +218,14 @@ export class ConnectionServices {
     return expectedIdentity(this.subdomain, this.domain, this.apiUrl, automationIds);
   }
 
-  async close(removed: boolean): Promise<void> {
+  /** Closes; the store's data is dropped only with a connection deleted from the flows (not a disabled one). */
+  async close(reason: CloseReason): Promise<void> {
     this.discovery?.stop();
     // A removed webhook node's deletions were queued as the flows stopped: they need the client and the store.
     await this.registration?.idle(REGISTRATION_CLOSE_WAIT_MS);
     this.client?.close();
     await this.delivery.close();
-    await this.store.close(removed);
+    await this.store.close(reason === "deleted");
   }
 }
 

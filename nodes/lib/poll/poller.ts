@@ -3,6 +3,7 @@ import type { Node, NodeDef, NodeMessage, NodeStatus } from "node-red";
 import type { ClarusClient, GraphqlRequestOptions, RetryInfo } from "../api/client";
 import type { ConnectionServices } from "../connection/services";
 import { ConfigError, errorMessage } from "../node-red/errors";
+import type { CloseReason } from "../node-red/lifecycle";
 import { isKnownEvent } from "../events/vocabulary";
 import { emitPolledEvents } from "./emission";
 import { type PollState, PollStateDocument, pollStateName } from "./state";
@@ -215,7 +216,8 @@ export class Poller {
     this.startNext();
   }
 
-  async stop(removed: boolean): Promise<void> {
+  /** Stops; the watermark and pending records go only with a node deleted from the flows (not a disabled one). */
+  async stop(reason: CloseReason): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.unwatchStore();
@@ -224,7 +226,7 @@ export class Poller {
     for (const trigger of this.waiting.splice(0))
       trigger.done?.(new Error("the poll node closed before this run"));
     this.status.stop();
-    if (removed) {
+    if (reason === "deleted") {
       await this.state.remove().catch((error: unknown) => {
         this.node.warn(`could not remove the poll state: ${errorMessage(error)}`);
       });

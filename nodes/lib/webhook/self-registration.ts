@@ -3,6 +3,7 @@ import type { Node } from "node-red";
 import type { EnsureRequest, RegistrationItem, RegistrationReport } from "../api/automation-registration";
 import type { ConnectionServices } from "../connection/services";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
+import type { CloseReason } from "../node-red/lifecycle";
 import { isKnownEvent } from "../events/vocabulary";
 import { STATUS } from "../node-red/status";
 import { redactToken } from "../node-red/redact";
@@ -162,10 +163,10 @@ export class WebhookSelfRegistration {
     this.node.status(STATUS.degraded(message.replace(" with Clarus", "").slice(0, 40)));
   }
 
-  /** On close: deletes the automations only when the node itself was deleted (`removed`). */
-  async close(removed: boolean): Promise<void> {
+  /** On close: deletes the automations only when the node was deleted from the flows (not when disabled). */
+  async close(reason: CloseReason): Promise<void> {
     this.active = false;
-    if (!removed || this.events.length === 0 || !this.services.hasApiCredentials) return;
+    if (reason !== "deleted" || this.events.length === 0 || !this.services.hasApiCredentials) return;
     // Deleting needs only the API: it runs even when the URL could not be built.
     const removal = this.services.registrar
       .remove(this.node.id, this.services.webhookSecret)
