@@ -20,14 +20,8 @@ const {
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
-const {
-  TOKEN,
-  CLARUS_HEADERS,
-  connectionConfig,
-  webhookConfig,
-  dispatched,
-  delayNode,
-} = require("./helpers/fixtures");
+const { TOKEN, connectionConfig, webhookConfig, delayNode } = require("./helpers/fixtures");
+const { acknowledged, burst, deliver, readOutput, waitForOutput } = require("./helpers/deliveries");
 
 const TAB = "delivery-tab";
 /** An unprivileged user for the read-only test when the suite runs as root (root ignores permission bits). */
@@ -82,100 +76,6 @@ function crashFlow({ output, connection = {}, delaySeconds, after }) {
     ...wired,
   ];
 }
-
-/** The output file as `{ counts: Map<id, n>, redelivered: number }` ("<id> <attempt>" a line). */
-function readOutput(file) {
-  const counts = new Map();
-  let redelivered = 0;
-  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const [id, attempt] = line.split(" ").map(Number);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-    if (attempt > 1) redelivered++;
-  }
-  return { counts, redelivered };
-}
-
-/** Resolves once `done(readOutput(file))` holds, re-reading whenever the file's directory changes. */
-function waitForOutput(file, done, { timeoutMs = 60_000, what = "the output" } = {}) {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const output = readOutput(file);
-      if (!done(output)) return false;
-      finish();
-      resolve(output);
-      return true;
-    };
-    const watcher = fs.watch(path.dirname(file), () => check());
-    const timer = setTimeout(() => {
-      finish();
-      const { counts } = readOutput(file);
-      reject(new Error(`${what} not reached within ${timeoutMs} ms (${counts.size} ids in ${file})`));
-    }, timeoutMs);
-    function finish() {
-      clearTimeout(timer);
-      watcher.close();
-    }
-    check();
-  });
-}
-
-/** Clarus: POST one delivery on a kept-alive connection of `agent`; resolves with { status, body } or { error }. */
-function deliver(port, agent, id) {
-  const body = JSON.stringify(dispatched(id));
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        method: "POST",
-        path: `/clarus/events/${TOKEN}`,
-        // No agent: a fresh connection, so a socket to a Node-RED killed since is never reused.
-        agent: agent ?? false,
-        headers: {
-          ...CLARUS_HEADERS,
-          "Content-Type": "application/json",
-          "Content-Length": Buffer.byteLength(body),
-        },
-        timeout: 15_000,
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (chunk) => chunks.push(chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", (error) => resolve({ error }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", (error) => resolve({ error }));
-    req.end(body);
-  });
-}
-
-/** Sends `ids` over `connections` kept-alive connections; `onAnswer(id, answer)` may return "stop". */
-async function burst(port, ids, connections, onAnswer = () => {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const answers = new Map();
-  let next = 0;
-  let stopped = false;
-  const worker = async () => {
-    while (!stopped && next < ids.length) {
-      const id = ids[next++];
-      const answer = await deliver(port, agent, id);
-      answers.set(id, answer);
-      if (onAnswer(id, answer) === "stop") stopped = true;
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, worker));
-  agent.destroy();
-  return answers;
-}
-
-const acknowledged = (answers) =>
-  [...answers].filter(([, answer]) => answer.status === 200).map(([id]) => id);
 
 describe("delivery: crashes, retries and dead letters in a real Node-RED (the packed package)", function () {
   this.timeout(180_000);
