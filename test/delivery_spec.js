@@ -337,7 +337,7 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
       assert.equal(readOutput(output()).counts.get(6001), 2, "sent twice, then given up");
     });
 
-    it("should keep pending events across a full redeploy and send them again", async function () {
+    it("should keep pending events and their due times across a full redeploy, and send them at once after a restart", async function () {
       await reset();
       red = await start();
       const flow = crashFlow({
@@ -350,6 +350,18 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
       for (const id of ids) assert.equal((await deliver(port, undefined, id)).status, 200);
       // The events wait in the 2 s step; a full deploy drops what the step holds.
       await deployFlows(red, flow, { deploymentType: "full" });
+      // The same process: their due times (300 s) stand. A delivery made after the redeploy passes the step
+      // behind anything sent again at the redeploy, so once it is in the file, nothing was.
+      await barrier(output(), 7100);
+      assert.deepEqual(
+        ids.filter((id) => readOutput(output()).counts.has(id)),
+        [],
+        "none was sent again at the redeploy",
+      );
+      assert.equal((await deadLetters()).pending, 5);
+      // A new process: what was in flight died with the old one, so every pending entry is due at once.
+      await red.kill();
+      red = await start();
       const { counts } = await waitForOutput(output(), (o) => ids.every((id) => o.counts.has(id)), {
         what: "the pending events",
       });
@@ -357,7 +369,29 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
         ids.map((id) => counts.get(id)),
         [1, 1, 1, 1, 1],
       );
-      assert.match(fs.readFileSync(output(), "utf8"), /^7001 2$/m, "sent again after the redeploy");
+      assert.match(fs.readFileSync(output(), "utf8"), /^7001 2$/m, "sent again after the restart");
+      assert.equal((await deadLetters()).pending, 0);
+    });
+
+    it("should send an event held in a slow step once when a nodes deploy changes only the connection", async function () {
+      await reset();
+      red = await start();
+      const flow = crashFlow({
+        output: output(),
+        connection: { ...onConfirm, redeliverSeconds: 300 },
+        delaySeconds: 3,
+      });
+      await deployFlows(red, flow);
+      assert.equal((await deliver(port, undefined, 7201)).status, 200);
+      // Renaming the connection restarts it, its store and the nodes that use it; the 3 s step keeps the event.
+      const renamed = flow.map((n) => (n.type === "clarus-connection" ? { ...n, name: "acme renamed" } : n));
+      await deployFlows(red, renamed, { deploymentType: "nodes" });
+      await waitForOutput(output(), ({ counts }) => counts.has(7201), { what: "id 7201" });
+      // Through the same step, behind a copy that the redeploy would have sent at once.
+      await barrier(output(), 7202);
+      const text = fs.readFileSync(output(), "utf8");
+      assert.equal(readOutput(output()).counts.get(7201), 1, text);
+      assert.match(text, /^7201 1$/m, "the first attempt arrived, confirmed by the restarted connection");
       assert.equal((await deadLetters()).pending, 0);
     });
   });

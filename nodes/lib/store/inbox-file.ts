@@ -34,6 +34,13 @@ type InboxRecord =
 const MIN_RECORDS_BEFORE_COMPACTION = 1000;
 
 /**
+ * The inbox files this process has loaded. Only the first load in a process makes pending entries due at
+ * once: the messages in flight died with the process before. A later load (a redeploy that restarts the
+ * connection) keeps their due times, since those messages may still be in the flows, in a delay node say.
+ */
+const loadedByThisProcess = new Set<string>();
+
+/**
  * The `on-confirm` inbox of one connection: pending and dead entries in memory, and an append-only file
  * of what happened to them (admitted, sent again, dead, done). Admissions are synced before they resolve
  * (group commit: concurrent admissions share one fsync); the rest is written in order without waiting for
@@ -174,10 +181,13 @@ export class InboxFile {
 
   /**
    * Replays the file. A record that does not parse (the last one, torn by a kill during its write) is
-   * skipped with one warning and everything else is kept; the node always starts. Every pending entry is
-   * due at once: the messages that were in flight died with the process.
+   * skipped with one warning and everything else is kept; the node always starts. At the first load in this
+   * process every pending entry is due at once: the messages that were in flight died with the old process.
    */
   private load(file: string): "clean" | "repair" {
+    const resolved = path.resolve(file);
+    const firstLoadInProcess = !loadedByThisProcess.has(resolved);
+    loadedByThisProcess.add(resolved);
     let text: string;
     try {
       const stat = fs.statSync(file);
@@ -208,8 +218,10 @@ export class InboxFile {
       this.replay(record, admitted);
     }
     for (const [key, admittedAt] of admitted) this.loadedKeys.push({ key, admittedAt });
-    const now = this.now();
-    for (const entry of this.entries.values()) if (!entry.dead) entry.dueAt = Math.min(entry.dueAt, now);
+    if (firstLoadInProcess) {
+      const now = this.now();
+      for (const entry of this.entries.values()) if (!entry.dead) entry.dueAt = Math.min(entry.dueAt, now);
+    }
     if (this.log) this.log.records = records;
     if (unreadable > 0) {
       this.options.warn(
