@@ -21,7 +21,14 @@ const {
   writeSettings,
 } = require("./helpers/red-process");
 const { TOKEN, connectionConfig, webhookConfig, delayNode } = require("./helpers/fixtures");
-const { acknowledged, burst, deliver, readOutput, waitForOutput } = require("./helpers/deliveries");
+const {
+  acknowledged,
+  burst,
+  deliver,
+  deliverBody,
+  readOutput,
+  waitForOutput,
+} = require("./helpers/deliveries");
 
 const TAB = "delivery-tab";
 /** An unprivileged user for the read-only test when the suite runs as root (root ignores permission bits). */
@@ -76,6 +83,40 @@ function crashFlow({ output, connection = {}, delaySeconds, after }) {
     ...wired,
   ];
 }
+
+/**
+ * Adds a core status node watching the webhook-in and a function that logs each status it shows as
+ * `STATUS <fill> <text>`, so a test can await the node's status in the log of a real Node-RED.
+ */
+function withStatusReport(flow) {
+  flow.push(
+    {
+      id: "hook-status",
+      type: "status",
+      z: TAB,
+      name: "",
+      scope: ["hook"],
+      x: 140,
+      y: 240,
+      wires: [["report-status"]],
+    },
+    {
+      id: "report-status",
+      type: "function",
+      z: TAB,
+      name: "report status",
+      func: 'node.warn("STATUS " + msg.status.fill + " " + msg.status.text);\nreturn null;',
+      outputs: 1,
+      x: 320,
+      y: 240,
+      wires: [[]],
+    },
+  );
+  return flow;
+}
+
+/** A JSON object whose one property holds `depth` nested arrays: `{"a":[[[…]]]}`. */
+const nestedBody = (depth) => `{"a":${"[".repeat(depth)}${"]".repeat(depth)}}`;
 
 describe("delivery: crashes, retries and dead letters in a real Node-RED (the packed package)", function () {
   this.timeout(180_000);
@@ -335,6 +376,26 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
         [["goods_out.completed:6001", 2, "hook"]],
       );
       assert.equal(readOutput(output()).counts.get(6001), 2, "sent twice, then given up");
+    });
+
+    it("should answer 400 to a body nested 100,000 deep, warn, and take the next event without turning red", async function () {
+      await reset();
+      red = await start();
+      await deployFlows(red, withStatusReport(crashFlow({ output: output(), connection: onConfirm })));
+      const since = red.lines.length;
+      // 200 kB, well under maxBytes: only its depth is wrong, and the disk is fine.
+      const deep = await deliverBody(port, undefined, nestedBody(100_000));
+      assert.equal(deep.status, 400, JSON.stringify(deep).slice(0, 300));
+      assert.match(JSON.parse(deep.body).error, /nested deeper than 64 levels/);
+      await red.waitForLine(/rejected 400: body is nested deeper than 64 levels/, { since });
+      const { line: rejected } = await red.waitForLine(/STATUS \S+ 0 ok, 1 rejected/, { since });
+      assert.doesNotMatch(rejected, /STATUS red|store failing/);
+      const answer = await deliver(port, undefined, 9101);
+      assert.equal(answer.status, 200, JSON.stringify(answer));
+      await waitForOutput(output(), ({ counts }) => counts.has(9101), { what: "id 9101" });
+      await red.waitForLine(/STATUS \S+ 1 ok, 1 rejected/, { since });
+      const redLines = red.lines.slice(since).filter((line) => /STATUS red|store failing/.test(line));
+      assert.deepEqual(redLines, [], "the status never turned red");
     });
 
     it("should keep pending events and their due times across a full redeploy, and send them at once after a restart", async function () {

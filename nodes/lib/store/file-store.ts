@@ -5,6 +5,7 @@ import { errorMessage } from "../node-red/errors";
 import {
   StoreClosedError,
   StoreUnavailableError,
+  UnstorableEventError,
   type ConnectionStore,
   type InboxEntry,
   type Lease,
@@ -96,7 +97,8 @@ export class FileConnectionStore implements ConnectionStore {
       await this.inbox.add(entry, this.redeliverMs);
     } catch (error) {
       this.dedupe.release(entry.key);
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(errorMessage(error));
+      if (error instanceof StoreUnavailableError || error instanceof UnstorableEventError) throw error;
+      throw new StoreUnavailableError(errorMessage(error));
     }
     return "fresh";
   }

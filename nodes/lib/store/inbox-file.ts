@@ -4,7 +4,7 @@ import path from "node:path";
 import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 import { AppendLog } from "./append-log";
-import type { InboxEntry, NewInboxEntry } from "./connection-store";
+import { type InboxEntry, type NewInboxEntry, UnstorableEventError } from "./connection-store";
 
 export interface InboxFileOptions {
   /** The inbox file; undefined keeps the inbox in memory only. */
@@ -80,7 +80,7 @@ export class InboxFile {
     const now = this.now();
     const { _msgid: _sentAs, ...message } = fresh.message;
     const record = { put: { ...fresh, message, attempt: 1, admittedAt: now, dueAt: now + redeliverMs } };
-    const line = JSON.stringify(record);
+    const line = serialise(record);
     // The inbox keeps its own copy: the message it was given goes on into the flow, which may change it.
     const entry = (JSON.parse(line) as { put: InboxEntry }).put;
     this.entries.set(entry.key, entry);
@@ -256,6 +256,18 @@ export class InboxFile {
     if (!entry) return;
     entry.dead = true;
     entry.lastError = reason;
+  }
+}
+
+/**
+ * The record as one line. An event that JSON cannot express (nested deeper than the stack allows) is
+ * refused as unstorable: asking again gives the same answer, so it is the event's fault, not the disk's.
+ */
+function serialise(record: InboxRecord): string {
+  try {
+    return JSON.stringify(record);
+  } catch (error) {
+    throw new UnstorableEventError(`the event cannot be stored: ${errorMessage(error)}`, { cause: error });
   }
 }
 
