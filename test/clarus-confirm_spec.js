@@ -193,15 +193,16 @@ describe("clarus-confirm", function () {
       await helper.request().get("/clarus-wms/connections/nope/dead-letters").expect(404);
     });
 
-    it("should keep pending events across a full redeploy and send them again at once", async function () {
+    it("should keep pending events and their due times across a full redeploy", async function () {
       const userDir = tempUserDir();
       const flow = [
-        onConfirm({ redeliverSeconds: 300 }),
+        onConfirm({ redeliverSeconds: 2 }),
         webhookConfig({ wires: [["out"]] }),
         { id: "out", type: "helper" },
       ];
       await load(flow, { settings: { userDir } });
       let out = collect(helper.getNode("out"));
+      const admitted = Date.now();
       await post(dispatched(1)).expect(200, { ok: true });
       await post(dispatched(2)).expect(200, { ok: true });
       await out.waitFor(2);
@@ -211,6 +212,9 @@ describe("clarus-confirm", function () {
       );
       out = collect(helper.getNode("out"));
       const again = await out.waitFor(2);
+      // The process is the same: an event still in flight in the flow must not be sent again before it is due.
+      const after = Date.now() - admitted;
+      assert.ok(after >= 2000, `sent again ${after} ms after admission, before its redeliverSeconds (2 s)`);
       assert.deepEqual(again.map((m) => [m.payload.id, m.clarus.attempt, m.clarus.redelivered]).sort(), [
         [1, 2, true],
         [2, 2, true],

@@ -20,14 +20,15 @@ const {
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
+const { TOKEN, connectionConfig, webhookConfig, delayNode } = require("./helpers/fixtures");
 const {
-  TOKEN,
-  CLARUS_HEADERS,
-  connectionConfig,
-  webhookConfig,
-  dispatched,
-  delayNode,
-} = require("./helpers/fixtures");
+  acknowledged,
+  burst,
+  deliver,
+  deliverBody,
+  readOutput,
+  waitForOutput,
+} = require("./helpers/deliveries");
 
 const TAB = "delivery-tab";
 /** An unprivileged user for the read-only test when the suite runs as root (root ignores permission bits). */
@@ -83,99 +84,39 @@ function crashFlow({ output, connection = {}, delaySeconds, after }) {
   ];
 }
 
-/** The output file as `{ counts: Map<id, n>, redelivered: number }` ("<id> <attempt>" a line). */
-function readOutput(file) {
-  const counts = new Map();
-  let redelivered = 0;
-  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const [id, attempt] = line.split(" ").map(Number);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-    if (attempt > 1) redelivered++;
-  }
-  return { counts, redelivered };
+/**
+ * Adds a core status node watching the webhook-in and a function that logs each status it shows as
+ * `STATUS <fill> <text>`, so a test can await the node's status in the log of a real Node-RED.
+ */
+function withStatusReport(flow) {
+  flow.push(
+    {
+      id: "hook-status",
+      type: "status",
+      z: TAB,
+      name: "",
+      scope: ["hook"],
+      x: 140,
+      y: 240,
+      wires: [["report-status"]],
+    },
+    {
+      id: "report-status",
+      type: "function",
+      z: TAB,
+      name: "report status",
+      func: 'node.warn("STATUS " + msg.status.fill + " " + msg.status.text);\nreturn null;',
+      outputs: 1,
+      x: 320,
+      y: 240,
+      wires: [[]],
+    },
+  );
+  return flow;
 }
 
-/** Resolves once `done(readOutput(file))` holds, re-reading whenever the file's directory changes. */
-function waitForOutput(file, done, { timeoutMs = 60_000, what = "the output" } = {}) {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const output = readOutput(file);
-      if (!done(output)) return false;
-      finish();
-      resolve(output);
-      return true;
-    };
-    const watcher = fs.watch(path.dirname(file), () => check());
-    const timer = setTimeout(() => {
-      finish();
-      const { counts } = readOutput(file);
-      reject(new Error(`${what} not reached within ${timeoutMs} ms (${counts.size} ids in ${file})`));
-    }, timeoutMs);
-    function finish() {
-      clearTimeout(timer);
-      watcher.close();
-    }
-    check();
-  });
-}
-
-/** Clarus: POST one delivery on a kept-alive connection of `agent`; resolves with { status, body } or { error }. */
-function deliver(port, agent, id) {
-  const body = JSON.stringify(dispatched(id));
-  return new Promise((resolve) => {
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        method: "POST",
-        path: `/clarus/events/${TOKEN}`,
-        // No agent: a fresh connection, so a socket to a Node-RED killed since is never reused.
-        agent: agent ?? false,
-        headers: {
-          ...CLARUS_HEADERS,
-          "Content-Type": "application/json",
-          "Content-Length": Buffer.byteLength(body),
-        },
-        timeout: 15_000,
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (chunk) => chunks.push(chunk));
-        res.on("end", () =>
-          resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") }),
-        );
-        res.on("error", (error) => resolve({ error }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", (error) => resolve({ error }));
-    req.end(body);
-  });
-}
-
-/** Sends `ids` over `connections` kept-alive connections; `onAnswer(id, answer)` may return "stop". */
-async function burst(port, ids, connections, onAnswer = () => {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const answers = new Map();
-  let next = 0;
-  let stopped = false;
-  const worker = async () => {
-    while (!stopped && next < ids.length) {
-      const id = ids[next++];
-      const answer = await deliver(port, agent, id);
-      answers.set(id, answer);
-      if (onAnswer(id, answer) === "stop") stopped = true;
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, worker));
-  agent.destroy();
-  return answers;
-}
-
-const acknowledged = (answers) =>
-  [...answers].filter(([, answer]) => answer.status === 200).map(([id]) => id);
+/** A JSON object whose one property holds `depth` nested arrays: `{"a":[[[…]]]}`. */
+const nestedBody = (depth) => `{"a":${"[".repeat(depth)}${"]".repeat(depth)}}`;
 
 describe("delivery: crashes, retries and dead letters in a real Node-RED (the packed package)", function () {
   this.timeout(180_000);
@@ -437,7 +378,27 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
       assert.equal(readOutput(output()).counts.get(6001), 2, "sent twice, then given up");
     });
 
-    it("should keep pending events across a full redeploy and send them again", async function () {
+    it("should answer 400 to a body nested 100,000 deep, warn, and take the next event without turning red", async function () {
+      await reset();
+      red = await start();
+      await deployFlows(red, withStatusReport(crashFlow({ output: output(), connection: onConfirm })));
+      const since = red.lines.length;
+      // 200 kB, well under maxBytes: only its depth is wrong, and the disk is fine.
+      const deep = await deliverBody(port, undefined, nestedBody(100_000));
+      assert.equal(deep.status, 400, JSON.stringify(deep).slice(0, 300));
+      assert.match(JSON.parse(deep.body).error, /nested deeper than 64 levels/);
+      await red.waitForLine(/rejected 400: body is nested deeper than 64 levels/, { since });
+      const { line: rejected } = await red.waitForLine(/STATUS \S+ 0 ok, 1 rejected/, { since });
+      assert.doesNotMatch(rejected, /STATUS red|store failing/);
+      const answer = await deliver(port, undefined, 9101);
+      assert.equal(answer.status, 200, JSON.stringify(answer));
+      await waitForOutput(output(), ({ counts }) => counts.has(9101), { what: "id 9101" });
+      await red.waitForLine(/STATUS \S+ 1 ok, 1 rejected/, { since });
+      const redLines = red.lines.slice(since).filter((line) => /STATUS red|store failing/.test(line));
+      assert.deepEqual(redLines, [], "the status never turned red");
+    });
+
+    it("should keep pending events and their due times across a full redeploy, and send them at once after a restart", async function () {
       await reset();
       red = await start();
       const flow = crashFlow({
@@ -450,6 +411,18 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
       for (const id of ids) assert.equal((await deliver(port, undefined, id)).status, 200);
       // The events wait in the 2 s step; a full deploy drops what the step holds.
       await deployFlows(red, flow, { deploymentType: "full" });
+      // The same process: their due times (300 s) stand. A delivery made after the redeploy passes the step
+      // behind anything sent again at the redeploy, so once it is in the file, nothing was.
+      await barrier(output(), 7100);
+      assert.deepEqual(
+        ids.filter((id) => readOutput(output()).counts.has(id)),
+        [],
+        "none was sent again at the redeploy",
+      );
+      assert.equal((await deadLetters()).pending, 5);
+      // A new process: what was in flight died with the old one, so every pending entry is due at once.
+      await red.kill();
+      red = await start();
       const { counts } = await waitForOutput(output(), (o) => ids.every((id) => o.counts.has(id)), {
         what: "the pending events",
       });
@@ -457,7 +430,29 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
         ids.map((id) => counts.get(id)),
         [1, 1, 1, 1, 1],
       );
-      assert.match(fs.readFileSync(output(), "utf8"), /^7001 2$/m, "sent again after the redeploy");
+      assert.match(fs.readFileSync(output(), "utf8"), /^7001 2$/m, "sent again after the restart");
+      assert.equal((await deadLetters()).pending, 0);
+    });
+
+    it("should send an event held in a slow step once when a nodes deploy changes only the connection", async function () {
+      await reset();
+      red = await start();
+      const flow = crashFlow({
+        output: output(),
+        connection: { ...onConfirm, redeliverSeconds: 300 },
+        delaySeconds: 3,
+      });
+      await deployFlows(red, flow);
+      assert.equal((await deliver(port, undefined, 7201)).status, 200);
+      // Renaming the connection restarts it, its store and the nodes that use it; the 3 s step keeps the event.
+      const renamed = flow.map((n) => (n.type === "clarus-connection" ? { ...n, name: "acme renamed" } : n));
+      await deployFlows(red, renamed, { deploymentType: "nodes" });
+      await waitForOutput(output(), ({ counts }) => counts.has(7201), { what: "id 7201" });
+      // Through the same step, behind a copy that the redeploy would have sent at once.
+      await barrier(output(), 7202);
+      const text = fs.readFileSync(output(), "utf8");
+      assert.equal(readOutput(output()).counts.get(7201), 1, text);
+      assert.match(text, /^7201 1$/m, "the first attempt arrived, confirmed by the restarted connection");
       assert.equal((await deadLetters()).pending, 0);
     });
   });

@@ -175,16 +175,18 @@ describe("FileConnectionStore (store: file)", function () {
       assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 });
     });
 
-    it("should keep pending and dead entries across close and reopen, every pending one due at once", async function () {
+    it("should keep pending and dead entries and their due times across close and reopen in one process", async function () {
       const directory = path.join(tempUserDir(), "clarus");
       const first = openStore(directory);
       for (const id of [1, 2, 3, 4]) await first.admit(entry(id));
       await first.confirm(entry(2).key);
       await first.markDead(entry(4).key, "gave up");
       await first.close(false);
+      // A redeploy: the messages this process sent may still be in its flows, so nothing is due before its time.
       const second = track(openStore(directory));
       assert.deepEqual(await second.inboxCounts(), { pending: 2, dead: 1 });
-      const due = await second.takeDue(Date.now(), REDELIVER_MS, 10);
+      assert.deepEqual(await second.takeDue(Date.now(), REDELIVER_MS, 10), [], "none due at the reopen");
+      const due = await second.takeDue(Date.now() + REDELIVER_MS, REDELIVER_MS, 10);
       assert.deepEqual(
         due.map((e) => [e.key, e.attempt]),
         [
@@ -194,6 +196,29 @@ describe("FileConnectionStore (store: file)", function () {
       );
       assert.equal(await second.admit(entry(2)), "duplicate");
       assert.deepEqual(second.warnings, []);
+    });
+
+    it("should make every pending entry due at once when a new process opens the file", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      await crashAfter(
+        directory,
+        `
+        for (const id of [1, 2, 3, 4]) await store.admit(entry(id));
+        await store.confirm(entry(2).key);
+        await store.markDead(entry(4).key, "gave up");
+        await store.close(false);
+      `,
+      );
+      const store = track(openStore(directory));
+      assert.deepEqual(await store.inboxCounts(), { pending: 2, dead: 1 });
+      const due = await store.takeDue(Date.now(), REDELIVER_MS, 10);
+      assert.deepEqual(
+        due.map((e) => [e.key, e.attempt]),
+        [
+          [entry(1).key, 2],
+          [entry(3).key, 2],
+        ],
+      );
     });
 
     it("should share one fsync among concurrent admissions (group commit)", async function () {

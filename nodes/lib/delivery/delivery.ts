@@ -98,8 +98,8 @@ export class Delivery extends EventEmitter {
    * Lets events in, before they are answered or sent: `on-receipt` claims each key; `on-confirm` admits
    * each entry (concurrent admissions share one fsync). One outcome per entry, in order: "fresh" (send it),
    * "duplicate", "held" (in the inbox, sent by redelivery instead: its node closed meanwhile) or the error
-   * that kept it out (a StoreUnavailableError when the store cannot take it, an AcceptCancelledError). An
-   * entry let in is never lost to another entry's failure.
+   * that kept it out (a StoreUnavailableError when the store cannot take it now, an UnstorableEventError
+   * when it never can, an AcceptCancelledError). An entry let in is never lost to another entry's failure.
    *
    * `cancelled` is asked once the store has answered: true when the source node closed meanwhile (a
    * redeploy), whose messages would go to a flow that is gone. Fresh claims are then released, so Clarus's

@@ -2,8 +2,10 @@ import type { Node } from "node-red";
 
 import type { ConnectionServices } from "../connection/services";
 import { dedupeKeyFor } from "../events/dedupe-keys";
-import { eventMessage } from "../events/message";
+import { eventMessage, type ClarusMessage } from "../events/message";
 import type { JsonObject } from "../json";
+import { errorMessage } from "../node-red/errors";
+import { UnstorableEventError } from "../store/connection-store";
 
 export interface PolledEvent {
   event: string;
@@ -15,7 +17,9 @@ export interface PolledEvent {
  * admitted to the inbox in one group commit (`on-confirm`) first, then the fresh ones sent. When the store
  * cannot take some of them, those that it took are still sent (their keys are claimed: a later run would
  * take them for duplicates), then it rejects with the first failure; the run fails and its watermark stays,
- * so the next run reads the rest again. `cancelled`: the node is closing (see Delivery.accept).
+ * so the next run reads the rest again. A record that can never be stored (it cannot be serialised) is an
+ * error of its own, reported on the node, and the rest of the page goes on: reading it again would only
+ * fail again. `cancelled`: the node is closing (see Delivery.accept).
  */
 export async function emitPolledEvents(
   node: Node,
@@ -24,19 +28,29 @@ export async function emitPolledEvents(
   generateId: () => string,
   cancelled?: () => boolean,
 ): Promise<{ fresh: number; duplicates: number }> {
-  const messages = events.map(({ event, record }) => {
+  const messages: ClarusMessage[] = [];
+  for (const { event, record } of events) {
     const msgid = generateId();
-    return eventMessage({
-      msgid,
-      event,
-      source: "poll",
-      payload: record,
-      identity: { subdomain: connection.subdomain, apiDomain: connection.apiUrl },
-      dedupeKey: dedupeKeyFor(event, record, JSON.stringify(record), { deliveryId: msgid }),
-      duplicate: false,
-      connection: connection.id,
-    });
-  });
+    let content: string;
+    try {
+      content = JSON.stringify(record);
+    } catch (error) {
+      reportUnstorable(node, event, record, `the event cannot be stored: ${errorMessage(error)}`);
+      continue;
+    }
+    messages.push(
+      eventMessage({
+        msgid,
+        event,
+        source: "poll",
+        payload: record,
+        identity: { subdomain: connection.subdomain, apiDomain: connection.apiUrl },
+        dedupeKey: dedupeKeyFor(event, record, content, { deliveryId: msgid }),
+        duplicate: false,
+        connection: connection.id,
+      }),
+    );
+  }
   const outcomes = await connection.delivery.accept(
     messages.map((message) => ({ key: message.clarus.dedupeKey, sourceNodeId: node.id, message })),
     cancelled,
@@ -44,12 +58,32 @@ export async function emitPolledEvents(
   let sent = 0;
   let duplicates = 0;
   messages.forEach((message, index) => {
-    if (outcomes[index] === "duplicate") duplicates++;
-    if (outcomes[index] !== "fresh") return;
+    const outcome = outcomes[index];
+    if (outcome instanceof UnstorableEventError) {
+      reportUnstorable(node, message.topic, message.payload, outcome.message);
+      return;
+    }
+    if (outcome === "duplicate") duplicates++;
+    if (outcome !== "fresh") return;
     sent++;
     node.send(message);
   });
-  const failure = outcomes.find((outcome): outcome is Error => outcome instanceof Error);
+  const failure = outcomes.find(
+    (outcome): outcome is Error => outcome instanceof Error && !(outcome instanceof UnstorableEventError),
+  );
   if (failure) throw failure;
   return { fresh: sent, duplicates };
+}
+
+/**
+ * The record's error, for a Catch node: its message names the record by id and does not carry it (a
+ * record that cannot be serialised cannot be cloned onto a message either).
+ */
+function reportUnstorable(node: Node, event: string, record: JsonObject, reason: string): void {
+  const id = typeof record.id === "string" || typeof record.id === "number" ? record.id : undefined;
+  const name = `${event} record${id === undefined ? "" : ` ${id}`}`;
+  node.error(new Error(`${name} cannot be stored, so it is skipped: ${reason}`), {
+    topic: event,
+    payload: id === undefined ? {} : { id },
+  });
 }

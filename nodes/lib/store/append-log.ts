@@ -1,8 +1,9 @@
-import fs from "node:fs";
+import type fs from "node:fs";
 import path from "node:path";
 
 import { errorMessage } from "../node-red/errors";
 import { StoreUnavailableError } from "./connection-store";
+import { cutBack, openForAppend, replaceFile, writeAll } from "./durable-write";
 
 export interface AppendLogOptions {
   file: string;
@@ -23,20 +24,26 @@ interface Waiter {
 }
 
 /**
- * An append-only file of one-line records. `append` resolves once its record is written and, when it asks
- * to be durable, synced to the disk; concurrent appends share one write and one fsync. `rewrite` replaces
- * the whole file atomically (temp file, fsync, rename), in order with the appends.
+ * An append-only file of one-line records. `append` resolves once its record is written whole and, when it
+ * asks to be durable, synced to the disk; concurrent appends share one write and one fsync. `rewrite`
+ * replaces the whole file atomically (temp file checked whole, fsync, rename), in order with the appends.
  *
- * A write that fails (disk full, read-only) may have left part of a record behind: the file is then
- * rewritten whole from `snapshot` before the next append, so a failure never glues a later record to a
- * torn one, and writing resumes by itself once the disk accepts it again.
+ * A write that fails (disk full, read-only) rejects every append of its batch, and what it may have left of
+ * them is cut off again, so a failure never glues a later record to a torn one and writing resumes by itself
+ * once the disk accepts it. Where even that fails, the file is rewritten whole from `snapshot` before the
+ * next append. A rewrite that fails (a compaction on a full disk) keeps the old file as it was.
  */
 export class AppendLog {
   private handle?: fs.promises.FileHandle;
+  /** Bytes of whole records in the file: where a failed append is cut back to. */
+  private size = 0;
   private queue: Waiter[] = [];
   private draining?: Promise<void>;
   private rewriteWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** True after a write failed and until one works again. */
   private failed = false;
+  /** A failed write could not be cut back: nothing may be appended until the file is rewritten whole. */
+  private mustRewrite = false;
   private readonly groupCommit: boolean;
   private readonly sync: boolean;
   /** Records in the file now, for the owner's compaction policy. */
@@ -96,36 +103,53 @@ export class AppendLog {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0 || this.rewriteWaiters.length > 0) {
-      if (this.rewriteWaiters.length > 0 || this.failed) {
+      if (this.rewriteWaiters.length > 0 || this.mustRewrite) {
         const waiters = this.rewriteWaiters.splice(0);
         try {
           await this.writeWhole();
           this.failed = false;
+          this.mustRewrite = false;
           for (const waiter of waiters) waiter.resolve();
         } catch (error) {
-          this.failed = true;
-          await this.closeHandle();
-          this.rejectAll([...waiters, ...this.queue.splice(0)], error);
+          // The old file is unchanged. Appends wait only if it may end in a torn record.
+          this.rejectAll(this.mustRewrite ? [...waiters, ...this.queue.splice(0)] : waiters, error);
+          if (this.mustRewrite) this.failed = true;
           continue;
         }
       }
       const batch = this.groupCommit ? this.queue.splice(0) : this.queue.splice(0, 1);
       if (batch.length === 0) continue;
+      const data = Buffer.from(batch.map((waiter) => waiter.text).join(""));
       try {
         const handle = await this.open();
-        await handle.write(batch.map((waiter) => waiter.text).join(""));
+        await writeAll(handle, data);
         this.stats.writes++;
         if (this.sync && batch.some((waiter) => waiter.durable)) {
           await handle.datasync();
           this.stats.syncs++;
         }
-        this.records += batch.length;
-        for (const waiter of batch) waiter.resolve();
       } catch (error) {
         this.failed = true;
-        await this.closeHandle();
+        await this.cutBackFailedWrite();
         this.rejectAll(batch, error);
+        continue;
       }
+      this.size += data.length;
+      this.records += batch.length;
+      this.failed = false;
+      for (const waiter of batch) waiter.resolve();
+    }
+  }
+
+  /** Drops what a failed write left after the whole records; if that fails too, a rewrite must come first. */
+  private async cutBackFailedWrite(): Promise<void> {
+    const handle = this.handle;
+    if (!handle) return;
+    try {
+      await cutBack(handle, this.size, this.sync);
+    } catch {
+      this.mustRewrite = true;
+      await this.closeHandle();
     }
   }
 
@@ -137,7 +161,11 @@ export class AppendLog {
   }
 
   private async open(): Promise<fs.promises.FileHandle> {
-    this.handle ??= await fs.promises.open(this.options.file, "a");
+    if (!this.handle) {
+      const { handle, size } = await openForAppend(this.options.file, this.sync);
+      this.handle = handle;
+      this.size = size;
+    }
     return this.handle;
   }
 
@@ -150,42 +178,10 @@ export class AppendLog {
   private async writeWhole(): Promise<void> {
     const lines = this.snapshot();
     const file = this.options.file;
+    await this.closeHandle();
     // One process owns the file (store: file), so the temp file's name is fixed: `<file>.tmp`.
-    const temp = `${file}.tmp`;
-    try {
-      const handle = await fs.promises.open(temp, "w");
-      try {
-        await handle.write(lines.length > 0 ? lines.join("\n") + "\n" : "");
-        if (this.sync) await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      await this.closeHandle();
-      await fs.promises.rename(temp, file);
-    } catch (error) {
-      await removeIfRegularFile(temp);
-      throw error;
-    }
-    if (this.sync) await syncDirectory(path.dirname(file));
+    const data = Buffer.from(lines.length > 0 ? lines.join("\n") + "\n" : "");
+    await replaceFile(file, `${file}.tmp`, data, this.sync);
     this.records = lines.length;
-  }
-}
-
-/** Removes a half-written temp file; anything else at that path (a link someone put there) is not ours. */
-async function removeIfRegularFile(file: string): Promise<void> {
-  try {
-    if ((await fs.promises.lstat(file)).isFile()) await fs.promises.rm(file, { force: true });
-  } catch {
-    // Nothing there, or nothing we may remove: the next rewrite writes over it.
-  }
-}
-
-/** Makes a rename durable: the directory entry is on disk only once the directory is synced. */
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await fs.promises.open(directory, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -136,3 +136,11 @@ export class StoreUnavailableError extends Error {
  * name stays StoreUnavailableError (callers answer it the same way); `instanceof` tells it apart.
  */
 export class StoreClosedError extends StoreUnavailableError {}
+
+/**
+ * The store can never take this event, whatever the disk or Redis does (it cannot be serialised): the event's
+ * own error, answered 400 and reported for the event, never counted as the store failing.
+ */
+export class UnstorableEventError extends Error {
+  override name = "UnstorableEventError";
+}

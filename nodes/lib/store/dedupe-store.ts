@@ -5,7 +5,8 @@ import path from "node:path";
 import { LRUCache } from "lru-cache";
 
 import { errorMessage } from "../node-red/errors";
-import { StoreClosedError } from "./connection-store";
+import { StoreClosedError, StoreUnavailableError } from "./connection-store";
+import { cutBack, openForAppend, writeAll } from "./durable-write";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export interface DedupeStoreOptions {
@@ -51,11 +52,17 @@ export class DedupeStore extends EventEmitter {
   private readonly snapshotFile?: string;
   private readonly journalFile?: string;
   private journalHandle?: fs.promises.FileHandle;
+  /** Bytes of whole lines in the journal: where a failed write is cut back to. */
+  private journalSize = 0;
+  /** Journal lines not yet on disk: new claims, and those a failed write gave back. */
   private pending: string[] = [];
+  /** Too many lines came back from failed writes: the next flush writes the whole store instead. */
+  private mustCompact = false;
   private journalLines = 0;
   private flushTimer?: NodeJS.Timeout;
   private writes: Promise<void> = Promise.resolve();
-  private writeFailed = false;
+  /** Why the last write failed, until one works again. */
+  private writeFailure?: string;
   private closed = false;
 
   constructor(options: DedupeStoreOptions) {
@@ -119,10 +126,16 @@ export class DedupeStore extends EventEmitter {
     return expiresAt !== undefined && expiresAt > this.now();
   }
 
-  /** Resolves once every claim made so far is on disk and synced. */
+  /**
+   * Resolves once every claim made so far is on disk and synced; rejects (StoreUnavailableError) when the
+   * disk would not take them. Those claims stay queued and are written by a later flush.
+   */
   async flush(): Promise<void> {
     this.writePending();
     await this.writes;
+    if (this.writeFailure !== undefined) {
+      throw new StoreUnavailableError(`dedupe store could not be written: ${this.writeFailure}`);
+    }
   }
 
   /** Writes everything and stops; with `removeFiles` the store's files are deleted (connection removed). */
@@ -161,34 +174,75 @@ export class DedupeStore extends EventEmitter {
   private journal(key: string, expiresAt: number): void {
     if (!this.journalFile || this.closed) return;
     this.pending.push(JSON.stringify([key, expiresAt]));
-    if (!this.flushTimer) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = undefined;
-        this.writePending();
-      }, this.flushIntervalMs);
-      this.flushTimer.unref();
-    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.writePending();
+    }, this.flushIntervalMs);
+    this.flushTimer.unref();
   }
 
   private writePending(): void {
-    if (!this.journalFile || this.pending.length === 0) return;
+    if (!this.journalFile || (this.pending.length === 0 && !this.mustCompact)) return;
     const lines = this.pending;
     this.pending = [];
     this.enqueue(async () => {
+      // The snapshot holds every key, the lines given back included.
+      if (this.mustCompact) return this.compact();
       // One write and one sync a flush: a power cut loses no more than a kill -9 (the last interval).
-      const handle = await this.openJournal();
-      await handle.write(lines.join("\n") + "\n");
-      await handle.datasync();
+      try {
+        await this.appendToJournal(Buffer.from(lines.join("\n") + "\n"));
+      } catch (error) {
+        this.giveBack(lines);
+        throw error;
+      }
       this.journalLines += lines.length;
-      if (this.journalLines > Math.max(this.capacity, MIN_JOURNAL_LINES_BEFORE_COMPACTION))
-        await this.compact();
+      if (this.journalLines > this.compactionLines) await this.compact();
       this.emit("flushed", lines.length);
     });
   }
 
-  private async openJournal(): Promise<fs.promises.FileHandle> {
-    this.journalHandle ??= await fs.promises.open(this.journalFile as string, "a");
-    return this.journalHandle;
+  /** Journal lines beyond this many are compacted into the snapshot; as many may wait for a full disk. */
+  private get compactionLines(): number {
+    return Math.max(this.capacity, MIN_JOURNAL_LINES_BEFORE_COMPACTION);
+  }
+
+  /**
+   * Keeps lines a failed write could not put on disk for the next flush: a claimed key that never reaches
+   * the disk would make Clarus's retry of its event fresh after a restart. Past the compaction size the
+   * lines are dropped and the next flush writes the snapshot, which holds every key, instead.
+   */
+  private giveBack(lines: string[]): void {
+    if (this.closed) return;
+    if (lines.length + this.pending.length > this.compactionLines) {
+      this.pending = [];
+      this.mustCompact = true;
+    } else {
+      this.pending = lines.concat(this.pending);
+    }
+    this.scheduleFlush();
+  }
+
+  private async appendToJournal(data: Buffer): Promise<void> {
+    if (!this.journalHandle) {
+      const { handle, size } = await openForAppend(this.journalFile as string, true);
+      this.journalHandle = handle;
+      this.journalSize = size;
+    }
+    const handle = this.journalHandle;
+    try {
+      await writeAll(handle, data);
+      await handle.datasync();
+    } catch (error) {
+      // What the write left of its lines goes again; failing that, the next open cuts the torn line off.
+      await cutBack(handle, this.journalSize, true).catch(() => this.closeJournal());
+      throw error;
+    }
+    this.journalSize += data.length;
   }
 
   private async closeJournal(): Promise<void> {
@@ -200,12 +254,13 @@ export class DedupeStore extends EventEmitter {
   private enqueue(write: () => Promise<void>): void {
     this.writes = this.writes.then(write).then(
       () => {
-        if (this.writeFailed) this.warn("dedupe store writes work again");
-        this.writeFailed = false;
+        if (this.writeFailure !== undefined) this.warn("dedupe store writes work again");
+        this.writeFailure = undefined;
       },
       async (error: unknown) => {
-        if (!this.writeFailed) this.warn(`dedupe store could not be written: ${errorMessage(error)}`);
-        this.writeFailed = true;
+        if (this.writeFailure === undefined)
+          this.warn(`dedupe store could not be written: ${errorMessage(error)}`);
+        this.writeFailure = errorMessage(error);
         // The next write opens the journal afresh: the file may have been replaced or repaired meanwhile.
         await this.closeJournal();
       },
@@ -223,6 +278,7 @@ export class DedupeStore extends EventEmitter {
     }
     const snapshot: Snapshot = { version: 1, entries };
     await writeFileAtomic(this.snapshotFile, JSON.stringify(snapshot));
+    this.mustCompact = false;
     await this.closeJournal();
     await fs.promises.writeFile(this.journalFile, "");
     this.journalLines = 0;

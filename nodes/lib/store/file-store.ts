@@ -5,6 +5,7 @@ import { errorMessage } from "../node-red/errors";
 import {
   StoreClosedError,
   StoreUnavailableError,
+  UnstorableEventError,
   type ConnectionStore,
   type InboxEntry,
   type Lease,
@@ -32,7 +33,8 @@ export interface FileStoreOptions {
 /**
  * The `store: file` backend: the dedupe store (LRU and journal, the 0.1 files unchanged), the durable
  * inbox file, and JSON documents, all under the Node-RED user directory. One process uses it, so a lease
- * is always granted and every pending entry is due again when it opens.
+ * is always granted, and when a new process opens it every pending entry is due at once (a redeploy in the
+ * same process keeps their due times).
  */
 export class FileConnectionStore implements ConnectionStore {
   readonly kind = "file";
@@ -95,7 +97,8 @@ export class FileConnectionStore implements ConnectionStore {
       await this.inbox.add(entry, this.redeliverMs);
     } catch (error) {
       this.dedupe.release(entry.key);
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(errorMessage(error));
+      if (error instanceof StoreUnavailableError || error instanceof UnstorableEventError) throw error;
+      throw new StoreUnavailableError(errorMessage(error));
     }
     return "fresh";
   }

@@ -4,7 +4,7 @@ import path from "node:path";
 import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 import { AppendLog } from "./append-log";
-import type { InboxEntry, NewInboxEntry } from "./connection-store";
+import { type InboxEntry, type NewInboxEntry, UnstorableEventError } from "./connection-store";
 
 export interface InboxFileOptions {
   /** The inbox file; undefined keeps the inbox in memory only. */
@@ -32,6 +32,13 @@ type InboxRecord =
 
 /** Compaction waits until the file holds this many records, and twice as many as there are live entries. */
 const MIN_RECORDS_BEFORE_COMPACTION = 1000;
+
+/**
+ * The inbox files this process has loaded. Only the first load in a process makes pending entries due at
+ * once: the messages in flight died with the process before. A later load (a redeploy that restarts the
+ * connection) keeps their due times, since those messages may still be in the flows, in a delay node say.
+ */
+const loadedByThisProcess = new Set<string>();
 
 /**
  * The `on-confirm` inbox of one connection: pending and dead entries in memory, and an append-only file
@@ -73,7 +80,7 @@ export class InboxFile {
     const now = this.now();
     const { _msgid: _sentAs, ...message } = fresh.message;
     const record = { put: { ...fresh, message, attempt: 1, admittedAt: now, dueAt: now + redeliverMs } };
-    const line = JSON.stringify(record);
+    const line = serialise(record);
     // The inbox keeps its own copy: the message it was given goes on into the flow, which may change it.
     const entry = (JSON.parse(line) as { put: InboxEntry }).put;
     this.entries.set(entry.key, entry);
@@ -174,10 +181,13 @@ export class InboxFile {
 
   /**
    * Replays the file. A record that does not parse (the last one, torn by a kill during its write) is
-   * skipped with one warning and everything else is kept; the node always starts. Every pending entry is
-   * due at once: the messages that were in flight died with the process.
+   * skipped with one warning and everything else is kept; the node always starts. At the first load in this
+   * process every pending entry is due at once: the messages that were in flight died with the old process.
    */
   private load(file: string): "clean" | "repair" {
+    const resolved = path.resolve(file);
+    const firstLoadInProcess = !loadedByThisProcess.has(resolved);
+    loadedByThisProcess.add(resolved);
     let text: string;
     try {
       const stat = fs.statSync(file);
@@ -208,8 +218,10 @@ export class InboxFile {
       this.replay(record, admitted);
     }
     for (const [key, admittedAt] of admitted) this.loadedKeys.push({ key, admittedAt });
-    const now = this.now();
-    for (const entry of this.entries.values()) if (!entry.dead) entry.dueAt = Math.min(entry.dueAt, now);
+    if (firstLoadInProcess) {
+      const now = this.now();
+      for (const entry of this.entries.values()) if (!entry.dead) entry.dueAt = Math.min(entry.dueAt, now);
+    }
     if (this.log) this.log.records = records;
     if (unreadable > 0) {
       this.options.warn(
@@ -244,6 +256,18 @@ export class InboxFile {
     if (!entry) return;
     entry.dead = true;
     entry.lastError = reason;
+  }
+}
+
+/**
+ * The record as one line. An event that JSON cannot express (nested deeper than the stack allows) is
+ * refused as unstorable: asking again gives the same answer, so it is the event's fault, not the disk's.
+ */
+function serialise(record: InboxRecord): string {
+  try {
+    return JSON.stringify(record);
+  } catch (error) {
+    throw new UnstorableEventError(`the event cannot be stored: ${errorMessage(error)}`, { cause: error });
   }
 }
 

@@ -7,6 +7,14 @@ export class BodyError extends Error {
   override name = "BodyError";
 }
 
+/**
+ * The deepest a body's objects and arrays may nest. Clarus records nest a few levels (an order, its lines,
+ * their items); 64 is far above any real record, and far below the few thousand levels at which the
+ * recursive walks an event goes through (JSON.stringify into the inbox, Node-RED's message clone) run out
+ * of stack. A body deeper than that could never be stored or sent on, however often Clarus retried it.
+ */
+export const MAX_NESTING_DEPTH = 64;
+
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 // Only bodies that could spell a forbidden key (directly or through a \u escape) need the full walk.
 const MAY_HOLD_FORBIDDEN_KEY = /__proto__|constructor|prototype|\\u/;
@@ -16,6 +24,7 @@ const MAY_HOLD_FORBIDDEN_KEY = /__proto__|constructor|prototype|\\u/;
  * a copy made later (Node-RED clones messages on fan-out) would otherwise turn them into a real prototype.
  */
 export function parseJsonObject(text: string): JsonObject {
+  assertNestingWithin(text, MAX_NESTING_DEPTH);
   let parsed: unknown;
   try {
     parsed = secureJson.parse(stripBom(text), undefined, {
@@ -31,6 +40,35 @@ export function parseJsonObject(text: string): JsonObject {
   if (!isPlainObject(parsed)) throw new BodyError("body is not a JSON object");
   if (MAY_HOLD_FORBIDDEN_KEY.test(text)) assertNoForbiddenKeys(parsed);
   return parsed;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Refuses a body nested deeper than `limit` before it is parsed: one pass over the text, brackets inside
+ * strings not counted. A body that is not JSON at all is left to the parser to refuse.
+ */
+function assertNestingWithin(text: string, limit: number): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === BACKSLASH) i++;
+      else if (code === QUOTE) inString = false;
+    } else if (code === QUOTE) {
+      inString = true;
+    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+      if (++depth > limit) throw new BodyError(`body is nested deeper than ${limit} levels`);
+    } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
 }
 
 function stripBom(text: string): string {

@@ -13,7 +13,7 @@ import { isKnownEvent } from "../events/vocabulary";
 import { eventMessage, type ClarusMessage } from "../events/message";
 import { AcceptCancelledError, type Delivery } from "../delivery/delivery";
 import { nodeSender } from "../delivery/sender";
-import { StoreUnavailableError } from "../store/connection-store";
+import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
 import { describeStoreFailure, type StoreHealth, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { flag } from "../node-red/properties";
@@ -340,6 +340,9 @@ export class WebhookReceiver {
       outcome = await this.letIn(msg);
     } catch (error) {
       if (error instanceof AcceptCancelledError) return this.reject(req, res, retryLater(error.message));
+      // Not the store's failure: this event can never be stored, so a retry would fail the same way.
+      if (error instanceof UnstorableEventError)
+        return this.reject(req, res, new Rejection(400, error.message));
       if (!(error instanceof StoreUnavailableError)) throw error;
       this.storeFailure = describeStoreFailure(this.connection.store);
       const reason = `the store cannot take the event: ${errorMessage(error)}`;
