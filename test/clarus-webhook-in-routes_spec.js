@@ -265,4 +265,40 @@ describe("clarus-webhook-in at the HTTP edge of a real Node-RED", function () {
       assert.deepEqual(status.json(), { echo: { ask: "status", n: 3 }, params: {} });
     });
   });
+
+  context("when the token holds characters that URLs encode", function () {
+    // Typed by a user rather than generated (the dialog generates hex): `+`, `/`, a space and `%`.
+    const SPECIAL = "Ab+cd/ef gh%ij";
+
+    before(async function () {
+      const [connection, ...rest] = webhookNodes();
+      await deployFlows(red, [TAB, { ...connection, credentials: { webhookToken: SPECIAL } }, ...rest]);
+    });
+
+    it("should accept it in the path, percent-encoded or with a bare +", async function () {
+      await expectDelivered(`/clarus/events/${encodeURIComponent(SPECIAL)}`, 501);
+      await expectDelivered("/clarus/events/Ab+cd%2Fef%20gh%25ij", 502);
+    });
+
+    it("should accept ?token= with + or %2B as a plus", async function () {
+      await expectDelivered("/clarus/events?token=Ab+cd%2Fef%20gh%25ij", 511);
+      await expectDelivered(`/clarus/events?token=${encodeURIComponent(SPECIAL)}`, 512);
+      await expectDelivered("/clarus/events?other=1&token=Ab%2bcd/ef%20gh%25ij", 513);
+    });
+
+    it("should accept Authorization: Bearer as written", async function () {
+      await expectDelivered("/clarus/events", 521, { ...CLARUS_HEADERS, Authorization: `Bearer ${SPECIAL}` });
+    });
+
+    it("should still refuse the token with its + read as a space", async function () {
+      const spaced = await post(
+        "/clarus/events?token=Ab%20cd%2Fef%20gh%25ij",
+        dispatched(531),
+        CLARUS_HEADERS,
+      );
+      assert.deepEqual(assertOwnJsonAnswer(spaced, 401), { ok: false, error: "token wrong" });
+      const broken = await post("/clarus/events?token=Ab+cd%2Fef%20gh%ij", dispatched(532), CLARUS_HEADERS);
+      assert.deepEqual(assertOwnJsonAnswer(broken, 401), { ok: false, error: "token wrong" });
+    });
+  });
 });
