@@ -301,4 +301,35 @@ describe("clarus-webhook-in at the HTTP edge of a real Node-RED", function () {
       assert.deepEqual(assertOwnJsonAnswer(broken, 401), { ok: false, error: "token wrong" });
     });
   });
+
+  context("when a proxy writes addresses with ports into X-Forwarded-For", function () {
+    async function deployHook(settings) {
+      const [connection, hook, observer] = webhookNodes();
+      await deployFlows(red, [TAB, connection, { ...hook, ...settings }, observer]);
+    }
+
+    it("should strip the port of IPv4 and bracketed IPv6 entries for the allow list", async function () {
+      await deployHook({ allowIps: "203.0.113.0/24, 2001:db8::/32", trustProxy: "127.0.0.1, ::1" });
+      const from = (forwarded) => ({ ...CLARUS_HEADERS, "X-Forwarded-For": forwarded });
+      await expectDelivered(`/clarus/events/${TOKEN}`, 601, from("203.0.113.9:5678"));
+      await expectDelivered(`/clarus/events/${TOKEN}`, 602, from("[2001:db8::1]:5678"));
+      await expectDelivered(`/clarus/events/${TOKEN}`, 603, from("[2001:db8::2]"));
+      const outside = await post(`/clarus/events/${TOKEN}`, dispatched(604), from("198.51.100.7:5678"));
+      assert.deepEqual(assertOwnJsonAnswer(outside, 403), {
+        ok: false,
+        error: "source address 198.51.100.7 is not allowed",
+      });
+    });
+
+    it("should strip the port of a trusted proxy's own entry", async function () {
+      await deployHook({ allowIps: "203.0.113.0/24", trustProxy: "127.0.0.1, 10.0.0.2" });
+      const headers = { ...CLARUS_HEADERS, "X-Forwarded-For": "203.0.113.9:5678, 10.0.0.2:443" };
+      await expectDelivered(`/clarus/events/${TOKEN}`, 611, headers);
+      await deployHook({ allowIps: "203.0.113.0/24", trustProxy: "1" });
+      await expectDelivered(`/clarus/events/${TOKEN}`, 612, {
+        ...CLARUS_HEADERS,
+        "X-Forwarded-For": "[::1]:1, 203.0.113.9:5678",
+      });
+    });
+  });
 });
