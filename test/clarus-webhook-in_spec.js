@@ -574,6 +574,16 @@ describe("clarus-webhook-in", function () {
       assert.deepEqual(response.headers.allow.split(", ").sort(), ["GET", "POST"]);
     });
 
+    it("should refuse a wrong token on a path two nodes share, not hand it from one to the other", async function () {
+      await load({ extraNodes: [webhookConfig({ id: "hook2", method: "GET", wires: [["dups"]] })] });
+      await post("/clarus/events/wrong").expect(401, { ok: false, error: "token wrong" });
+      await request(app)
+        .get("/clarus/events/wrong?id=4")
+        .set(CLARUS_HEADERS)
+        .expect(401, { ok: false, error: "token wrong" });
+      await expectOnlyBarrierReaches();
+    });
+
     it("should leave no stale route after 50 redeploys and emit each delivery once", async function () {
       await load();
       const flow = [

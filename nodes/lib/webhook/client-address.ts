@@ -50,6 +50,18 @@ function parseAddress(text: string | undefined): Address | undefined {
   return unmap(ipaddr.parse(text));
 }
 
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+const BRACKETED_IPV6 = /^\[([^\]]+)\](?::\d{1,5})?$/;
+
+/**
+ * An X-Forwarded-For entry as an address: some proxies (Azure Application Gateway) append the client's
+ * port, `1.2.3.4:5678` or `[2001:db8::1]:5678`. A bare IPv6 address keeps its colons.
+ */
+function withoutPort(entry: string): string {
+  const match = IPV4_WITH_PORT.exec(entry) ?? BRACKETED_IPV6.exec(entry);
+  return match ? match[1] : entry;
+}
+
 /**
  * Which proxies may speak for the client. "none" (the default) uses the socket's peer and ignores
  * X-Forwarded-For, whose left-most entry any client can write; a hop count trusts that many proxies
@@ -80,7 +92,7 @@ export class ProxyTrust {
       .split(",")
       .map((entry) => entry.trim())
       .filter(Boolean);
-    const chain = [...forwarded, peer ?? ""];
+    const chain = [...forwarded.map(withoutPort), peer ?? ""];
     if (this.proxies) {
       for (let i = chain.length - 1; i > 0; i--) {
         if (!this.proxies.contains(chain[i])) return chain[i];

@@ -434,9 +434,30 @@ function answer(res: Response, status: number, body: Buffer, headers: Record<str
   res.end(body);
 }
 
+/**
+ * The first `token` of the raw query string. Express's parser decodes `+` as a space (form encoding), so a
+ * token holding a `+` typed into a URL would never match; here `+` and `%2B` are both a plus, a space is
+ * `%20`. A value that is not valid percent-encoding is compared as written (and fails).
+ */
 function queryToken(req: Request): string | undefined {
-  const token = req.query.token;
-  return typeof token === "string" ? token : undefined;
+  const url = req.originalUrl ?? req.url;
+  const start = url.indexOf("?");
+  if (start === -1) return undefined;
+  for (const pair of url.slice(start + 1).split("&")) {
+    const equals = pair.indexOf("=");
+    const name = equals === -1 ? pair : pair.slice(0, equals);
+    if (decodeComponent(name) === "token")
+      return decodeComponent(equals === -1 ? "" : pair.slice(equals + 1));
+  }
+  return undefined;
+
+  function decodeComponent(text: string): string {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  }
 }
 
 function bearerToken(req: Request): string | undefined {

@@ -11,6 +11,9 @@ export class RouteConflictError extends ConfigError {
 /** Set on a request whose body the root guard kept unread for one of our routes. */
 export const UNREAD_BODY = Symbol("clarus.unreadBody");
 
+/** What the root guard makes of a request, before any body parser runs. */
+type Ownership = "ours" | "not ours" | "malformed";
+
 type GuardedRequest = IncomingMessage & { _body?: boolean; [UNREAD_BODY]?: boolean };
 
 interface RouteLike {
@@ -62,7 +65,10 @@ function routeKey(path: string): string {
 export interface RouteRegistration {
   /** Removes exactly this registration's express layer, found by handler identity. */
   remove(): void;
-  /** True when a route other than this one (a core `http in`, another webhook-in) takes `method path`. */
+  /**
+   * True when a route that is not a webhook-in's at this registration's path (a core `http in`, a
+   * webhook-in at a longer path) takes `method path`. The root guard decides with the same test.
+   */
   otherRouteMatches(path: string, method: string): boolean;
 }
 
@@ -77,11 +83,13 @@ export type TokenTest = (segment: string) => boolean;
  */
 export class WebhookRoutes {
   private readonly claims = new Map<string, Map<string, string>>();
-  /** Full path (under the HTTP node root) -> the token tests of the nodes that claimed it. */
-  private readonly fullPaths = new Map<string, TokenTest[]>();
+  /** Path (in the HTTP node app) -> the token tests of the nodes that claimed it. */
+  private readonly tokenTests = new Map<string, TokenTest[]>();
+  /** Path -> the terminal handlers our routes at that path were registered with. */
+  private readonly ownHandlers = new Map<string, Set<unknown>>();
 
   constructor(private readonly app: ExpressApp) {
-    installBodyGuard(app, (pathname) => this.ownsPathname(pathname));
+    installBodyGuard(app, (pathname, method) => this.ownership(pathname, method));
   }
 
   /**
@@ -97,14 +105,13 @@ export class WebhookRoutes {
     }
     methods.set(method, nodeId);
     this.claims.set(key, methods);
-    const fullPath = routeKey(joinPaths(this.app.path(), path));
-    this.fullPaths.set(fullPath, [...(this.fullPaths.get(fullPath) ?? []), isToken]);
+    this.tokenTests.set(key, [...(this.tokenTests.get(key) ?? []), isToken]);
     return () => {
       if (methods.get(method) === nodeId) methods.delete(method);
       if (methods.size === 0) this.claims.delete(key);
-      const rest = (this.fullPaths.get(fullPath) ?? []).filter((test) => test !== isToken);
-      if (rest.length === 0) this.fullPaths.delete(fullPath);
-      else this.fullPaths.set(fullPath, rest);
+      const rest = (this.tokenTests.get(key) ?? []).filter((test) => test !== isToken);
+      if (rest.length === 0) this.tokenTests.delete(key);
+      else this.tokenTests.set(key, rest);
     };
   }
 
@@ -115,36 +122,72 @@ export class WebhookRoutes {
   /** Registers `path` and `path/<token>` for every method: wrong methods get a 405 from us, not a 404. */
   register(path: string, handlers: RequestHandler[]): RouteRegistration {
     const own = handlers[handlers.length - 1];
+    const key = routeKey(path);
+    const atPath = this.ownHandlers.get(key) ?? new Set<unknown>();
+    atPath.add(own);
+    this.ownHandlers.set(key, atPath);
     this.app.all([path, `${path}/:token`], ...handlers);
     const isOwn = (layer: LayerLike) => layer.route?.stack.some((entry) => entry.handle === own) === true;
     return {
       remove: () => {
+        atPath.delete(own);
+        if (atPath.size === 0 && this.ownHandlers.get(key) === atPath) this.ownHandlers.delete(key);
         const router = routerOf(this.app);
         if (!router) return;
         router.stack = router.stack.filter((layer) => !isOwn(layer));
       },
-      otherRouteMatches: (path, method) =>
-        routerOf(this.app)?.stack.some(
-          (layer) =>
-            layer.route !== undefined &&
-            !isOwn(layer) &&
-            handlesMethod(layer.route, method) &&
-            layerMatches(layer, path),
-        ) ?? false,
+      otherRouteMatches: (requestPath, method) => this.otherRouteMatches(key, requestPath, method),
     };
   }
 
-  /** Our exact paths, and `<path>/<token>`: a core `http in` one segment below must keep its body parser. */
-  private ownsPathname(pathname: string): boolean {
-    if (this.fullPaths.size === 0) return false;
-    const cleaned = pathname.replace(/\/{2,}/g, "/").replace(/\/+$/, "");
+  /**
+   * Whether a route other than the webhook-ins' at `key` takes `method path`. Those at `key` are left out:
+   * each of them would hand `<path>/<segment>` on to the others, and the request would reach nobody.
+   */
+  private otherRouteMatches(key: string, path: string, method: string): boolean {
+    const ours = this.ownHandlers.get(key);
+    return (
+      routerOf(this.app)?.stack.some(
+        (layer) =>
+          layer.route !== undefined &&
+          !layer.route.stack.some((entry) => ours?.has(entry.handle) === true) &&
+          handlesMethod(layer.route, method) &&
+          layerMatches(layer, path),
+      ) ?? false
+    );
+  }
+
+  /**
+   * "ours" for our exact paths, for `<path>/<token>`, and for any other `<path>/<segment>` that no other
+   * route takes (we answer it 401 or 404 without reading the body); "not ours" when one does, so a core
+   * `http in` one segment below keeps its body parser; "malformed" for a segment that is not valid
+   * percent-encoding, which every route with a parameter would fail on.
+   */
+  private ownership(pathname: string, method: string): Ownership {
+    if (this.tokenTests.size === 0) return "not ours";
+    const path = this.inApp(pathname);
+    if (path === undefined) return "not ours";
+    const cleaned = path.replace(/\/{2,}/g, "/").replace(/\/+$/, "");
     const key = routeKey(cleaned);
-    if (this.fullPaths.has(key)) return true;
+    if (this.tokenTests.has(key)) return "ours";
     const slash = cleaned.lastIndexOf("/");
-    const tests = slash > 0 ? this.fullPaths.get(key.slice(0, slash)) : undefined;
-    if (!tests) return false;
+    const parent = slash > 0 ? key.slice(0, slash) : undefined;
+    const tests = parent === undefined ? undefined : this.tokenTests.get(parent);
+    if (parent === undefined || !tests) return "not ours";
     const segment = decodeSegment(cleaned.slice(slash + 1));
-    return segment !== undefined && tests.some((isToken) => isToken(segment));
+    if (segment === undefined) return "malformed";
+    if (tests.some((isToken) => isToken(segment))) return "ours";
+    return this.otherRouteMatches(parent, path, method) ? "not ours" : "ours";
+  }
+
+  /** A root-app pathname as this app's router sees it (its mount path taken off), or undefined if outside. */
+  private inApp(pathname: string): string | undefined {
+    const mount = this.app.path().replace(/\/+$/, "");
+    if (mount === "") return pathname;
+    if (!routeKey(pathname).startsWith(routeKey(mount))) return undefined;
+    const rest = pathname.slice(mount.length);
+    if (rest === "") return "/";
+    return rest.startsWith("/") ? rest : undefined;
   }
 }
 
@@ -172,10 +215,6 @@ function layerMatches(layer: LayerLike, path: string): boolean {
   }
 }
 
-function joinPaths(mountPath: string, path: string): string {
-  return `${mountPath}/${path}`.replace(/\/{2,}/g, "/");
-}
-
 const registries = new WeakMap<object, WebhookRoutes>();
 
 export function webhookRoutesFor(app: Express): WebhookRoutes {
@@ -187,34 +226,50 @@ export function webhookRoutesFor(app: Express): WebhookRoutes {
   return routes;
 }
 
-const guardedRoots = new WeakMap<object, ((pathname: string) => boolean)[]>();
+type OwnershipTest = (pathname: string, method: string) => Ownership;
+
+const guardedRoots = new WeakMap<object, OwnershipTest[]>();
+
+const MALFORMED_SEGMENT = Buffer.from(
+  JSON.stringify({ ok: false, error: "the last path segment is not valid percent-encoding" }),
+);
 
 /**
- * Node-RED mounts its admin app at the same root before the HTTP node app, and the admin app's JSON
- * parser reads every request body first. A guard at the very top of the root app marks our requests as
- * parsed (`_body`), which every body-parser respects, so the stream reaches our handler unread and the
- * size limit applies before anything is buffered (research/nodered.md §2.8).
+ * Node-RED mounts its admin app at the same root before the HTTP node app, and the admin app's JSON and
+ * form parsers read every request body first (up to `apiMaxLength`, 5 MB; past it they fail the request
+ * with Node-RED's HTML error page and its stack trace). A guard at the very top of the root app marks our
+ * requests as parsed (`_body`), which every body-parser respects, so the stream reaches our handler
+ * unread and its size limit applies before anything is buffered. A malformed escape below our path is
+ * answered here, in JSON: express would fail it on its way to any route with a parameter, as HTML.
  */
-function installBodyGuard(app: ExpressApp, owns: (pathname: string) => boolean): void {
+function installBodyGuard(app: ExpressApp, ownership: OwnershipTest): void {
   let root: ExpressApp = app;
   while (root.parent) root = root.parent;
-  const matchers = guardedRoots.get(root);
-  if (matchers) {
-    matchers.push(owns);
+  const tests = guardedRoots.get(root);
+  if (tests) {
+    tests.push(ownership);
     return;
   }
-  const list = [owns];
+  const list = [ownership];
   guardedRoots.set(root, list);
-  const guard = (req: Request, _res: Response, next: NextFunction) => {
+  const guard = (req: Request, res: Response, next: NextFunction) => {
     const url = req.url ?? "";
     const query = url.indexOf("?");
     const pathname = query === -1 ? url : url.slice(0, query);
-    if (list.some((matches) => matches(pathname))) {
+    const answers = list.map((test) => test(pathname, req.method));
+    if (answers.includes("ours")) {
       const guarded = req as unknown as GuardedRequest;
       if (!guarded._body) {
         guarded._body = true;
         guarded[UNREAD_BODY] = true;
       }
+    } else if (answers.includes("malformed")) {
+      res.writeHead(400, {
+        "Content-Type": "application/json; charset=utf-8",
+        "Content-Length": String(MALFORMED_SEGMENT.length),
+      });
+      res.end(MALFORMED_SEGMENT);
+      return;
     }
     next();
   };
