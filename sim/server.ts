@@ -98,6 +98,12 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
       const retryAfter = String(Math.ceil(deps.faults.retryAfterSeconds));
       return answer(429, { error: "Too many requests" }, { "Retry-After": retryAfter });
     }
+    if (decision.outcome === "requestTimeout") {
+      entry.fault = "requestTimeout";
+      deps.onFault("requestTimeout", endpoint);
+      res.setHeader("Connection", "close");
+      return answer(408, { error: "Request Timeout" });
+    }
     const body = await readBody(req);
     if (body === "too-large") {
       res.setHeader("Connection", "close");
