@@ -1,6 +1,6 @@
 import http from "node:http";
 
-import { type ExecutionResult, graphql } from "graphql";
+import { type ExecutionResult, graphql, Kind, parse } from "graphql";
 
 import { type TokenAuthority, readClientCredentials } from "./auth";
 import type { AutomationsApi } from "./automations-api";
@@ -43,6 +43,8 @@ export interface RequestLogEntry {
   auth?: string;
   /** A GraphQL request that reads the schema (`__schema`). */
   introspection?: boolean;
+  /** The root fields a GraphQL request asks for (`["automations"]`), so a test can tell the reads apart. */
+  roots?: string[];
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -192,6 +194,7 @@ async function graphqlRequest(
   entry.operationName = operationName ?? null;
   entry.variables = variables ?? null;
   entry.introspection = /\b__schema\b/.test(query);
+  entry.roots = rootFields(query, operationName ?? undefined);
 
   if (decision.outcome === "graphqlErrors") {
     entry.fault = "graphqlErrors";
@@ -366,4 +369,15 @@ function sendHtml(res: http.ServerResponse, status: number): void {
     "Content-Length": String(Buffer.byteLength(html)),
   });
   res.end(html);
+}
+
+/** The root fields of the operation a document runs; undefined when it does not parse (GraphQL answers why). */
+function rootFields(query: string, operationName: string | undefined): string[] | undefined {
+  try {
+    const operations = parse(query).definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+    const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+    return operation?.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []));
+  } catch {
+    return undefined;
+  }
 }

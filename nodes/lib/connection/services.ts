@@ -220,6 +220,16 @@ export class ConnectionServices {
     );
   }
 
+  /**
+   * Like `automationEvent`, but an id no map knows waits (about two seconds at most) for the automation map
+   * read from the API: a delivery of a new automation is classified by it, as the poll is, not by its payload.
+   */
+  async automationEventAwaited(automationId: string, signal?: AbortSignal): Promise<string | undefined> {
+    const exact = this.automationEvents.get(automationId) ?? this.registeredEvents.get(automationId);
+    if (exact !== undefined) return exact;
+    return this.discovery?.lookup(automationId, { signal });
+  }
+
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
     return expectedIdentity(this.subdomain, this.domain, this.apiUrl, automationIds, this.apiDomain);
   }

@@ -260,7 +260,7 @@ export class WebhookReceiver {
       if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
       return;
     }
-    await this.accept(req, res, payload, bytes);
+    await this.accept(req, res, payload, bytes, signal);
   }
 
   private checkSource(req: Request): void {
@@ -336,13 +336,21 @@ export class WebhookReceiver {
     res: Response,
     payload: JsonObject,
     bytes: Buffer | string,
+    signal: AbortSignal,
   ): Promise<void> {
     const identity = readIdentity(req.headers);
     const record = unwrapRecord(payload);
+    // An automation the map does not know yet waits (bounded) for the map: classified by the payload, its
+    // dedupe key would follow another event than the poll's for the same record.
+    const { fixedEvent } = this.settings;
+    const mapped =
+      fixedEvent || !identity.automationId
+        ? undefined
+        : await this.connection.automationEventAwaited(identity.automationId, signal);
     const { event } = classifyEvent({
-      fixedEvent: this.settings.fixedEvent,
+      fixedEvent,
       automationId: identity.automationId,
-      automationEvents: (id) => this.connection.automationEvent(id),
+      automationEvents: () => mapped,
       record,
     });
     const msgid = this.RED.util.generateId();
