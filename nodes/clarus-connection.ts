@@ -61,10 +61,12 @@ export = (RED: NodeAPI) => {
     return credentials ? { credentials, apiUrl: node?.services?.apiUrl } : undefined;
   };
   const tuning = () => (RED.settings as { clarus?: ClarusTuning }).clarus;
+  const observedWebhooks = (id: string) =>
+    (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services?.webhookIdentities.list() ?? [];
   RED.httpAdmin.post(
     "/clarus-wms/test-connection",
     adminPermission(RED, "clarus-connection.write"),
-    testConnectionHandler(deployed, tuning),
+    testConnectionHandler(deployed, tuning, observedWebhooks),
   );
 
   RED.httpAdmin.get(

@@ -2,7 +2,7 @@ import type { Prng } from "./prng";
 
 /**
  * Fault injection on the API (DESIGN.md "Demo and simulator"). The exclusive outcomes (5xx, 429, GraphQL
- * errors, partial data) share one uniform draw, so each fires at exactly its configured share even when
+ * errors, partial data, 408) share one uniform draw, so each fires at exactly its configured share even when
  * several are set; slowness and hanging come on top.
  */
 export interface FaultOptions {
@@ -16,6 +16,8 @@ export interface FaultOptions {
   graphqlErrors?: number;
   /** Share answered 200 with `data` in which one record is null, plus an `errors` entry for it. */
   partialData?: number;
+  /** Share answered 408 Request Timeout, as a gateway in front of the API does when a request is slow. */
+  requestTimeout?: number;
   /** Delay before answering: fixed, or uniform in [min, max]. */
   slowMs?: number | [number, number];
   /** Share of requests delayed by `slowMs` (default 1 when `slowMs` is set). */
@@ -29,11 +31,19 @@ export interface FaultOptions {
 }
 
 export type FaultKind =
-  "error5xx" | "rateLimit" | "graphqlErrors" | "partialData" | "slow" | "hang" | "expireTokens";
+  | "error5xx"
+  | "rateLimit"
+  | "graphqlErrors"
+  | "partialData"
+  | "requestTimeout"
+  | "slow"
+  | "hang"
+  | "expireTokens";
 
 export type FaultCounts = Record<FaultKind, number>;
 
-export type FaultOutcome = "none" | "error5xx" | "rateLimit" | "graphqlErrors" | "partialData";
+export type FaultOutcome =
+  "none" | "error5xx" | "rateLimit" | "graphqlErrors" | "partialData" | "requestTimeout";
 
 export interface FaultDecision {
   outcome: FaultOutcome;
@@ -45,10 +55,26 @@ export interface FaultDecision {
 export type Endpoint = "graphql" | "token";
 
 export function emptyFaultCounts(): FaultCounts {
-  return { error5xx: 0, rateLimit: 0, graphqlErrors: 0, partialData: 0, slow: 0, hang: 0, expireTokens: 0 };
+  return {
+    error5xx: 0,
+    rateLimit: 0,
+    graphqlErrors: 0,
+    partialData: 0,
+    requestTimeout: 0,
+    slow: 0,
+    hang: 0,
+    expireTokens: 0,
+  };
 }
 
-const SHARES = ["error5xx", "rateLimit", "graphqlErrors", "partialData", "slowRate"] as const;
+const SHARES = [
+  "error5xx",
+  "rateLimit",
+  "graphqlErrors",
+  "partialData",
+  "requestTimeout",
+  "slowRate",
+] as const;
 
 /** Throws on options no test could mean; the HTTP side never sees these errors. */
 export function validateFaults(options: FaultOptions): void {
@@ -62,9 +88,10 @@ export function validateFaults(options: FaultOptions): void {
     (options.error5xx ?? 0) +
     (options.rateLimit ?? 0) +
     (options.graphqlErrors ?? 0) +
-    (options.partialData ?? 0);
+    (options.partialData ?? 0) +
+    (options.requestTimeout ?? 0);
   if (exclusive > 1 + 1e-9)
-    throw new RangeError("error5xx + rateLimit + graphqlErrors + partialData must be <= 1");
+    throw new RangeError("error5xx + rateLimit + graphqlErrors + partialData + requestTimeout must be <= 1");
   const retry = options.retryAfterSeconds;
   if (retry !== undefined && !(Number.isFinite(retry) && retry >= 0)) {
     throw new RangeError("faults.retryAfterSeconds must be a non-negative number");
@@ -131,6 +158,8 @@ export class FaultInjector {
       ["rateLimit", o.rateLimit],
       ["graphqlErrors", endpoint === "graphql" ? o.graphqlErrors : 0],
       ["partialData", endpoint === "graphql" ? o.partialData : 0],
+      // Last, so a seed draws the same outcomes for the other faults as before this one existed.
+      ["requestTimeout", o.requestTimeout],
     ];
     for (const [kind, share] of bands) {
       edge += share ?? 0;

@@ -1,6 +1,6 @@
 import http from "node:http";
 
-import { type ExecutionResult, graphql } from "graphql";
+import { type ExecutionResult, graphql, Kind, parse } from "graphql";
 
 import { type TokenAuthority, readClientCredentials } from "./auth";
 import type { AutomationsApi } from "./automations-api";
@@ -43,6 +43,8 @@ export interface RequestLogEntry {
   auth?: string;
   /** A GraphQL request that reads the schema (`__schema`). */
   introspection?: boolean;
+  /** The root fields a GraphQL request asks for (`["automations"]`), so a test can tell the reads apart. */
+  roots?: string[];
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -97,6 +99,12 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
       deps.onFault("rateLimit", endpoint);
       const retryAfter = String(Math.ceil(deps.faults.retryAfterSeconds));
       return answer(429, { error: "Too many requests" }, { "Retry-After": retryAfter });
+    }
+    if (decision.outcome === "requestTimeout") {
+      entry.fault = "requestTimeout";
+      deps.onFault("requestTimeout", endpoint);
+      res.setHeader("Connection", "close");
+      return answer(408, { error: "Request Timeout" });
     }
     const body = await readBody(req);
     if (body === "too-large") {
@@ -186,6 +194,7 @@ async function graphqlRequest(
   entry.operationName = operationName ?? null;
   entry.variables = variables ?? null;
   entry.introspection = /\b__schema\b/.test(query);
+  entry.roots = rootFields(query, operationName ?? undefined);
 
   if (decision.outcome === "graphqlErrors") {
     entry.fault = "graphqlErrors";
@@ -360,4 +369,15 @@ function sendHtml(res: http.ServerResponse, status: number): void {
     "Content-Length": String(Buffer.byteLength(html)),
   });
   res.end(html);
+}
+
+/** The root fields of the operation a document runs; undefined when it does not parse (GraphQL answers why). */
+function rootFields(query: string, operationName: string | undefined): string[] | undefined {
+  try {
+    const operations = parse(query).definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+    const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+    return operation?.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []));
+  } catch {
+    return undefined;
+  }
 }

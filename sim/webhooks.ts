@@ -24,7 +24,24 @@ export interface WebhookOptions {
   timeoutMs?: number;
   /** Wrap each body as `{"data": {...}}` (clarus.md §2 notes a possible envelope). */
   envelope?: boolean;
+  /**
+   * `full` (the default): every field the simulator knows. `documented`: a stock event carries only the keys
+   * the Clarus docs list for the stock adjustment webhook (no subtype), so only the automation says which
+   * stock event it is.
+   */
+  bodies?: "full" | "documented";
 }
+
+/** The keys of the documented positive stock adjustment webhook (research/clarus.md §2). */
+const DOCUMENTED_STOCK_KEYS = [
+  "id",
+  "created_at",
+  "account",
+  "product",
+  "warehouse",
+  "quantity",
+  "new_quantity",
+];
 
 /** One generated event, as the simulator records it. */
 export interface SimEvent {
@@ -100,6 +117,9 @@ export function validateWebhookOptions(options: WebhookOptions): void {
     }
   }
   validateDelay("webhook.delayMs", options.delayMs);
+  if (options.bodies !== undefined && options.bodies !== "full" && options.bodies !== "documented") {
+    throw new RangeError('webhook.bodies must be "full" or "documented"');
+  }
 }
 
 export class WebhookSender {
@@ -241,8 +261,9 @@ export class WebhookSender {
       return;
     }
     const isPost = job.automation.method === "POST";
+    const body = this.bodyOf(job.event);
     const payload = isPost
-      ? Buffer.from(JSON.stringify(this.options.envelope ? { data: job.event.body } : job.event.body), "utf8")
+      ? Buffer.from(JSON.stringify(this.options.envelope ? { data: body } : body), "utf8")
       : undefined;
     const headers: Record<string, string> = {
       "X-ClarusWMS-Domain": this.identity.domain,
@@ -279,6 +300,13 @@ export class WebhookSender {
     });
     req.on("error", (err: NodeJS.ErrnoException) => settle({ error: err.code ?? err.message }));
     req.end(payload);
+  }
+
+  private bodyOf(event: SimEvent): JsonObject {
+    if (this.options.bodies !== "documented" || !event.event.startsWith("stock.")) return event.body;
+    return Object.fromEntries(
+      DOCUMENTED_STOCK_KEYS.filter((key) => key in event.body).map((key) => [key, event.body[key]]),
+    );
   }
 
   private record(event: SimEvent, automation: WebhookTarget, repeated: boolean): Delivery {

@@ -97,6 +97,44 @@ describe("event classification in clarus-webhook-in", function () {
     });
   }
 
+  /** How many times the API was asked for the automations list. */
+  const automationReads = () => sim.requestLog.filter((r) => r.roots?.includes("automations")).length;
+
+  it("should read the map at most once for a flood of deliveries naming automations it does not know", async function () {
+    this.timeout(10_000);
+    await load({ credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret } });
+    await helper.getNode("conn").services.discovery.refresh();
+    const before = automationReads();
+    // A caller with the token but made-up automation ids, all at once and then one by one.
+    const ids = Array.from({ length: 30 }, (_v, i) => String(700_000 + i));
+    const body = (i) => ({ id: 100 + i, subtype: "HOLD", quantity: 4 });
+    await Promise.all(ids.slice(0, 20).map((id, i) => deliver(body(i), id)));
+    for (const [i, id] of ids.slice(20).entries()) await deliver(body(20 + i), id);
+    assert.equal(automationReads(), before + 1, "one fresh read for all of them");
+    const received = await out.waitFor(ids.length);
+    assert.ok(
+      received.every((msg) => msg.topic === "stock.placed_on_hold"),
+      "classified by the payload",
+    );
+  });
+
+  it("should wait for the map about two seconds at most, then classify by the payload", async function () {
+    this.timeout(15_000);
+    await load({ credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret } });
+    await helper.getNode("conn").services.discovery.refresh();
+    sim.setFaults({ hang: true });
+    try {
+      const started = Date.now();
+      await deliver({ id: 6, goods_out_status_id: 6 }, "800001");
+      const waited = Date.now() - started;
+      assert.ok(waited >= 1_900 && waited < 3_500, `answered after ${waited} ms`);
+      const [msg] = await out.waitFor(1);
+      assert.equal(msg.topic, "goods_out.completed");
+    } finally {
+      sim.clearFaults();
+    }
+  });
+
   it("should say why discovery cannot work on a schema without an automations list", async function () {
     // A tenant whose schema has no automations root.
     const proxy = await startApiProxy(sim, (request, body) => {

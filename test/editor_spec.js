@@ -673,6 +673,20 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json(), { ok: true });
     assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
+
+    // Test connection shows what Clarus sent the webhook node, even before API credentials are entered.
+    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
+    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    await page.click("#node-config-clarus-test");
+    const webhooksLine = '#node-config-clarus-test-result .clarus-test-line[data-step="webhooks"]';
+    await page.waitForSelector(webhooksLine);
+    assert.equal(await page.getAttribute(webhooksLine, "data-ok"), "true");
+    const seen = "Domain https://acme.claruswms.co.uk, API-Domain https://clarus-api.com, Subdomain acme";
+    const text = await page.textContent(webhooksLine);
+    assert.ok(text.startsWith(`Webhooks: accepted what Clarus sent (${seen})`), text);
+    assert.match(text, new RegExp(`: ${seen.replace(/[.]/g, "\\.")} \\(\\d{4}-[^)]*, accepted\\)$`));
+    await page.click("#node-config-dialog-cancel");
+    await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
   });
 
   it("should show the poll's subtype guesses for stock transactions and save an edited map", async function () {

@@ -103,6 +103,32 @@ describe("clarus-poll against tenants' schemas", function () {
     );
   });
 
+  it("should plan goods-out from the tenant's schema after a burst of 429 on the first schema read", async function () {
+    warehouse = await startWarehouse({ webhook: { dropRate: 1 }, schema: "rich" });
+    await warehouse.load();
+    warehouse.sim.setFaults({ rateLimit: 1, retryAfterSeconds: 0 });
+    try {
+      await assert.rejects(warehouse.runOnce("poll0"), /HTTP 429/);
+    } finally {
+      warehouse.sim.clearFaults();
+    }
+    const events = warehouse.sim.generate(2, ["goods_out.completed"]);
+    await warehouse.runOnce("poll0");
+    const poll = helper.getNode("poll0");
+    const warnings = poll.warn.args.map(([w]) => String(w));
+    assert.deepEqual(
+      warnings.filter((w) => /documented fields only/.test(w)),
+      [],
+      "the day-window fallback was pinned",
+    );
+    const plan = poll.debug.args.map(([d]) => String(d)).find((d) => / reads /.test(d));
+    assert.match(plan, /DISP tasks .*\(through goods_out \{ id \}, by id with in\)/);
+    assert.deepEqual(
+      received().map((m) => m.payload.id),
+      events.map((e) => String(e.recordId)),
+    );
+  });
+
   it("should poll with the documented fields when introspection answers garbage", async function () {
     await behindProxy({ schema: "documented" }, (request) =>
       request.query.includes("__schema") ? { data: { __schema: "garbage" } } : undefined,

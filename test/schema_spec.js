@@ -146,6 +146,65 @@ describe("the tenant's schema: introspection, the documented minimum and stream 
       await assert.rejects(unreachable.read(), /cannot be reached \(ECONNREFUSED\)/);
     });
 
+    for (const [name, faults, said] of [
+      ["a burst of 429", { rateLimit: 1, retryAfterSeconds: 0 }, /HTTP 429/],
+      ["408 Request Timeout", { requestTimeout: 1 }, /HTTP 408/],
+    ]) {
+      it(`should not pin the documented fields on ${name} while the schema is first read`, async function () {
+        const sim = sims.rich;
+        const schema = new TenantSchema(clientFor(sim.url, sim));
+        sim.setFaults(faults);
+        try {
+          // A transient answer, as the client's retries left it: the caller's run fails and is made again.
+          await assert.rejects(schema.read(), said);
+        } finally {
+          sim.clearFaults();
+        }
+        const reading = await schema.read();
+        assert.equal(reading.model.source, "introspection");
+        assert.equal(reading.fallbackReason, undefined);
+      });
+    }
+
+    it("should read a fallback schema again after an hour, and keep it while the new read fails", async function () {
+      const sim = sims.rich;
+      let now = Date.parse("2026-12-01T08:00:00Z");
+      const schema = new TenantSchema(clientFor(sim.url, sim), { now: () => now });
+      sim.setFaults({ graphqlErrors: 1 });
+      const refused = await schema.read();
+      sim.clearFaults();
+      assert.equal(refused.model.source, "documented");
+      assert.match(refused.fallbackReason, /introspection refused/);
+      const before = sim.requests.introspection;
+      now += 59 * 60_000;
+      assert.equal(await schema.read(), refused, "within the hour the fallback stands");
+      assert.equal(sim.requests.introspection, before);
+
+      // Due again, but the tenant is busy: the fallback still serves, and is read again on a later call.
+      now += 2 * 60_000;
+      sim.setFaults({ rateLimit: 1, retryAfterSeconds: 0 });
+      try {
+        assert.equal(await schema.read(), refused);
+      } finally {
+        sim.clearFaults();
+      }
+      const reread = await schema.read();
+      assert.equal(reread.model.source, "introspection");
+      assert.equal(reread.fallbackReason, undefined);
+      assert.equal(await schema.read(), reread, "a schema read by introspection is kept");
+    });
+
+    it("should not fall back to the documented fields when Clarus does not know the subdomain", async function () {
+      const sim = sims.rich;
+      const unknown = new ClarusClient({
+        apiUrl: sim.url,
+        subdomain: "nobody",
+        accessToken: "static",
+        retry: { maxAttempts: 1 },
+      });
+      await assert.rejects(new TenantSchema(unknown).read(), /does not know the subdomain/);
+    });
+
     it("should tell a validation error (the schema changed) from other GraphQL errors", async function () {
       const client = clientFor(sims.documented.url, sims.documented);
       const invalid = await client

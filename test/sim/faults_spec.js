@@ -76,6 +76,16 @@ describe("clarus simulator: API fault injection", function () {
     assert.equal(sim.faultCounts.partialData, partial.length);
   });
 
+  it("should answer 408 Request Timeout at the requestTimeout share", async function () {
+    sim.setFaults({ requestTimeout: 0.25 });
+    const answers = await burst(200);
+    const timedOut = answers.filter((a) => a.status === 408);
+    near(timedOut.length, 50, 20, "408 answers");
+    assert.ok(answers.every((a) => a.status === 408 || a.status === 200));
+    assert.equal(sim.faultCounts.requestTimeout, timedOut.length);
+    assert.throws(() => sim.setFaults({ requestTimeout: 0.6, rateLimit: 0.6 }), RangeError);
+  });
+
   it("should keep exclusive faults at their own shares when combined", async function () {
     sim.setFaults({ error5xx: 0.2, rateLimit: 0.2, graphqlErrors: 0.1 });
     const answers = await burst(400);

@@ -14,6 +14,17 @@ describe("clarus simulator: GraphQL paging and filters", function () {
 
   after(() => sim.stop());
 
+  it("should name the root fields each request asked for in requestLog", async function () {
+    await gql(
+      sim,
+      token,
+      "{ automations { all(first: 1) { edges { cursor } } } stocks { all(first: 1) { edges { cursor } } } }",
+    );
+    assert.deepEqual(sim.requestLog.at(-1).roots, ["automations", "stocks"]);
+    await gql(sim, token, "{ not closed");
+    assert.equal(sim.requestLog.at(-1).roots, undefined);
+  });
+
   context("when a client pages with first/after", function () {
     for (const first of [1, 7, 50, 499]) {
       it(`should return every transaction exactly once in id order at page size ${first}`, async function () {

@@ -123,6 +123,29 @@ describe("clarus simulator: webhook sender", function () {
       assert.deepEqual(JSON.parse(receiver.requests[0].body), { data: event.body });
     });
 
+    it("should send stock events with only the documented keys when bodies is documented", async function () {
+      sim = await SIM.startSimulator({ seed: 3, webhook: { bodies: "documented" } });
+      sim.addAutomation({ event: "stock.placed_on_hold", url: receiver.url });
+      sim.addAutomation({ event: "goods_in.completed", url: receiver.url });
+      const [hold] = sim.generate(1, ["stock.placed_on_hold"]);
+      const [receipt] = sim.generate(1, ["goods_in.completed"]);
+      await sim.flush();
+      const bodies = receiver.requests.map((r) => JSON.parse(r.body));
+      assert.deepEqual(Object.keys(bodies[0]), [
+        "id",
+        "created_at",
+        "account",
+        "product",
+        "warehouse",
+        "quantity",
+        "new_quantity",
+      ]);
+      assert.equal(bodies[0].id, hold.recordId);
+      assert.equal(hold.body.subtype, "HOLD", "the record itself keeps its subtype");
+      assert.deepEqual(bodies[1], receipt.body, "other events are sent whole");
+      assert.throws(() => sim.setWebhookOptions({ bodies: "some" }), RangeError);
+    });
+
     it("should send GET without a body when the automation's method is GET", async function () {
       sim = await SIM.startSimulator({ seed: 3 });
       sim.addAutomation({ event: "goods_in.completed", url: receiver.url, method: "GET" });

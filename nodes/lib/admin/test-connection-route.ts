@@ -4,7 +4,8 @@ import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
 import type { ConnectionCredentials } from "../connection/types";
 import type { ClarusTuning } from "../connection/services";
-import { testConnection, type ConnectionUnderTest } from "./test-connection";
+import type { ObservedWebhook } from "../connection/observed-identity";
+import { testConnection, webhookStep, type ConnectionUnderTest, type TestReport } from "./test-connection";
 
 /** What the editor shows in a password field whose secret is stored and was not typed again. */
 const STORED_SECRET = "__PWRD__";
@@ -17,11 +18,13 @@ export interface DeployedConnection {
 /**
  * `POST /clarus-wms/test-connection` with the connection dialog's values, before or after deploy. A secret
  * the user did not type again arrives as a placeholder and is taken from the deployed connection of the same
- * id, but only for the API URL it was deployed with: a stored secret is never sent anywhere else.
+ * id, but only for the API URL it was deployed with: a stored secret is never sent anywhere else. What the
+ * deployed connection's webhook-in nodes last saw Clarus send is added (`webhooks`).
  */
 export function testConnectionHandler(
   deployed: (id: string) => DeployedConnection | undefined,
   tuning: () => ClarusTuning | undefined,
+  observedWebhooks: (id: string) => readonly ObservedWebhook[] = () => [],
 ) {
   return async (req: Request, res: Response): Promise<void> => {
     const body: unknown = req.body;
@@ -51,7 +54,13 @@ export function testConnectionHandler(
       for (const key of secrets) if (input[key] === STORED_SECRET) input[key] = stored.credentials[key] ?? "";
     }
     try {
-      res.json(await testConnection(input, tuning()));
+      const report: TestReport = await testConnection(input, tuning());
+      const webhooks = webhookStep(observedWebhooks(text("id")));
+      if (webhooks) {
+        report.webhooks = webhooks;
+        report.ok = report.ok && webhooks.ok;
+      }
+      res.json(report);
     } catch (error) {
       // A bug, not a failed connection: still an answer, never an unhandled rejection.
       res.status(500).json(refused(`the test itself failed: ${errorMessage(error)}`));

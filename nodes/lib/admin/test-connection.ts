@@ -6,6 +6,7 @@ import { planStream } from "../poll/stream-plans";
 import { BUILT_IN_STREAMS } from "../poll/streams";
 import { TRANSACTION_SUBTYPE_EVENTS } from "../events/classify";
 import type { ClarusTuning } from "../connection/services";
+import type { ObservedWebhook } from "../connection/observed-identity";
 
 /** What the connection dialog holds, typed or deployed: never logged, never echoed. */
 export interface ConnectionUnderTest {
@@ -29,6 +30,8 @@ export interface TestReport {
   schema?: TestStep;
   streams?: Array<TestStep & { stream: string }>;
   automations?: TestStep & { found: Array<{ id: string; event: string }> };
+  /** What the deployed connection's webhook-in nodes last saw Clarus send; absent without such nodes. */
+  webhooks?: TestStep & { seen: ObservedWebhook[] };
 }
 
 const TEST_TIMEOUT_MS = 15_000;
@@ -111,6 +114,29 @@ export async function testConnection(
   }
   report.ok = [report.schema, ...report.streams, report.automations].every((step) => step.ok);
   return report;
+}
+
+/**
+ * The identity headers Clarus last sent to each webhook-in node of the connection, and whether they were
+ * accepted: a refused Domain or API-Domain is otherwise only a 403 that Clarus sees.
+ */
+export function webhookStep(observed: readonly ObservedWebhook[]): TestReport["webhooks"] {
+  if (observed.length === 0) return undefined;
+  const seen = observed.map((webhook) => ({ ...webhook }));
+  const refused = seen.filter((webhook) => webhook.last && !webhook.last.accepted);
+  const first = refused[0];
+  if (first?.last) {
+    const which = refused.length === 1 ? nodeName(first) : `${refused.length} webhook-in nodes`;
+    return { ok: false, text: `${which} refused what Clarus sent: ${first.last.problem ?? ""}`, seen };
+  }
+  const heard = seen.find((webhook) => webhook.last)?.last;
+  if (!heard) return { ok: true, text: "no delivery received since the last deploy", seen };
+  const values = `Domain ${heard.domain ?? "-"}, API-Domain ${heard.apiDomain ?? "-"}, Subdomain ${heard.subdomain ?? "-"}`;
+  return { ok: true, text: `accepted what Clarus sent (${values})`, seen };
+}
+
+function nodeName(webhook: ObservedWebhook): string {
+  return webhook.name ? `webhook-in "${webhook.name}"` : `webhook-in ${webhook.node}`;
 }
 
 function failed(token: TestStep): TestReport {

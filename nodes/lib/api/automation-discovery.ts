@@ -12,7 +12,22 @@ import type { ConnectionStore } from "../store/connection-store";
 import { isPlainObject } from "../json";
 
 export const DISCOVERY_INTERVAL_MS = 5 * 60_000;
+/**
+ * At most one fresh read in this interval for deliveries of ids the map does not know: a new automation is
+ * found within seconds, while deliveries naming random ids cannot make one API read each.
+ */
+export const UNKNOWN_ID_READ_INTERVAL_MS = 30_000;
+/** How long a delivery of an unknown automation waits for the map before the payload decides. */
+export const LOOKUP_WAIT_MS = 2_000;
 const MAX_PAGES = 20;
+
+export interface DiscoveryOptions {
+  /** Least time between reads that a sync `eventOf` of an unknown id starts in the background. */
+  intervalMs?: number;
+  /** Least time between fresh reads that `lookup` of an unknown id starts. */
+  unknownIdReadIntervalMs?: number;
+  now?: () => number;
+}
 
 export interface DiscoveryState {
   ok: boolean;
@@ -30,7 +45,9 @@ export interface SharedAutomationMap {
 /**
  * The automation id -> event map read from the Clarus API's `automations` query, for deliveries the
  * manual map does not cover. Read at deploy, then again at most every few minutes when a delivery names
- * an automation it does not know. Emits "state" after each attempt, so nodes can show a failure.
+ * an automation it does not know: `lookup` waits (bounded) for the read running, or a fresh one, so the
+ * first deliveries of an automation are classified by it rather than by their payload. Emits "state" after
+ * each attempt, so nodes can show a failure.
  *
  * With `shared`, what was read is written to the connection's store and read from it first: an instance (or
  * a restart) classifies with the map another read before its own read answers, or when its own read fails;
@@ -41,18 +58,25 @@ export class AutomationDiscovery extends EventEmitter {
   /** When the map held was read from the API (here or by another instance); 0: never. */
   private readAt = 0;
   private lastAttempt = 0;
+  /** When `lookup` last started a fresh read; -Infinity: never, so the first unknown id gets one. */
+  private lastUnknownIdRead = Number.NEGATIVE_INFINITY;
   private running?: Promise<void>;
   private readonly abort = new AbortController();
+  private readonly intervalMs: number;
+  private readonly unknownIdReadIntervalMs: number;
+  private readonly now: () => number;
   state?: DiscoveryState;
 
   constructor(
     private readonly client: ClarusClient,
     private readonly schema: TenantSchema,
     private readonly shared?: SharedAutomationMap,
-    private readonly intervalMs = DISCOVERY_INTERVAL_MS,
-    private readonly now: () => number = Date.now,
+    options: DiscoveryOptions = {},
   ) {
     super();
+    this.intervalMs = options.intervalMs ?? DISCOVERY_INTERVAL_MS;
+    this.unknownIdReadIntervalMs = options.unknownIdReadIntervalMs ?? UNKNOWN_ID_READ_INTERVAL_MS;
+    this.now = options.now ?? Date.now;
   }
 
   /** The discovered event of an automation; an unknown id may start a refresh for later deliveries. */
@@ -65,11 +89,53 @@ export class AutomationDiscovery extends EventEmitter {
   }
 
   /**
-   * Reads the map from the API, after taking up a newer shared one; `unlessSharedWithin`: not when the shared
-   * map was read that recently (by any instance).
+   * The event of an automation, waiting at most `waitMs` for the map to learn it: first for the read running
+   * now, then, when the id is still unknown, for a fresh read, unless one was started for an unknown id
+   * within the interval. Undefined when the map does not know it by then (the payload decides).
    */
-  refresh(options: { unlessSharedWithin?: number } = {}): Promise<void> {
-    this.running ??= this.read(options.unlessSharedWithin).finally(() => (this.running = undefined));
+  async lookup(
+    automationId: string,
+    options: { waitMs?: number; signal?: AbortSignal } = {},
+  ): Promise<string | undefined> {
+    const deadline = this.now() + (options.waitMs ?? LOOKUP_WAIT_MS);
+    const known = () => this.events.get(automationId);
+    if (known() !== undefined) return known();
+    if (this.running) await this.waitFor(this.running, deadline, options.signal);
+    if (known() !== undefined || this.now() >= deadline || options.signal?.aborted) return known();
+    if (this.now() - this.lastUnknownIdRead < this.unknownIdReadIntervalMs) return undefined;
+    this.lastUnknownIdRead = this.now();
+    await this.waitFor(this.refresh({ unlessKnown: automationId }), deadline, options.signal);
+    return known();
+  }
+
+  /** Waits for `read` until `deadline` or an abort, whichever is first; the read itself goes on. */
+  private async waitFor(
+    read: Promise<void>,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (signal?.aborted) return;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - this.now()));
+      onAbort = resolve;
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([read, bound]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Reads the map from the API, after taking up a newer shared one; `unlessSharedWithin`: not when the shared
+   * map was read that recently (by any instance); `unlessKnown`: not when the shared map knows that id.
+   */
+  refresh(options: { unlessSharedWithin?: number; unlessKnown?: string } = {}): Promise<void> {
+    this.running ??= this.read(options).finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -77,10 +143,12 @@ export class AutomationDiscovery extends EventEmitter {
     this.abort.abort(new Error("the connection is closing"));
   }
 
-  private async read(unlessSharedWithin: number | undefined): Promise<void> {
+  private async read(options: { unlessSharedWithin?: number; unlessKnown?: string }): Promise<void> {
+    const { unlessSharedWithin, unlessKnown } = options;
     this.lastAttempt = this.now();
     await this.takeUpShared();
-    if (unlessSharedWithin !== undefined && this.now() - this.readAt < unlessSharedWithin) {
+    const recent = unlessSharedWithin !== undefined && this.now() - this.readAt < unlessSharedWithin;
+    if (recent || (unlessKnown !== undefined && this.events.has(unlessKnown))) {
       this.publish({ ok: true, automations: this.events.size });
       return;
     }

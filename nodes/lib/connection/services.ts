@@ -16,6 +16,7 @@ import { NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
 import { isKnownEvent } from "../events/vocabulary";
 import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
+import { ObservedIdentities } from "./observed-identity";
 import { SecretMatcher } from "./secret";
 import { leaseMsOf, type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
@@ -61,6 +62,10 @@ export class ConnectionServices {
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
+  /** The one `X-ClarusWMS-API-Domain` host accepted; empty: the documented Clarus API hosts and the API URL's. */
+  readonly apiDomain: string;
+  /** What its webhook-in nodes last saw Clarus send, for Test connection. */
+  readonly webhookIdentities = new ObservedIdentities();
   /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
   readonly publicUrl: string;
   /**
@@ -95,6 +100,7 @@ export class ConnectionServices {
     this.subdomain = (def.subdomain ?? "").trim();
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
+    this.apiDomain = (def.apiDomain ?? "").trim();
     this.publicUrl = (def.publicUrl ?? "").trim();
     const token = credentials.webhookToken?.trim();
     if (token) this.webhookToken = new SecretMatcher(token);
@@ -214,8 +220,18 @@ export class ConnectionServices {
     );
   }
 
+  /**
+   * Like `automationEvent`, but an id no map knows waits (about two seconds at most) for the automation map
+   * read from the API: a delivery of a new automation is classified by it, as the poll is, not by its payload.
+   */
+  async automationEventAwaited(automationId: string, signal?: AbortSignal): Promise<string | undefined> {
+    const exact = this.automationEvents.get(automationId) ?? this.registeredEvents.get(automationId);
+    if (exact !== undefined) return exact;
+    return this.discovery?.lookup(automationId, { signal });
+  }
+
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
-    return expectedIdentity(this.subdomain, this.domain, this.apiUrl, automationIds);
+    return expectedIdentity(this.subdomain, this.domain, this.apiUrl, automationIds, this.apiDomain);
   }
 
   /** Closes; the store's data is dropped only with a connection deleted from the flows (not a disabled one). */

@@ -18,6 +18,11 @@ export interface ConnectionDef extends NodeDef {
   subdomain: string;
   domain: string;
   apiUrl: string;
+  /**
+   * The one host `X-ClarusWMS-API-Domain` must name; empty (the default, and a flow without the property):
+   * any documented Clarus API host or the API URL's.
+   */
+  apiDomain?: string;
   /** Where Clarus reaches this Node-RED, for webhook registration; empty: no registration (0.1). */
   publicUrl?: string;
   automations?: AutomationMapping[];

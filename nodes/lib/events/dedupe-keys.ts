@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 
 import { occursOncePerRecord, UNKNOWN_EVENT } from "./vocabulary";
+import { canonicalIsoInstant } from "../instant";
 import { idOf, recordId } from "./records";
 import type { JsonObject } from "../json";
 
@@ -13,8 +14,10 @@ export function businessKey(event: string, record: JsonObject): string | undefin
   const id = recordId(record);
   if (id === undefined) return undefined;
   if (occursOncePerRecord(event)) return `${event}:${id}`;
-  // Events that can fire again for the same record need a version to tell the occurrences apart.
-  const version = idOf(record.updated_at) ?? idOf(record.transaction_id);
+  // Events that can fire again for the same record need a version to tell the occurrences apart. A
+  // timestamp version is keyed by its instant: webhook and poll may spell it with different offsets.
+  const version =
+    canonicalIsoInstant(record.updated_at) ?? idOf(record.updated_at) ?? idOf(record.transaction_id);
   return version === undefined ? undefined : `${event}:${id}@${version}`;
 }
 

@@ -1,3 +1,5 @@
+import { instantMs } from "../instant";
+
 /**
  * Records a poll stream has seen but that were not yet in the state its event needs (a dispatch task
  * completed before its order; an overdue open order): kept in the poll state and read again on each
@@ -41,7 +43,8 @@ export class PendingRecords {
     this.entries.delete(entry);
     this.entries.set(entry, seenAt);
     if (this.entries.size > this.limit) {
-      const oldest = [...this.entries].sort((a, b) => a[1].localeCompare(b[1]))[0];
+      // By instant: the times may be spelt with different offsets, which sort wrongly as text.
+      const oldest = [...this.entries].sort((a, b) => seenMs(a[1]) - seenMs(b[1]))[0];
       if (oldest) this.entries.delete(oldest[0]);
       this.dropped++;
     }
@@ -59,9 +62,10 @@ export class PendingRecords {
     let dropped = this.dropped;
     this.dropped = 0;
     for (const [entry, seen] of this.entries) {
-      const stale = now - Date.parse(seen) > this.maxAgeMs;
+      const seenAt = instantMs(seen);
+      const stale = seenAt === undefined || now - seenAt > this.maxAgeMs;
       const otherKey = key !== undefined && !entry.startsWith(`${key}:`);
-      if (stale || otherKey || Number.isNaN(Date.parse(seen))) {
+      if (stale || otherKey) {
         this.entries.delete(entry);
         dropped++;
       }
@@ -72,4 +76,9 @@ export class PendingRecords {
   toJSON(): Record<string, string> {
     return Object.fromEntries(this.entries);
   }
+}
+
+/** An entry's time seen as epoch ms; one that is no time sorts first, so it goes first. */
+function seenMs(seen: string): number {
+  return instantMs(seen) ?? Number.MIN_SAFE_INTEGER;
 }

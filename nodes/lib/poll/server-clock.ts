@@ -1,3 +1,4 @@
+import { instantMs } from "../instant";
 import { isPlainObject, type JsonObject } from "../json";
 
 /**
@@ -18,9 +19,9 @@ export class ServerClock {
     if (!field || this.sentAt !== undefined) return;
     for (const node of nodes) {
       const value = isPlainObject(node) ? node[field] : undefined;
-      const ms = typeof value === "string" ? Date.parse(value) : NaN;
-      if (Number.isFinite(ms) && (this.latestRead === undefined || ms > this.latestRead))
-        this.latestRead = ms;
+      // As an instant: records may spell their times with an offset, and one without is UTC, not local.
+      const ms = instantMs(value);
+      if (ms !== undefined && (this.latestRead === undefined || ms > this.latestRead)) this.latestRead = ms;
     }
   }
 

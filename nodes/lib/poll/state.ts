@@ -1,4 +1,5 @@
 import { errorMessage } from "../node-red/errors";
+import { canonicalInstant } from "../instant";
 import { type ConnectionStore, StoreUnavailableError } from "../store/connection-store";
 import { safeFileName } from "../store/file-store";
 import { isPlainObject, type JsonObject } from "../json";
@@ -68,32 +69,42 @@ export class PollStateDocument {
   }
 }
 
-/** The parts of a state file that are what they claim; a part that is not is dropped, with a warning. */
+/**
+ * The parts of a state file that are what they claim; a part that is not is dropped, with a warning. Times
+ * are kept in one spelling (UTC, milliseconds), however they were written: a file edited by hand or written
+ * by another version may spell an instant with an offset.
+ */
 function validState(parsed: JsonObject, warn: (message: string) => void): PollState {
   const state: PollState = {};
-  const isDate = (value: unknown): value is string =>
-    typeof value === "string" && !Number.isNaN(Date.parse(value));
-  if (isDate(parsed.watermark)) state.watermark = parsed.watermark;
+  const watermark = canonicalInstant(parsed.watermark);
+  if (watermark !== undefined) state.watermark = watermark;
   else if (parsed.watermark !== undefined)
     warn("poll state watermark is not a date; starting from the lookback window");
   const resume = parsed.resume;
+  const since = isPlainObject(resume) ? canonicalInstant(resume.since) : undefined;
+  const startedAt = isPlainObject(resume) ? canonicalInstant(resume.startedAt) : undefined;
   if (
     isPlainObject(resume) &&
-    isDate(resume.since) &&
-    isDate(resume.startedAt) &&
+    since !== undefined &&
+    startedAt !== undefined &&
     typeof resume.after === "string" &&
     (resume.plan === undefined || typeof resume.plan === "string")
   ) {
-    state.resume = {
-      since: resume.since,
-      after: resume.after,
-      startedAt: resume.startedAt,
-      plan: resume.plan,
-    };
+    state.resume = { since, after: resume.after, startedAt, plan: resume.plan };
   } else if (resume !== undefined) {
     warn("poll state had an unreadable place to resume from; the next run reads its whole window");
   }
-  if (isPlainObject(parsed.pending)) state.pending = parsed.pending as Record<string, string>;
-  if (isDate(parsed.ranAt)) state.ranAt = parsed.ranAt;
+  if (isPlainObject(parsed.pending)) state.pending = pendingTimes(parsed.pending);
+  const ranAt = canonicalInstant(parsed.ranAt);
+  if (ranAt !== undefined) state.ranAt = ranAt;
   return state;
+}
+
+/** Pending entries with their times in one spelling; an entry whose time is none stays, for prune to drop. */
+function pendingTimes(pending: JsonObject): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [entry, seen] of Object.entries(pending)) {
+    if (typeof seen === "string") kept[entry] = canonicalInstant(seen) ?? seen;
+  }
+  return kept;
 }

@@ -10,7 +10,7 @@ import type { ConnectionServices } from "../connection/services";
 import { dedupeKeyFor } from "../events/dedupe-keys";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import { isKnownEvent } from "../events/vocabulary";
-import { eventMessage, type ClarusMessage } from "../events/message";
+import { eventMessage, type ClarusIdentity, type ClarusMessage } from "../events/message";
 import { AcceptCancelledError, type Delivery } from "../delivery/delivery";
 import { nodeSender } from "../delivery/sender";
 import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
@@ -129,6 +129,8 @@ export class WebhookReceiver {
   private readonly discovery?: AutomationDiscovery;
   private readonly delivery: Delivery;
   private discoveryFailure?: string;
+  /** The identity header value Clarus last sent that the connection refused, until one is accepted. */
+  private identityProblem?: string;
   /** Why the store cannot take events (its health summary, e.g. "Redis: wrong password"), while it cannot. */
   private storeFailure?: string;
   private readonly unwatchStore: () => void;
@@ -146,6 +148,7 @@ export class WebhookReceiver {
     this.delivery = connection.delivery;
     this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
+    connection.webhookIdentities.register(node.id, node.name);
     this.release = routes.claim(node.id, settings.method, settings.path, this.isToken);
     const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
     this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
@@ -197,6 +200,7 @@ export class WebhookReceiver {
     this.unwatchStore();
     this.registration.remove();
     this.release();
+    this.connection.webhookIdentities.forget(this.node.id);
     for (const stop of this.inFlight.values())
       stop.abort(new Error("the node is being redeployed or stopped"));
     await Promise.allSettled([...this.inFlight.keys()]);
@@ -247,8 +251,7 @@ export class WebhookReceiver {
     try {
       this.checkSource(req);
       this.checkToken(req, segment);
-      const mismatch = identityMismatch(readIdentity(req.headers), this.expected);
-      if (mismatch) throw new Rejection(403, mismatch);
+      this.checkIdentity(readIdentity(req.headers));
       ({ payload, bytes } =
         this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req, signal));
       if (!this.active) throw retryLater("the node closed while the body was read");
@@ -257,7 +260,7 @@ export class WebhookReceiver {
       if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
       return;
     }
-    await this.accept(req, res, payload, bytes);
+    await this.accept(req, res, payload, bytes, signal);
   }
 
   private checkSource(req: Request): void {
@@ -277,6 +280,28 @@ export class WebhookReceiver {
     if (!this.connection.webhookToken?.matches(candidate)) {
       throw new Rejection(401, candidate === undefined ? "token missing" : "token wrong");
     }
+  }
+
+  /**
+   * The identity headers. What Clarus sent is kept for Test connection, and a value the connection refuses
+   * is shown in the status and warned about with what was expected: a Clarus that names another host than
+   * the one configured must not look like silence.
+   */
+  private checkIdentity(identity: ClarusIdentity): void {
+    const mismatch = identityMismatch(identity, this.expected);
+    const problem =
+      mismatch && (mismatch.detail ? `${mismatch.message}; ${mismatch.detail}` : mismatch.message);
+    this.connection.webhookIdentities.record(this.node.id, identity, problem);
+    if (!mismatch) {
+      this.identityProblem = undefined;
+      return;
+    }
+    if (mismatch.header) {
+      this.identityProblem = `${mismatch.header} ${mismatch.shown ?? ""} refused`;
+      // One warning a minute per header, whatever values a flood carries.
+      this.warnings.warn(`X-ClarusWMS-${mismatch.header} refused`, problem);
+    }
+    throw new Rejection(403, mismatch.message);
   }
 
   private async readJson(req: Request, signal: AbortSignal): Promise<{ payload: JsonObject; bytes: Buffer }> {
@@ -311,13 +336,21 @@ export class WebhookReceiver {
     res: Response,
     payload: JsonObject,
     bytes: Buffer | string,
+    signal: AbortSignal,
   ): Promise<void> {
     const identity = readIdentity(req.headers);
     const record = unwrapRecord(payload);
+    // An automation the map does not know yet waits (bounded) for the map: classified by the payload, its
+    // dedupe key would follow another event than the poll's for the same record.
+    const { fixedEvent } = this.settings;
+    const mapped =
+      fixedEvent || !identity.automationId
+        ? undefined
+        : await this.connection.automationEventAwaited(identity.automationId, signal);
     const { event } = classifyEvent({
-      fixedEvent: this.settings.fixedEvent,
+      fixedEvent,
       automationId: identity.automationId,
-      automationEvents: (id) => this.connection.automationEvent(id),
+      automationEvents: () => mapped,
       record,
     });
     const msgid = this.RED.util.generateId();
@@ -406,6 +439,8 @@ export class WebhookReceiver {
     if (dead > 0) parts.push(`${dead} dead`);
     const text = parts.join(", ");
     if (this.storeFailure !== undefined) this.status.set(STATUS.failed(`${text}, ${this.storeFailure}`));
+    else if (this.identityProblem !== undefined)
+      this.status.set(STATUS.warning(`${text}, ${this.identityProblem}`));
     else if (this.discoveryFailure !== undefined)
       this.status.set(STATUS.degraded(`${text}, no automation map`));
     else this.status.set(rejected > 0 || dead > 0 ? STATUS.warning(text) : STATUS.ok(text));

@@ -1,0 +1,61 @@
+import type { ClarusIdentity } from "../events/message";
+import { printable } from "./identity-headers";
+
+/** What one webhook-in node last saw Clarus send, for the connection's Test connection report. */
+export interface ObservedWebhook {
+  /** The webhook-in node's id and name. */
+  node: string;
+  name?: string;
+  /** The identity headers of the last delivery that passed the token check, accepted or not. */
+  last?: ObservedIdentity;
+}
+
+export interface ObservedIdentity {
+  at: string;
+  domain?: string;
+  apiDomain?: string;
+  subdomain?: string;
+  automationId?: string;
+  accepted: boolean;
+  /** Why it was refused, with what the connection expected. */
+  problem?: string;
+}
+
+/**
+ * The identity headers each webhook-in node of a connection last saw, after its token check (so a caller
+ * without the token cannot put values here). One entry per node: bounded by the flows, not by traffic.
+ */
+export class ObservedIdentities {
+  private readonly nodes = new Map<string, ObservedWebhook>();
+
+  register(node: string, name?: string): void {
+    this.nodes.set(node, { node, name: name || undefined });
+  }
+
+  forget(node: string): void {
+    this.nodes.delete(node);
+  }
+
+  record(node: string, identity: ClarusIdentity, problem?: string): void {
+    const entry = this.nodes.get(node);
+    if (!entry) return;
+    entry.last = {
+      at: new Date().toISOString(),
+      domain: shown(identity.domain),
+      apiDomain: shown(identity.apiDomain),
+      subdomain: shown(identity.subdomain),
+      automationId: shown(identity.automationId),
+      accepted: problem === undefined,
+      problem,
+    };
+  }
+
+  list(): ObservedWebhook[] {
+    return [...this.nodes.values()].map((entry) => ({ ...entry }));
+  }
+}
+
+/** Header values as the user may see them: printable and short. */
+function shown(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : printable(value);
+}
