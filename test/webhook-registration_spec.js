@@ -14,6 +14,7 @@ const {
 } = require("./helpers/node-red");
 const { startSimulator, TEST_TUNING, listen, connectionFor, simHeaders } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
+const { startApiProxy } = require("./helpers/api-proxy");
 
 const EVENTS = ["goods_out.completed", "goods_in.completed", "stock.placed_on_hold"];
 const NO_REGISTRATION_CALLS = { list: 0, read: 0, create: 0, update: 0, delete: 0, lookups: 0 };
@@ -285,6 +286,37 @@ describe("clarus-webhook-in: webhook registration", function () {
       assert.equal(sim.automationsApi.counts.delete, 0);
     });
   });
+
+  for (const [what, answer] of [
+    ["refuses", () => ({ errors: [{ message: 'Unsupported operator "name.like"' }] })],
+    // As if it escaped the pattern's wildcards: a lookup that finds nothing.
+    [
+      "finds nothing by",
+      (body) => ({ data: { automations: { all: { ...body.data.automations.all, edges: [] } } } }),
+    ],
+  ]) {
+    it(`should find its own by exact name where the tenant ${what} a LIKE pattern, and create none twice`, async function () {
+      const proxy = await startApiProxy(sim, (request, body) =>
+        request.variables?.filter?.name?.like === undefined ? undefined : answer(body),
+      );
+      try {
+        const viaProxy = { connectionOverrides: { apiUrl: proxy.url } };
+        await load([hook("hook")], viaProxy);
+        await registrationStatus(helper.getNode("hook"));
+        const ids = registered().map((a) => a.id);
+        await helper.unload();
+        await load([hook("hook")], viaProxy);
+        assert.equal((await registrationStatus(helper.getNode("hook"))).text, "registered 3 event(s)");
+        assert.deepEqual(
+          registered().map((a) => a.id),
+          ids,
+        );
+        assert.equal(sim.automationsApi.counts.create, 3);
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
 
   it("should report an API failure mid-way and complete the registration on the next deploy", async function () {
     sim.automationsApi.setFaults([{ operation: "create", nth: 2, status: 503 }]);
