@@ -287,6 +287,26 @@ describe("clarus-webhook-in: webhook registration", function () {
     });
   });
 
+  it("should leave the automations of its earlier public URL alone, and say that it registered them", async function () {
+    await load([hook("hook")]);
+    await registrationStatus(helper.getNode("hook"));
+    const before = registered();
+    await helper.unload();
+    await load([hook("hook")], { connectionOverrides: { publicUrl: `${publicUrl}/moved` } });
+    const node = helper.getNode("hook");
+    assert.equal((await registrationStatus(node)).text, "registered 3 event(s)");
+    const after = registered();
+    assert.deepEqual(
+      after.filter((a) => before.some((b) => b.id === a.id)),
+      before,
+      "the earlier automations were changed",
+    );
+    assert.equal(after.length, 6);
+    const [warning, ...more] = warned(node, /though this installation registered them/);
+    assert.deepEqual(more, []);
+    for (const { id } of before) assert.ok(warning.includes(String(id)), warning);
+  });
+
   for (const [what, answer] of [
     ["refuses", () => ({ errors: [{ message: 'Unsupported operator "name.like"' }] })],
     // As if it escaped the pattern's wildcards: a lookup that finds nothing.
