@@ -28,6 +28,7 @@ const {
 
 const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
+const { installationOf } = require("../build/nodes/lib/api/automation-names");
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
 
@@ -941,9 +942,17 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       assert.ok(!shown.includes(token), "the dialog showed the token");
       assert.deepEqual(await layoutProblems("Register now"), [], "cut-off text with the result shown");
       const automations = sim.store.automations.all().map((a) => [a.name, sim.webhookTargets(a.id)[0].url]);
+      // Named for the node, its event and this installation's mark (of its public URL and httpNodeRoot).
+      const mark = installationOf(red.baseUrl).mark;
       assert.deepEqual(automations, [
-        ["node-red-clarus reg-hook goods_out.completed", `${red.baseUrl}/clarus/registered/${token}`],
-        ["node-red-clarus reg-hook stock.placed_on_hold", `${red.baseUrl}/clarus/registered/${token}`],
+        [
+          `node-red-clarus reg-hook goods_out.completed @${mark}`,
+          `${red.baseUrl}/clarus/registered/${token}`,
+        ],
+        [
+          `node-red-clarus reg-hook stock.placed_on_hold @${mark}`,
+          `${red.baseUrl}/clarus/registered/${token}`,
+        ],
       ]);
 
       await page.click("#node-input-clarus-register-now");

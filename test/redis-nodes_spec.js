@@ -16,6 +16,7 @@ const { waitForStatus, waitForCall } = require("./helpers/status");
 
 const build = path.join(__dirname, "..", "build", "nodes", "lib");
 const { connectionRegistrar } = require(path.join(build, "api", "automation-registration.js"));
+const { installationOf } = require(path.join(build, "api", "automation-names.js"));
 const { ClarusClient } = require(path.join(build, "api", "client.js"));
 const { createRedisStore } = require(path.join(build, "store", "redis-store.js"));
 
@@ -317,7 +318,14 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
       );
       try {
         const events = ["goods_out.completed", "goods_in.completed"];
-        const request = { nodeId: "hook", events, url: "http://127.0.0.1:9/clarus/events", method: "POST" };
+        const installation = installationOf("http://127.0.0.1:9");
+        const request = {
+          nodeId: "hook",
+          installation,
+          events,
+          url: "http://127.0.0.1:9/clarus/events",
+          method: "POST",
+        };
         // Each Node-RED process queues its own registrations per connection; two processes are two queues,
         // as the two connection ids here are in this one.
         const reports = await Promise.all(
@@ -344,7 +352,10 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
             .all()
             .map((a) => a.name)
             .sort(),
-          ["node-red-clarus hook goods_in.completed", "node-red-clarus hook goods_out.completed"],
+          [
+            `node-red-clarus hook goods_in.completed @${installation.mark}`,
+            `node-red-clarus hook goods_out.completed @${installation.mark}`,
+          ],
         );
         assert.equal(await raw.exists(`${PREFIX}lease:registration`), 0, "released");
       } finally {

@@ -1,6 +1,7 @@
 // Webhook self-registration in the real Node-RED (red.js as a child process, the package linked into its user
 // directory, flows deployed through the admin API): redeploys and restarts never create or delete an automation,
-// a rotated token is updated in place, and deleting the node deletes its automations.
+// a rotated token is updated in place, disabling the node or its tab disables its automations and enabling it
+// enables the same ones again, emptying `register` disables them, and deleting the node deletes them.
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
@@ -15,6 +16,7 @@ const {
   writeSettings,
 } = require("./helpers/red-process");
 const { TOKEN, connectionConfig, webhookConfig } = require("./helpers/fixtures");
+const { eventually } = require("./helpers/eventually");
 const EVENTS = ["goods_out.completed", "goods_in.completed", "stock.placed_on_hold"];
 const ROTATED = "rotated-token-9876543210fedcba";
 const REDEPLOYS = 20;
@@ -32,7 +34,13 @@ describe("webhook registration in the real Node-RED", function () {
   let red;
   let sim;
 
-  function flow({ token = TOKEN, withHook = true } = {}) {
+  function flow({
+    token = TOKEN,
+    withHook = true,
+    register = EVENTS,
+    hookDisabled = false,
+    tabDisabled = false,
+  } = {}) {
     const connection = connectionConfig({
       name: "sim",
       subdomain: sim.subdomain,
@@ -45,12 +53,14 @@ describe("webhook registration in the real Node-RED", function () {
     const hook = webhookConfig({
       z: "tab",
       name: "registering",
-      register: EVENTS,
+      register,
+      ...(hookDisabled ? { d: true } : {}),
       x: 150,
       y: 80,
       wires: [[]],
     });
-    return [{ id: "tab", type: "tab", label: "registration" }, connection, ...(withHook ? [hook] : [])];
+    const tab = { id: "tab", type: "tab", label: "registration", disabled: tabDisabled };
+    return [tab, connection, ...(withHook ? [hook] : [])];
   }
 
   /** Deploys and resolves with the finished registration's log line. */
@@ -65,6 +75,24 @@ describe("webhook registration in the real Node-RED", function () {
       .all()
       .filter((a) => a.name.startsWith("node-red-clarus hook "))
       .map((a) => ({ id: a.id, name: a.name, urls: sim.webhookTargets(a.id).map((t) => t.url) }));
+  }
+
+  /** Id and enabled flag of each of the node's automations, by id. */
+  function states() {
+    return sim.store.automations
+      .all()
+      .filter((a) => a.name.startsWith("node-red-clarus hook "))
+      .map((a) => [a.id, a.enabled])
+      .sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Deploys, then waits until the node's automations are as `enabled` says; resolves with their ids. */
+  async function deployUntil(options, enabled, what) {
+    await deployFlows(red, flow(options));
+    await eventually(() => states().length > 0 && states().every(([, on]) => on === enabled), {
+      what: `${what}: every automation ${enabled ? "enabled" : "disabled"} (now ${JSON.stringify(states())})`,
+    });
+    return states().map(([id]) => id);
   }
 
   /** One event of each kind, delivered by the simulator: resolves with the answers Node-RED gave. */
@@ -135,17 +163,52 @@ describe("webhook registration in the real Node-RED", function () {
     assert.deepEqual(await deliverEach(), [200, 200, 200]);
   });
 
+  for (const [what, paused] of [
+    ["the node", { hookDisabled: true }],
+    ["its tab", { tabDisabled: true }],
+  ]) {
+    it(`should disable the automations when ${what} is disabled, and enable the same ones again`, async function () {
+      const before = states().map(([id]) => id);
+      const { create, delete: deleted } = sim.automationsApi.counts;
+      assert.deepEqual(await deployUntil(paused, false, `${what} disabled`), before);
+      // A disabled automation sends nothing: no delivery to a node that is not there.
+      assert.deepEqual(await deliverEach(), []);
+      assert.deepEqual(await deployUntil({}, true, `${what} enabled again`), before);
+      assert.deepEqual(
+        [sim.automationsApi.counts.create, sim.automationsApi.counts.delete],
+        [create, deleted],
+        "an automation was created or deleted",
+      );
+      assert.deepEqual(await deliverEach(), [200, 200, 200]);
+    });
+  }
+
   it("should delete the automations when the node is deleted, and never log a token", async function () {
     const since = red.lines.length;
     await deployFlows(red, flow({ token: ROTATED, withHook: false }));
     await red.waitForLine(/deleted its Clarus automations/, { since });
     assert.deepEqual(ours(), []);
     assert.equal(sim.automationsApi.counts.delete, EVENTS.length);
-    const leaked = red.lines.filter((line) => line.includes(TOKEN) || line.includes(ROTATED));
+    const tokens = new RegExp(`${TOKEN}|${ROTATED}`);
+    const leaked = red.lines.filter((line) => tokens.test(line));
     assert.deepEqual(leaked, [], "log lines holding a webhook token");
     assert.deepEqual(
       red.lines.filter((line) => /\[error\]/.test(line)),
       [],
     );
+  });
+
+  it("should disable the automations when register is emptied, and delete them when the node is then deleted", async function () {
+    await deployAndRegister();
+    const registeredIds = states().map(([id]) => id);
+    assert.equal(registeredIds.length, EVENTS.length);
+    assert.deepEqual(await deployUntil({ register: [] }, false, "register emptied"), registeredIds);
+    assert.deepEqual(await deliverEach(), []);
+    const since = red.lines.length;
+    await deployFlows(red, flow({ register: [], withHook: false }));
+    await eventually(() => states().length === 0, {
+      what: `the emptied node's automations deleted (now ${JSON.stringify(states())})`,
+    });
+    await red.waitForLine(/deleted its Clarus automations/, { since });
   });
 });

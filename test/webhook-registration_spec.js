@@ -14,6 +14,7 @@ const {
 } = require("./helpers/node-red");
 const { startSimulator, TEST_TUNING, listen, connectionFor, simHeaders } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
+const { startApiProxy } = require("./helpers/api-proxy");
 
 const EVENTS = ["goods_out.completed", "goods_in.completed", "stock.placed_on_hold"];
 const NO_REGISTRATION_CALLS = { list: 0, read: 0, create: 0, update: 0, delete: 0, lookups: 0 };
@@ -62,7 +63,7 @@ describe("clarus-webhook-in: webhook registration", function () {
     return collect(helper.getNode("out"));
   }
 
-  /** The simulator's automations named for node `nodeId`, by event. */
+  /** The simulator's automations named for node `nodeId`, by event (the name's word after the node id). */
   function registered(nodeId = "hook") {
     const prefix = `node-red-clarus ${nodeId} `;
     return sim.store.automations
@@ -70,11 +71,21 @@ describe("clarus-webhook-in: webhook registration", function () {
       .filter((a) => a.name.startsWith(prefix))
       .map((a) => ({
         id: a.id,
-        event: a.name.slice(prefix.length),
+        name: a.name,
+        event: a.name.slice(prefix.length).split(" ")[0],
         enabled: a.enabled,
         targets: sim.webhookTargets(a.id),
       }))
-      .sort((a, b) => a.event.localeCompare(b.event));
+      .sort((a, b) => a.event.localeCompare(b.event) || a.id - b.id);
+  }
+
+  /** The automation an earlier version would have registered: named without an installation mark. */
+  function legacyName(event, nodeId = "hook") {
+    return `node-red-clarus ${nodeId} ${event}`;
+  }
+
+  function warned(node, pattern) {
+    return node.warn.args.map((args) => String(args[0])).filter((text) => pattern.test(text));
   }
 
   /** Resolves with the node's first status that is not "registering…". */
@@ -134,7 +145,8 @@ describe("clarus-webhook-in: webhook registration", function () {
         [[`${publicUrl}/clarus/events/${TOKEN}`, "POST"]],
       );
     }
-    assert.deepEqual(registrationCalls(), { list: 0, read: 0, create: 3, update: 0, delete: 0, lookups: 1 });
+    // One lookup by exact name, one by pattern for other installations' automations of the node.
+    assert.deepEqual(registrationCalls(), { list: 0, read: 0, create: 3, update: 0, delete: 0, lookups: 2 });
 
     sim.generate(1, ["stock.placed_on_hold"]);
     sim.generate(1, ["goods_in.completed"]);
@@ -224,6 +236,107 @@ describe("clarus-webhook-in: webhook registration", function () {
     );
     assert.equal(sim.automationsApi.counts.delete, 0);
   });
+
+  context("after an upgrade from a version that named automations without an installation mark", function () {
+    it("should adopt and rename the ones its registration memory remembers, keeping their ids", async function () {
+      sim.automationsApi.reads = false;
+      await load([hook("hook")]);
+      await registrationStatus(helper.getNode("hook"));
+      const ids = registered().map((a) => a.id);
+      // As an earlier version left them: the same automations, named without the mark.
+      for (const a of registered()) sim.updateAutomation(a.id, { name: legacyName(a.event) });
+      await helper.unload();
+
+      await load([hook("hook")]);
+      assert.equal((await registrationStatus(helper.getNode("hook"))).text, "registered 3 event(s)");
+      const adopted = registered();
+      assert.deepEqual(
+        adopted.map((a) => a.id),
+        ids,
+      );
+      assert.ok(
+        adopted.every((a) => a.name !== legacyName(a.event) && a.enabled),
+        JSON.stringify(adopted),
+      );
+      const { create, delete: deleted } = sim.automationsApi.counts;
+      assert.deepEqual([create, deleted], [3, 0], "an adopted automation was replaced");
+    });
+
+    it("should leave one it cannot prove its own, warn, and register its own beside it", async function () {
+      sim.automationsApi.reads = false;
+      const elsewhere = "https://staging.example.invalid/clarus/events/their-token";
+      const theirs = sim.addAutomation({
+        name: legacyName("goods_out.completed"),
+        event: "goods_out.completed",
+        url: elsewhere,
+      });
+      await load([hook("hook", { register: ["goods_out.completed"] })]);
+      const node = helper.getNode("hook");
+      assert.equal((await registrationStatus(node)).text, "registered 1 event(s)");
+      const [left] = sim.store.automations.all().filter((a) => a.id === theirs);
+      assert.equal(left?.name, legacyName("goods_out.completed"));
+      assert.deepEqual(
+        sim.webhookTargets(theirs).map((t) => t.url),
+        [elsewhere],
+      );
+      const mine = registered().filter((a) => a.id !== theirs);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0].targets[0].url, `${publicUrl}/clarus/events/${TOKEN}`);
+      assert.equal(warned(node, new RegExp(`${theirs}.*left alone`)).length, 1, node.warn.args.join("\n"));
+      assert.equal(sim.automationsApi.counts.delete, 0);
+    });
+  });
+
+  it("should leave the automations of its earlier public URL alone, and say that it registered them", async function () {
+    await load([hook("hook")]);
+    await registrationStatus(helper.getNode("hook"));
+    const before = registered();
+    await helper.unload();
+    await load([hook("hook")], { connectionOverrides: { publicUrl: `${publicUrl}/moved` } });
+    const node = helper.getNode("hook");
+    assert.equal((await registrationStatus(node)).text, "registered 3 event(s)");
+    const after = registered();
+    assert.deepEqual(
+      after.filter((a) => before.some((b) => b.id === a.id)),
+      before,
+      "the earlier automations were changed",
+    );
+    assert.equal(after.length, 6);
+    const [warning, ...more] = warned(node, /though this installation registered them/);
+    assert.deepEqual(more, []);
+    for (const { id } of before) assert.ok(warning.includes(String(id)), warning);
+  });
+
+  for (const [what, answer] of [
+    ["refuses", () => ({ errors: [{ message: 'Unsupported operator "name.like"' }] })],
+    // As if it escaped the pattern's wildcards: a lookup that finds nothing.
+    [
+      "finds nothing by",
+      (body) => ({ data: { automations: { all: { ...body.data.automations.all, edges: [] } } } }),
+    ],
+  ]) {
+    it(`should find its own by exact name where the tenant ${what} a LIKE pattern, and create none twice`, async function () {
+      const proxy = await startApiProxy(sim, (request, body) =>
+        request.variables?.filter?.name?.like === undefined ? undefined : answer(body),
+      );
+      try {
+        const viaProxy = { connectionOverrides: { apiUrl: proxy.url } };
+        await load([hook("hook")], viaProxy);
+        await registrationStatus(helper.getNode("hook"));
+        const ids = registered().map((a) => a.id);
+        await helper.unload();
+        await load([hook("hook")], viaProxy);
+        assert.equal((await registrationStatus(helper.getNode("hook"))).text, "registered 3 event(s)");
+        assert.deepEqual(
+          registered().map((a) => a.id),
+          ids,
+        );
+        assert.equal(sim.automationsApi.counts.create, 3);
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
 
   it("should report an API failure mid-way and complete the registration on the next deploy", async function () {
     sim.automationsApi.setFaults([{ operation: "create", nth: 2, status: 503 }]);
@@ -395,8 +508,32 @@ describe("clarus-webhook-in: webhook registration", function () {
       );
     });
 
-    it("should answer the reason it cannot register before any API call", async function () {
+    it("should name the automations as this installation's deploy does, and leave another's alone", async function () {
       await load([hook("hook", { register: [] })]);
+      // Another installation (another public URL) registered the same node id first.
+      const other = dialogBody();
+      other.connection.publicUrl = "http://staging.example.invalid:1880";
+      const theirs = await helper.request().post("/clarus-wms/register").send(other).expect(200);
+      const theirIds = theirs.body.items.map((i) => i.automationId);
+      const ours = await helper.request().post("/clarus-wms/register").send(dialogBody()).expect(200);
+      assert.deepEqual(
+        ours.body.items.map((i) => i.outcome),
+        ["created", "created", "created"],
+      );
+      assert.deepEqual(ours.body.leftAlone.map((a) => a.automationId).sort(), [...theirIds].sort());
+      for (const id of theirIds) {
+        assert.ok(sim.webhookTargets(Number(id))[0].url.startsWith("http://staging.example.invalid:1880/"));
+      }
+      await helper.unload();
+      // A deploy of this installation finds what Register now made.
+      await load([hook("hook")]);
+      assert.equal((await registrationStatus(helper.getNode("hook"))).text, "registered 3 event(s)");
+      assert.equal(sim.automationsApi.counts.create, 6);
+    });
+
+    it("should answer the reason it cannot register before any API call", async function () {
+      // Deployed without a public URL, the node itself makes no call either; the dialog brings its own.
+      await load([hook("hook", { register: [] })], { connectionOverrides: { publicUrl: undefined } });
       const body = dialogBody();
       body.connection.publicUrl = "https://nodered.example.com/?token=x";
       const refused = await helper.request().post("/clarus-wms/register").send(body).expect(200);

@@ -24,7 +24,9 @@ async function startApiProxy(sim, rewrite, options = {}) {
         );
         return;
       }
-      const answer = await fetch(sim.url + req.url, { method: req.method, headers, body });
+      // fetch refuses a body on GET and HEAD, even an empty one (the REST read of an automation is a GET).
+      const forwarded = req.method === "GET" || req.method === "HEAD" ? undefined : body;
+      const answer = await fetch(sim.url + req.url, { method: req.method, headers, body: forwarded });
       let text = await answer.text();
       if (req.url.startsWith("/graphql") && answer.status === 200) {
         try {

@@ -19,13 +19,6 @@ export interface WantedAutomation {
   method: WebhookMethod;
 }
 
-/** The automation's name: how registration finds its own again, across redeploys and restarts. */
-export function automationName(nodeId: string, event: string): string {
-  return `${NAME_PREFIX}${nodeId} ${event}`;
-}
-
-export const NAME_PREFIX = "node-red-clarus ";
-
 export function createDocument(wanted: WantedAutomation): JsonObject {
   const [resource, event] = splitEvent(wanted.event);
   return document({

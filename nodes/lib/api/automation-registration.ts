@@ -1,5 +1,4 @@
 import {
-  automationName,
   createDocument,
   describeApiError,
   document,
@@ -10,9 +9,17 @@ import {
   type WantedAutomation,
   type WebhookMethod,
 } from "./automation-documents";
+import {
+  automationName,
+  exactNames,
+  type Installation,
+  namePattern,
+  parseAutomationName,
+} from "./automation-names";
+import { type Found, type LeftAlone, type Owned, sortOut } from "./automation-ownership";
 import { ClarusApiError, type ClarusClient } from "./client";
-import { KNOWN_EVENTS } from "../events/vocabulary";
 import { redactToken } from "../node-red/redact";
+import type { JsonObject } from "../json";
 import { relayPages } from "./relay";
 import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
 import type { ConnectionStore } from "../store/connection-store";
@@ -27,32 +34,38 @@ export interface RegistrationItem {
   outcome: RegistrationOutcome;
   /** The automation that now serves the event (or was disabled or deleted). */
   automationId?: string;
-  /** Automations of this name that are gone now: duplicates deleted, or one replaced by a new one. */
+  /** Automations of this event that are gone now: duplicates deleted, or one replaced by a new one. */
   removedIds?: string[];
+  /** An earlier version named it without the installation mark; it was proven this installation's and renamed. */
+  adopted?: true;
   error?: string;
 }
 
 export interface RegistrationReport {
   items: RegistrationItem[];
+  /** Automations named for the node that are not this installation's: never changed, never deleted. */
+  leftAlone?: LeftAlone[];
   /** Set when nothing could be done (the lookup failed); nothing was changed then. */
   error?: string;
 }
 
-export interface EnsureRequest {
+/** Whose automations: the node's, in this installation. */
+export interface NodeAutomations {
   nodeId: string;
-  /** The events to register, `resource.event`; the node's other registered events are disabled. */
-  events: readonly string[];
-  url: string;
-  method: WebhookMethod;
+  /** This installation's mark; undefined without a public URL (then only what its memory knows is its own). */
+  installation?: Installation;
+  /** `<publicUrl><httpNodeRoot><path>`: a webhook URL at or below it posts to this node here. */
+  listensAt?: string;
   /** The webhook token: shown as `<webhook token>` in every message, even when Clarus echoes the URL. */
   secret?: string;
 }
 
-interface Found {
-  id: string;
-  name: string;
-  event: string;
-  enabled: boolean;
+export interface EnsureRequest extends NodeAutomations {
+  installation: Installation;
+  /** The events to register, `resource.event`; the node's other registered events are disabled. */
+  events: readonly string[];
+  url: string;
+  method: WebhookMethod;
 }
 
 const FIND_OWN = `query ClarusRegisteredAutomations($filter: AutomationFilterType, $first: Int, $after: String) {
@@ -75,12 +88,14 @@ export interface RegistrationLease {
 }
 
 /**
- * Webhook self-registration (DESIGN.md "Webhook registration"): one enabled Clarus automation per listed
- * event, named `node-red-clarus <node id> <event>`, whose webhook action posts to the node's URL. Existing
+ * Webhook self-registration: one enabled Clarus automation per listed event, named `node-red-clarus <node id>
+ * <event> @<installation mark>` (automation-names.ts), whose webhook action posts to the node's URL. Existing
  * ones are found by name (so never created twice, across redeploys and restarts), changed in place when the
- * URL or method differs, and deleted only by `remove`. Runs one at a time per connection, so two nodes
- * deploying at once never interleave their calls, and, with a lease in the connection's store, one at a time
- * across instances: several Node-RED instances deploying the same flows at once create each automation once.
+ * URL or method differs, disabled by `disable` (the node paused, or nothing listed) and deleted only by `remove`.
+ * Another installation's automations of the same node id are never changed or deleted (automation-ownership.ts).
+ * Runs one at a time per connection, so two nodes deploying at once never interleave their calls, and, with a
+ * lease in the connection's store, one at a time across instances: several Node-RED instances deploying the
+ * same flows at once create each automation once.
  *
  * Clarus documents no REST read of an automation (research/clarus.md §3.4). Where `GET
  * /api/automations/{id}` answers with the actions, changes are exact PATCHes (UPDATE the parameters by id).
@@ -90,6 +105,8 @@ export interface RegistrationLease {
 export class AutomationRegistrar {
   /** False once a read was refused (404/405) or came without the actions. */
   private readsWork = true;
+  /** False once the tenant refused the `like` lookup: others' automations are then not seen (and so not touched). */
+  private patternsWork = true;
 
   constructor(
     private readonly key: string,
@@ -116,9 +133,14 @@ export class AutomationRegistrar {
     return serialised(this.key, () => this.exclusive(() => this.ensureNow(request)));
   }
 
-  /** Deletes every automation registered for the node (it was deleted from the flows). */
-  remove(nodeId: string, secret?: string): Promise<RegistrationReport> {
-    return serialised(this.key, () => this.exclusive(() => this.removeNow(nodeId, secret)));
+  /** Disables the node's automations, keeping them (and their ids) for the day it registers again. */
+  disable(node: NodeAutomations): Promise<RegistrationReport> {
+    return serialised(this.key, () => this.exclusive(() => this.disableNow(node)));
+  }
+
+  /** Deletes every automation this installation registered for the node (it was deleted from the flows). */
+  remove(node: NodeAutomations): Promise<RegistrationReport> {
+    return serialised(this.key, () => this.exclusive(() => this.removeNow(node)));
   }
 
   /**
@@ -142,32 +164,40 @@ export class AutomationRegistrar {
 
   private ensureNow(request: EnsureRequest): Promise<RegistrationReport> {
     const { secret } = request;
-    return this.withOwn(request.nodeId, secret, async (found) => {
+    return this.withOwn(request, async (ours) => {
       const items: RegistrationItem[] = [];
       for (const event of request.events) {
-        const name = automationName(request.nodeId, event);
+        const name = automationName(request.nodeId, event, request.installation);
         const wanted = { name, event, url: request.url, method: request.method };
-        const same = found.filter((f) => f.event === event);
+        // The one already named as wanted is kept first: it needs no rename.
+        const same = ours
+          .filter((f) => f.event === event)
+          .sort((a, b) => Number(b.name === name) - Number(a.name === name));
         items.push(await this.attempt(wanted, secret, () => this.ensureOne(wanted, same)));
       }
-      for (const unlisted of found.filter((f) => !request.events.includes(f.event) && f.enabled)) {
-        items.push(
-          await this.attempt(unlisted, secret, async () => {
-            await this.client.rest("PATCH", path(unlisted.id), { body: document({ enabled: false }) });
-            return itemFor(unlisted, "disabled");
-          }),
-        );
+      for (const unlisted of ours.filter((f) => !request.events.includes(f.event) && f.enabled)) {
+        items.push(await this.attempt(unlisted, secret, () => this.disableOne(unlisted, request)));
       }
       return items;
     });
   }
 
-  private removeNow(nodeId: string, secret?: string): Promise<RegistrationReport> {
-    return this.withOwn(nodeId, secret, async (found) => {
+  private disableNow(node: NodeAutomations): Promise<RegistrationReport> {
+    return this.withOwn(node, async (ours) => {
       const items: RegistrationItem[] = [];
-      for (const automation of found) {
+      for (const automation of ours.filter((f) => f.enabled)) {
+        items.push(await this.attempt(automation, node.secret, () => this.disableOne(automation, node)));
+      }
+      return items;
+    });
+  }
+
+  private removeNow(node: NodeAutomations): Promise<RegistrationReport> {
+    return this.withOwn(node, async (ours) => {
+      const items: RegistrationItem[] = [];
+      for (const automation of ours) {
         items.push(
-          await this.attempt(automation, secret, async () => {
+          await this.attempt(automation, node.secret, async () => {
             await this.deleteIfThere(automation.id);
             return itemFor(automation, "deleted");
           }),
@@ -177,19 +207,38 @@ export class AutomationRegistrar {
     });
   }
 
-  /** Works on the node's automations; when they cannot be looked up, nothing is changed and the report says why. */
+  /** Disables one of the node's automations; one an earlier version named gets this installation's name too. */
+  private async disableOne(automation: Owned, node: NodeAutomations): Promise<RegistrationItem> {
+    const rename =
+      automation.mark === undefined && node.installation
+        ? { name: automationName(node.nodeId, automation.event, node.installation) }
+        : {};
+    await this.client.rest("PATCH", path(automation.id), { body: document({ enabled: false, ...rename }) });
+    return { ...itemFor(automation, "disabled"), ...(rename.name ? { adopted: true as const } : {}) };
+  }
+
+  /**
+   * Works on this installation's automations of the node; when they cannot be looked up, nothing is changed
+   * and the report says why. The report lists the node's automations that are someone else's.
+   */
   private async withOwn(
-    nodeId: string,
-    secret: string | undefined,
-    work: (found: Found[]) => Promise<RegistrationItem[]>,
+    node: NodeAutomations,
+    work: (ours: Owned[]) => Promise<RegistrationItem[]>,
   ): Promise<RegistrationReport> {
-    let found: Found[];
+    let ours: Owned[];
+    let leftAlone: LeftAlone[];
     try {
-      found = await this.findOwn(nodeId);
+      ({ ours, leftAlone } = await sortOut(await this.findNamed(node), {
+        installation: node.installation,
+        listensAt: node.listensAt,
+        remembers: async (id) => (await this.memory.fingerprintOf(id)) !== undefined,
+        read: (id) => this.read(id),
+      }));
     } catch (error) {
-      return { items: [], error: redactToken(describeApiError(error), secret) };
+      return { items: [], error: redactToken(describeApiError(error), node.secret) };
     }
-    return { items: await work(found) };
+    const items = await work(ours);
+    return leftAlone.length > 0 ? { items, leftAlone } : { items };
   }
 
   /** Runs one item's work; a failure becomes a `failed` item, so the other items still run. */
@@ -206,34 +255,38 @@ export class AutomationRegistrar {
     }
   }
 
-  private async ensureOne(wanted: WantedAutomation, same: Found[]): Promise<RegistrationItem> {
+  private async ensureOne(wanted: WantedAutomation, same: Owned[]): Promise<RegistrationItem> {
     const [kept, ...duplicates] = same;
     const removedIds: string[] = [];
-    // Two of one name (an earlier instance raced, or a copy by hand) would each deliver every event.
+    // Two of one event (an earlier instance raced, or a copy by hand) would each deliver every event.
     for (const duplicate of duplicates) {
       await this.deleteIfThere(duplicate.id);
       removedIds.push(duplicate.id);
     }
+    const adopted = kept !== undefined && kept.mark === undefined;
     const item = (outcome: RegistrationOutcome, automationId: string): RegistrationItem => ({
       event: wanted.event,
       name: wanted.name,
       outcome,
       automationId,
       ...(removedIds.length > 0 ? { removedIds } : {}),
+      ...(adopted ? { adopted } : {}),
     });
     if (!kept) return item("created", await this.create(wanted));
 
     const fingerprint = webhookFingerprint(wanted.url, wanted.method);
-    const details = await this.read(kept.id);
+    const rename = kept.name === wanted.name ? undefined : { name: wanted.name };
+    const details = kept.details ?? (await this.read(kept.id));
     if (details) {
-      const changes = repairAttributes(details, wanted);
+      const repairs = repairAttributes(details, wanted);
+      const changes = repairs || rename ? { ...repairs, ...rename } : undefined;
       if (changes) await this.client.rest("PATCH", path(kept.id), { body: document(changes) });
       await this.memory.remember(kept.id, fingerprint);
       return item(changes || removedIds.length > 0 ? "updated" : "exists", kept.id);
     }
     if ((await this.memory.fingerprintOf(kept.id)) === fingerprint) {
-      if (kept.enabled) return item(removedIds.length > 0 ? "updated" : "exists", kept.id);
-      await this.client.rest("PATCH", path(kept.id), { body: document({ enabled: true }) });
+      if (kept.enabled && !rename) return item(removedIds.length > 0 ? "updated" : "exists", kept.id);
+      await this.client.rest("PATCH", path(kept.id), { body: document({ enabled: true, ...rename }) });
       return item("updated", kept.id);
     }
     await this.deleteIfThere(kept.id);
@@ -275,29 +328,47 @@ export class AutomationRegistrar {
   }
 
   /**
-   * This node's automations, by exact name: `in` with the name for every known event, so the lookup needs
-   * no pattern semantics, and sees events the node no longer lists.
+   * The automations named for the node. Its own (this installation's mark, or none as an earlier version
+   * named them) by exact name: `in` with each name for every known event, which needs no pattern semantics and
+   * sees events the node no longer lists. Then, with a LIKE pattern on the name (a documented string operator),
+   * those of every other mark, so that they can be reported; where the tenant refuses the pattern they are not
+   * seen, and so never touched either.
    */
-  private async findOwn(nodeId: string): Promise<Found[]> {
-    const events = new Map([...KNOWN_EVENTS].map((event) => [automationName(nodeId, event), event]));
+  private async findNamed(node: NodeAutomations): Promise<Found[]> {
+    const found = new Map<string, Found>();
+    const add = (list: Found[]): void => list.forEach((f) => found.set(f.id, f));
+    add(await this.lookUp(node.nodeId, { in: exactNames(node.nodeId, node.installation) }));
+    if (this.patternsWork) {
+      try {
+        add(await this.lookUp(node.nodeId, { like: namePattern(node.nodeId) }));
+      } catch (error) {
+        if (!(error instanceof ClarusApiError && error.kind === "graphql")) throw error;
+        this.patternsWork = false;
+      }
+    }
+    return [...found.values()].sort((a, b) => Number(a.id) - Number(b.id));
+  }
+
+  /** The automations whose name passes `nameFilter` and reads as one registration wrote for the node. */
+  private async lookUp(nodeId: string, nameFilter: JsonObject): Promise<Found[]> {
     const found: Found[] = [];
     let pages = 0;
     for await (const page of relayPages(this.client, {
       query: FIND_OWN,
-      variables: { filter: { name: { in: [...events.keys()] } } },
+      variables: { filter: { name: nameFilter } },
       path: ["automations", "all"],
       pageSize: 100,
     })) {
       for (const node of page.nodes) {
         const name = String(node.name ?? "");
-        const event = events.get(name);
-        if (event !== undefined && node.id !== undefined) {
-          found.push({ id: String(node.id), name, event, enabled: node.enabled !== false });
+        const parts = parseAutomationName(name, nodeId);
+        if (parts !== undefined && node.id !== undefined) {
+          found.push({ id: String(node.id), name, ...parts, enabled: node.enabled !== false });
         }
       }
       if (++pages >= MAX_PAGES) break;
     }
-    return found.sort((a, b) => Number(a.id) - Number(b.id));
+    return found;
   }
 }
 

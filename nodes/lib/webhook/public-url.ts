@@ -53,6 +53,14 @@ export function checkPublicUrl(value: string | undefined, roots: HttpRoots): URL
   return url;
 }
 
+/**
+ * `<publicUrl><httpNodeRoot>` without a trailing slash: where this installation's HTTP nodes are reached, the
+ * same for replicas behind one URL, and what every webhook URL it registers starts with.
+ */
+export function nodeRootUrl(publicUrl: URL, httpNodeRoot: string | false | undefined): string {
+  return `${publicUrl.origin}${publicUrl.pathname.replace(/\/+$/, "")}${rootPath(httpNodeRoot)}`;
+}
+
 /** `<publicUrl><httpNodeRoot><path>[/<token>]`: the URL Clarus posts to, as the receiver serves it. */
 export function webhookUrl(
   publicUrl: URL,
@@ -60,8 +68,7 @@ export function webhookUrl(
   path: string,
   token?: string,
 ): string {
-  const base = `${publicUrl.origin}${publicUrl.pathname.replace(/\/+$/, "")}`;
-  const url = `${base}${rootPath(httpNodeRoot)}${path}`;
+  const url = `${nodeRootUrl(publicUrl, httpNodeRoot)}${path}`;
   return token ? `${url}/${encodeURIComponent(token)}` : url;
 }
 

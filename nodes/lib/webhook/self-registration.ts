@@ -1,13 +1,20 @@
 import type { Node } from "node-red";
 
-import type { EnsureRequest, RegistrationItem, RegistrationReport } from "../api/automation-registration";
+import { installationOf } from "../api/automation-names";
+import { describeLeftAlone } from "../api/automation-ownership";
+import type {
+  EnsureRequest,
+  NodeAutomations,
+  RegistrationItem,
+  RegistrationReport,
+} from "../api/automation-registration";
 import type { ConnectionServices } from "../connection/services";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
 import { isKnownEvent } from "../events/vocabulary";
 import { STATUS } from "../node-red/status";
 import { redactToken } from "../node-red/redact";
-import { checkPublicUrl, type HttpRoots, webhookUrl } from "./public-url";
+import { checkPublicUrl, type HttpRoots, nodeRootUrl, webhookUrl } from "./public-url";
 
 /** Where the node listens, as the receiver serves it: what the registered URL is built from. */
 export interface ListeningAt {
@@ -20,8 +27,8 @@ export interface ListeningAt {
   fixedEvent?: string;
 }
 
-/** How long a deleted node's close waits for its automations to be deleted (Node-RED allows 15 s). */
-const REMOVE_WAIT_MS = 10_000;
+/** How long a deleted or disabled node's close waits for its automations to change (Node-RED allows 15 s). */
+const CLOSE_WAIT_MS = 10_000;
 
 /**
  * The webhook-in `register` property: event ids, an array from the editor or a comma list from a
@@ -61,12 +68,37 @@ export function ensureRequest(input: RegistrationInput): EnsureRequest {
   }
   const token = input.listening.requireToken ? input.token : undefined;
   return {
+    ...installationPart(base, input),
     nodeId: input.nodeId,
     events: input.events,
     url: webhookUrl(base, input.roots.httpNodeRoot, input.listening.path, token),
     method: input.listening.method,
     secret: input.token,
   };
+}
+
+/**
+ * Whose the node's automations are, for disabling or deleting them: this installation (when the public URL
+ * can be read) and the node. Needs no credentials or token, so it is there even when registering is not.
+ */
+export function nodeAutomations(
+  input: Omit<RegistrationInput, "events" | "hasApiCredentials">,
+): NodeAutomations {
+  let base: URL | undefined;
+  try {
+    base = checkPublicUrl(input.publicUrl, input.roots);
+  } catch {
+    base = undefined;
+  }
+  return { ...(base ? installationPart(base, input) : {}), nodeId: input.nodeId, secret: input.token };
+}
+
+function installationPart(
+  base: URL,
+  input: Pick<RegistrationInput, "roots" | "listening">,
+): Required<Pick<NodeAutomations, "installation" | "listensAt">> {
+  const root = nodeRootUrl(base, input.roots.httpNodeRoot);
+  return { installation: installationOf(root), listensAt: `${root}${input.listening.path}` };
 }
 
 /** The URL as it may be shown: the token replaced by `<webhook token>`. */
@@ -92,7 +124,8 @@ export function describeReport(report: RegistrationReport): string {
 
 function describeItem(item: RegistrationItem): string {
   if (item.outcome === "failed") return `${item.event} failed: ${item.error ?? "unknown error"}`;
-  return `${item.event} ${item.outcome}${item.automationId ? ` (${item.automationId})` : ""}`;
+  const notes = [item.automationId, item.adopted ? "adopted" : undefined].filter(Boolean);
+  return `${item.event} ${item.outcome}${notes.length > 0 ? ` (${notes.join(", ")})` : ""}`;
 }
 
 export function failures(report: RegistrationReport): number {
@@ -103,13 +136,16 @@ export function failures(report: RegistrationReport): number {
 
 /**
  * A webhook-in node's registration: at deploy, make Clarus's automations match the node (never stopping it
- * from receiving; failures go to the status, the log and Catch nodes); when the node is deleted, delete
- * them. A redeploy or restart deletes nothing.
+ * from receiving; failures go to the status, the log and Catch nodes), or disable them when `register` is
+ * empty; when the node is disabled, disable them (the same ones are enabled again when it is); when it is
+ * deleted, delete them, whatever `register` says. A redeploy or restart changes nothing.
  */
 export class WebhookSelfRegistration {
   private active = true;
   private readonly events: string[] = [];
   private request?: EnsureRequest;
+  /** The node's automations in this installation, for disabling and deleting them. */
+  private readonly owner: NodeAutomations;
   /** Why the node does not register (bad `register`, `publicUrl`, no credentials): reported by `start`. */
   private problem?: unknown;
 
@@ -120,6 +156,13 @@ export class WebhookSelfRegistration {
     private readonly listening: ListeningAt,
     roots: HttpRoots,
   ) {
+    this.owner = nodeAutomations({
+      nodeId: node.id,
+      listening,
+      publicUrl: services.publicUrl,
+      roots,
+      token: services.webhookSecret,
+    });
     try {
       this.events = registerEvents(def.register);
       if (this.events.length === 0) return;
@@ -141,6 +184,7 @@ export class WebhookSelfRegistration {
   start(): void {
     if (this.problem !== undefined) return this.refused(this.problem);
     const request = this.request;
+    if (this.events.length === 0) return this.disableUnlisted();
     if (!request) return;
     const fixed = this.listening.fixedEvent;
     if (fixed && request.events.some((event) => event !== fixed)) {
@@ -163,33 +207,73 @@ export class WebhookSelfRegistration {
     this.node.status(STATUS.degraded(message.replace(" with Clarus", "").slice(0, 40)));
   }
 
-  /** On close: deletes the automations only when the node was deleted from the flows (not when disabled). */
+  /**
+   * `register` is empty: automations the node registered before would go on posting, so they are disabled
+   * (kept, with their ids). Only where they can be told apart from another installation's: with a public URL.
+   */
+  private disableUnlisted(): void {
+    if (!this.services.hasApiCredentials || !this.owner.installation) return;
+    void this.services.registrar
+      .disable(this.owner)
+      .then((report) => this.changed(report, "disable", "with nothing under Register"))
+      .catch((error: unknown) => this.changed({ items: [], error: errorMessage(error) }, "disable"));
+  }
+
+  /**
+   * On close: a deleted node's automations are deleted (whatever `register` says; deleting needs only the API,
+   * so it runs even when the URL could not be built), a disabled node's are disabled, and a redeploy or restart
+   * leaves them as they are.
+   */
   async close(reason: CloseReason): Promise<void> {
     this.active = false;
-    if (reason !== "deleted" || this.events.length === 0 || !this.services.hasApiCredentials) return;
-    // Deleting needs only the API: it runs even when the URL could not be built.
-    const removal = this.services.registrar
-      .remove(this.node.id, this.services.webhookSecret)
-      .then((report) => {
-        applyToConnection(this.services, report);
-        const text = redactToken(describeReport(report), this.services.webhookSecret);
-        if (failures(report) > 0) this.node.warn(`could not delete its Clarus automations: ${text}`);
-        else if (report.items.length > 0) this.node.log(`deleted its Clarus automations: ${text}`);
-      });
+    if (!this.services.hasApiCredentials) return;
+    let change: Promise<void>;
+    if (reason === "deleted") {
+      change = this.services.registrar.remove(this.owner).then((report) => this.changed(report, "delete"));
+    } else if (reason === "paused" && this.events.length > 0) {
+      change = this.services.registrar
+        .disable(this.owner)
+        .then((report) => this.changed(report, "disable", "while the node is disabled"));
+    } else {
+      return;
+    }
+    const verb = reason === "deleted" ? "deleting" : "disabling";
+    change = change.catch((error: unknown) =>
+      this.changed({ items: [], error: errorMessage(error) }, reason === "deleted" ? "delete" : "disable"),
+    );
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.node.warn("still deleting its Clarus automations after 10 s; it goes on in the background");
+        this.node.warn(`still ${verb} its Clarus automations after 10 s; it goes on in the background`);
         resolve();
-      }, REMOVE_WAIT_MS);
+      }, CLOSE_WAIT_MS);
     });
-    await Promise.race([removal, waited]);
+    await Promise.race([change, waited]);
     clearTimeout(timer);
+  }
+
+  /** Logs what disabling or deleting the node's automations did; a failure is a warning (the node is not listening). */
+  private changed(report: RegistrationReport, verb: "disable" | "delete", why = ""): void {
+    applyToConnection(this.services, report);
+    this.warnLeftAlone(report);
+    const text = redactToken(describeReport(report), this.services.webhookSecret);
+    const past = verb === "delete" ? "deleted" : "disabled";
+    if (failures(report) > 0) this.node.warn(`could not ${verb} its Clarus automations: ${text}`);
+    else if (report.items.length > 0)
+      this.node.log(`${past} its Clarus automations${why ? ` ${why}` : ""}: ${text}`);
+  }
+
+  /** Automations named for the node that are someone else's: never touched, and the user is told once per run. */
+  private warnLeftAlone(report: RegistrationReport): void {
+    for (const line of describeLeftAlone(report.leftAlone ?? [])) {
+      this.node.warn(redactToken(line, this.services.webhookSecret));
+    }
   }
 
   private finished(report: RegistrationReport, request: EnsureRequest): void {
     applyToConnection(this.services, report);
     if (!this.active) return;
+    this.warnLeftAlone(report);
     const text = redactToken(describeReport(report), request.secret);
     const failed = failures(report);
     const allowed = this.listening.automationIds ?? new Set<string>();
