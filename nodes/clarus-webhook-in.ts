@@ -38,8 +38,10 @@ export = (RED: NodeAPI) => {
       }
     }
     this.on("close", (removed: boolean, done: () => void) => {
-      // The receiver waits for requests in flight; registration deletes the automations of a deleted node.
-      Promise.all([receiver?.close(), registration?.close(closeReason(RED, this, removed))]).then(
+      // The receiver waits for requests in flight; registration disables the automations of a paused node (or
+      // one whose connection is disabled) and deletes those of a deleted one.
+      const reason = closeReason(RED, this, removed, def.connection);
+      Promise.all([receiver?.close(), registration?.close(reason)]).then(
         () => done(),
         (error: unknown) => {
           this.error(errorMessage(error));

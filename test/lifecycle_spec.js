@@ -297,7 +297,7 @@ describe("lifecycle: disable, enable, redeploy and restart keep every node's sta
       it(`should keep everything when ${target === "tab" || target === "conn" ? `the ${target}` : `node ${target}`} is disabled and enabled again (${type} deploys)`, async function () {
         const before = snapshot();
         await deploy({ disabled: target, type, hookStarts: false });
-        if (target === "hook" || target === "tab") {
+        if (target === "hook" || target === "tab" || target === "conn") {
           assert.deepEqual(
             ourAutomations(),
             before.automations.map((a) => ({ ...a, enabled: false })),

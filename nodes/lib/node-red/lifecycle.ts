@@ -22,18 +22,21 @@ export function closeReason(
   RED: Pick<NodeAPI, "nodes">,
   node: Pick<Node, "id">,
   removed: boolean,
+  /** The config node this one works through: disabling it restarts this node (removed = false), a pause too. */
+  configNodeId?: string,
 ): CloseReason {
-  if (!removed) return "stopped";
-  return isDeployed(RED, node.id) ? "paused" : "deleted";
+  if (removed) return deployedState(RED, node.id) === "absent" ? "deleted" : "paused";
+  if (configNodeId !== undefined && deployedState(RED, configNodeId) === "disabled") return "paused";
+  return "stopped";
 }
 
-/** Whether a node of this id stands in the deployed flows, enabled or disabled. */
-export function isDeployed(RED: Pick<NodeAPI, "nodes">, id: string): boolean {
-  let found = false;
+/** How a node of this id stands in the deployed flows: enabled, disabled (`d: true`), or absent. */
+export function deployedState(RED: Pick<NodeAPI, "nodes">, id: string): "enabled" | "disabled" | "absent" {
+  let state: "enabled" | "disabled" | "absent" = "absent";
   RED.nodes.eachNode((definition) => {
-    if (definition.id === id) found = true;
+    if (definition.id === id) state = (definition as { d?: boolean }).d === true ? "disabled" : "enabled";
   });
-  return found;
+  return state;
 }
 
 /**

@@ -233,7 +233,9 @@ export class WebhookSelfRegistration {
     } else if (reason === "paused" && this.events.length > 0) {
       change = this.services.registrar
         .disable(this.owner)
-        .then((report) => this.changed(report, "disable", "while the node is disabled"));
+        .then((report) =>
+          this.changed(report, "disable", "while the node, its tab or its connection is disabled"),
+        );
     } else {
       return;
     }
