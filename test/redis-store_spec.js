@@ -7,7 +7,9 @@ const http = require("node:http");
 const net = require("node:net");
 const path = require("node:path");
 
+const { eventually } = require("./helpers/eventually");
 const { RedisServer } = require("./helpers/redis-server");
+const { startReplyDroppingProxy } = require("./helpers/reply-dropping-proxy");
 const { recordingLog } = require("./helpers/store-backends");
 const { freePort } = require("./helpers/red-process");
 
@@ -161,6 +163,92 @@ describe("Redis store", function () {
         "fresh",
       );
       assert.equal(await store.confirm("a"), true);
+    });
+  });
+
+  context("when a reply from Redis is lost (the connection drops after Redis ran the command)", function () {
+    let server;
+    let raw;
+    let proxy;
+    before(async () => {
+      server = await new RedisServer().start();
+      raw = await server.inspector();
+      proxy = await startReplyDroppingProxy({ port: server.port });
+    });
+    after(async () => {
+      await proxy.close();
+      await server.dispose();
+    });
+    afterEach(() => raw.flushAll());
+
+    const claimKey = (key) => `clarus:acme:claim:${key}`;
+
+    it("should delete a claim whose reply was lost once Redis answers, so another instance's claim wins", async function () {
+      const { store: here, lines } = open({ url: proxy.url() });
+      const { store: elsewhere } = open({ url: server.url() });
+      await here.claim("warm-up");
+      const dropped = proxy.dropReplyTo(claimKey("lost-1"));
+      await timedRejection(here.claim("lost-1"));
+      await dropped;
+      const lostAt = Date.now();
+      assert.match(await raw.get(claimKey("lost-1")), /^[\w-]+\.\w+$/, "Redis made the claim, with a token");
+      await eventually(async () => (await raw.exists(claimKey("lost-1"))) === 0, {
+        what: "the claim deleted once Redis answers again",
+      });
+      const ms = Date.now() - lostAt;
+      assert.ok(ms < 2000, `deleted ${ms} ms after the lost reply`);
+      assert.equal(await elsewhere.claim("lost-1"), true, "fresh on another instance");
+      assert.equal(await here.claim("lost-1"), false, "and then claimed, here too");
+      assert.ok(
+        lines.some((line) =>
+          /deleted 1 claim\(s\) that Redis made when its reply was lost/.test(line.message),
+        ),
+      );
+    });
+
+    it("should take a key that holds its own unanswered claim for a new claim, and leave others' claims alone", async function () {
+      // This user may not DEL, so the lost claim cannot be deleted in the background: the retry takes it over.
+      await raw.sendCommand(["ACL", "SETUSER", "nodel", "on", ">nodel-pass", "~*", "&*", "+@all", "-del"]);
+      const { store: here } = open({ url: `redis://nodel:nodel-pass@127.0.0.1:${proxy.port}` });
+      const { store: elsewhere } = open({ url: server.url() });
+      await here.claim("warm-up");
+      const dropped = proxy.dropReplyTo(claimKey("lost-2"));
+      await timedRejection(here.claim("lost-2"));
+      await dropped;
+      const lostToken = await raw.get(claimKey("lost-2"));
+      assert.ok(lostToken, "Redis made the claim");
+      await eventually(async () => JSON.stringify(await raw.sendCommand(["ACL", "LOG"])).includes('"del"'), {
+        what: "the background deletion refused",
+      });
+      assert.equal(await raw.get(claimKey("lost-2")), lostToken, "still the lost claim");
+      assert.equal(await here.claim("lost-2"), true, "Clarus's retry is fresh");
+      assert.notEqual(await raw.get(claimKey("lost-2")), lostToken, "under a new token");
+      assert.equal(await here.claim("lost-2"), false, "a repeat after that is a duplicate");
+      assert.equal(await elsewhere.claim("lost-2"), false, "on every instance");
+      // A key another instance claimed is never taken over, even one whose claim here had no reply.
+      assert.equal(await elsewhere.claim("theirs"), true);
+      const droppedToo = proxy.dropReplyTo(claimKey("theirs"));
+      await timedRejection(here.claim("theirs"));
+      await droppedToo;
+      await healthWhere(here, isReady);
+      assert.equal(await here.claim("theirs"), false);
+      await raw.sendCommand(["ACL", "DELUSER", "nodel"]);
+    });
+
+    it("should finish a release that never reached Redis once Redis answers again", async function () {
+      const { store: here } = open({ url: proxy.url() });
+      const { store: elsewhere } = open({ url: server.url() });
+      assert.equal(await here.claim("released"), true);
+      const cut = proxy.dropRequestWith(claimKey("released"));
+      await timedRejection(here.release("released"));
+      await cut;
+      await eventually(async () => (await raw.exists(claimKey("released"))) === 0, {
+        what: "the claim deleted once Redis answers again",
+      });
+      assert.equal(await elsewhere.claim("released"), true, "fresh on another instance");
+      assert.equal(await elsewhere.claim("released"), false);
+      await here.release("released");
+      assert.equal(await raw.exists(claimKey("released")), 1, "a release never deletes another's claim");
     });
   });
 

@@ -10,6 +10,7 @@ import type {
   StoreKind,
 } from "./connection-store";
 import type { HealthReporting, StoreHealth } from "./health";
+import { RedisClaims } from "./redis/claims";
 import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./redis/connection";
 import { RedisKeys } from "./redis/keys";
 import { acquireRedisLease } from "./redis/lease";
@@ -25,6 +26,7 @@ export interface RedisStoreOptions {
   claimTtlMs: number;
   /** `redeliverSeconds`: when an admitted entry is first due again if it is not confirmed. */
   redeliverMs: number;
+  log: StoreLog;
   now?: () => number;
 }
 
@@ -39,14 +41,15 @@ const DEFAULT_DEAD_LETTER_LIMIT = 100;
 
 /**
  * The ConnectionStore in Redis or Valkey (`store: redis`), shared by every Node-RED instance that uses the same
- * Redis and prefix. Claims are `SET NX PX`; every inbox change that must be atomic is one Lua script; leases
- * are tokens with a TTL. Redis away: every call rejects at once with StoreUnavailableError (no queue), and the
+ * Redis and prefix. Claims are `SET NX PX` with a token of this process (redis/claims.ts); every inbox change
+ * that must be atomic is one Lua script; leases are tokens with a TTL. Redis away: every call rejects at once with StoreUnavailableError (no queue), and the
  * store resumes by itself when Redis is back.
  */
 export class RedisStore implements ConnectionStore, HealthReporting {
   readonly kind: StoreKind = "redis";
   private readonly connection: RedisConnection;
   private readonly keys: RedisKeys;
+  private readonly claims: RedisClaims;
   private readonly claimTtlMs: number;
   private readonly redeliverMs: number;
   private readonly now: () => number;
@@ -57,6 +60,11 @@ export class RedisStore implements ConnectionStore, HealthReporting {
     this.claimTtlMs = Math.max(1, Math.round(options.claimTtlMs));
     this.redeliverMs = Math.max(0, Math.round(options.redeliverMs));
     this.now = options.now ?? Date.now;
+    this.claims = new RedisClaims({
+      connection: this.connection,
+      claimTtlMs: this.claimTtlMs,
+      log: options.log,
+    });
   }
 
   get health(): StoreHealth {
@@ -73,18 +81,12 @@ export class RedisStore implements ConnectionStore, HealthReporting {
     return this.connection.display;
   }
 
-  async claim(key: string): Promise<boolean> {
-    const reply = await this.connection.run((client) =>
-      client.set(this.keys.claim(key), "1", {
-        condition: "NX",
-        expiration: { type: "PX", value: this.claimTtlMs },
-      }),
-    );
-    return reply === "OK";
+  claim(key: string): Promise<boolean> {
+    return this.claims.claim(this.keys.claim(key));
   }
 
-  async release(key: string): Promise<void> {
-    await this.connection.run((client) => client.del(this.keys.claim(key)));
+  release(key: string): Promise<void> {
+    return this.claims.release(this.keys.claim(key));
   }
 
   async admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate"> {
@@ -192,6 +194,7 @@ export class RedisStore implements ConnectionStore, HealthReporting {
    * prefix, which other instances, or a new connection for the same tenant, go on using (claims expire anyway).
    */
   async close(_removed: boolean): Promise<void> {
+    await this.claims.close();
     await this.connection.close();
   }
 
@@ -234,6 +237,7 @@ export function createRedisStore(config: RedisStoreConfig): RedisStore | Unavail
     prefix: config.prefix,
     claimTtlMs: config.claimTtlMs,
     redeliverMs: config.redeliverMs,
+    log: config.log,
   });
 }
 

@@ -29,6 +29,43 @@ export class LuaScript {
   }
 }
 
+// Claims (connection-store.ts claim, release): the key holds a token that only the claiming process knows, so
+// that process can tell its own claim from another's when a reply was lost on its way back (Redis ran the
+// command, the caller answered 503): its claim must not make Clarus's retry a duplicate.
+
+/**
+ * KEYS: claim. ARGV: new token, TTL ms, then this process's tokens whose claim of this key had no reply.
+ * 1 = claimed: the key was free or held one of those tokens (the event was answered 503, never sent); 0 = held.
+ */
+export const CLAIM_OVER = new LuaScript(
+  "claim-over",
+  `
+local held = redis.call("GET", KEYS[1])
+if held then
+  local ours = false
+  for i = 3, #ARGV do
+    if held == ARGV[i] then ours = true end
+  end
+  if not ours then return 0 end
+end
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+return 1
+`,
+);
+
+/** KEYS: claim. ARGV: tokens of this process. 1 = it held one of them and is deleted. */
+export const DELETE_OWN_CLAIM = new LuaScript(
+  "delete-own-claim",
+  `
+local held = redis.call("GET", KEYS[1])
+if not held then return 0 end
+for i = 1, #ARGV do
+  if held == ARGV[i] then return redis.call("DEL", KEYS[1]) end
+end
+return 0
+`,
+);
+
 // The inbox of `on-confirm` (connection-store.ts): an entry's immutable part (source node, message, admission
 // time) is one JSON value in the `entries` hash, written by Node.js and never decoded in Lua (cjson would turn
 // empty arrays into objects and round long numbers); what changes lives in native types: the next due time in
