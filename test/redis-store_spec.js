@@ -43,6 +43,17 @@ function healthWhere(store, matches, timeoutMs = 15_000) {
 const isReady = (health) => health.state === "ready";
 const isUnavailable = (health) => health.state === "unavailable";
 
+/** A takeDue request of a delivery that sends for `sources` and knows `deployed` nodes in its flows. */
+function dueFor(sources, { deployed = [], graceMs = 0 } = {}) {
+  return {
+    sources: new Set([sources].flat()),
+    isDeployed: (id) => deployed.includes(id),
+    goneSourceGraceMs: graceMs,
+    redeliverMs: 60_000,
+    limit: 100,
+  };
+}
+
 /** Rejects with StoreUnavailableError and how long it took. */
 async function timedRejection(promise) {
   const started = Date.now();
@@ -252,6 +263,68 @@ describe("Redis store", function () {
     });
   });
 
+  context("inbox data of an older version (one due set for every source node)", function () {
+    let server;
+    let raw;
+    before(async () => {
+      server = await new RedisServer().start();
+      raw = await server.inspector();
+    });
+    after(() => server.dispose());
+
+    it("should still send its pending entries, by their own source node, and keep its dead letters", async function () {
+      const prefix = "clarus:upgraded:";
+      const message = (id) => ({ topic: "t", payload: { id }, clarus: { dedupeKey: `k${id}` } });
+      const stored = (source, id) =>
+        JSON.stringify({ sourceNodeId: source, message: message(id), admittedAt: 1 });
+      // What the previous version's admit and markDead scripts wrote.
+      await raw.hSet(`${prefix}inbox:entries`, {
+        k1: stored("hook", 1),
+        k2: stored("other", 2),
+        k3: "{not json",
+        k4: stored("hook", 4),
+      });
+      await raw.hSet(`${prefix}inbox:attempts`, { k1: "3", k2: "1", k3: "1", k4: "10" });
+      await raw.hSet(`${prefix}inbox:errors`, { k4: "not confirmed after 10 attempts" });
+      const past = Date.now() - 60_000;
+      await raw.zAdd(`${prefix}inbox:due`, [
+        { score: past, value: "k1" },
+        { score: past, value: "k2" },
+        { score: past, value: "k3" },
+        { score: past, value: "gone" },
+      ]);
+      await raw.zAdd(`${prefix}inbox:dead`, { score: past, value: "k4" });
+      const { store } = open({ url: server.url(), prefix });
+      assert.deepEqual(await store.inboxCounts(), { pending: 3, dead: 1 });
+
+      const taken = await store.takeDue(dueFor("hook", { deployed: ["other"] }));
+      assert.deepEqual(
+        taken.map((entry) => [entry.key, entry.sourceNodeId, entry.attempt, entry.message.payload.id]),
+        [["k1", "hook", 4, 1]],
+      );
+      assert.equal(await raw.exists(`${prefix}inbox:due`), 0, "the old due set is emptied");
+      assert.deepEqual(
+        (await store.takeDue(dueFor("other"))).map((entry) => entry.key),
+        ["k2"],
+        "another node's entry waits for its own delivery",
+      );
+      const dead = await store.deadLetters();
+      assert.deepEqual(
+        dead.map((entry) => [entry.key, entry.lastError]),
+        [["k4", "not confirmed after 10 attempts"]],
+        "an unreadable entry cannot be listed; the old dead letter is",
+      );
+      assert.deepEqual(await store.inboxCounts(), { pending: 2, dead: 2 }, "k3 is a dead letter now");
+      assert.equal(
+        await raw.hGet(`${prefix}inbox:errors`, "k3"),
+        "the inbox entry in Redis is not valid JSON",
+      );
+      assert.equal(await store.confirm("k1"), true);
+      assert.equal(await store.retry("k2", 0, "again"), true);
+      assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 2 });
+    });
+  });
+
   context("when Redis goes away and comes back", function () {
     let server;
     beforeEach(async () => {
@@ -273,7 +346,7 @@ describe("Redis store", function () {
       assert.match(outcomes[0].error.message, /^Redis at redis:\/\/127\.0\.0\.1:\d+\/0 unavailable: /);
       for (const call of [
         store.admit({ key: "x", sourceNodeId: "hook", message: { topic: "t", payload: {}, clarus: {} } }),
-        store.takeDue(Date.now(), 1000, 10),
+        store.takeDue(dueFor("hook")),
         store.readDocument("d"),
         store.acquireLease("l", 1000),
         store.inboxCounts(),
