@@ -6,7 +6,7 @@ import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
 import { adminPermission } from "./lib/node-red/admin-permission";
-import { closeReason } from "./lib/node-red/lifecycle";
+import { closeReason, isDeployed } from "./lib/node-red/lifecycle";
 
 export = (RED: NodeAPI) => {
   function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
@@ -20,6 +20,7 @@ export = (RED: NodeAPI) => {
       delivery: {
         generateId: () => RED.util.generateId(),
         error: (message) => this.error(message),
+        isDeployed: (id) => isDeployed(RED, id),
       },
     });
     // Pending events are sent again once the flows run, so every source node has registered its sender.

@@ -26,6 +26,25 @@ function entry(key, sourceNodeId = "hook") {
   return { key, sourceNodeId, message: message(key) };
 }
 
+/**
+ * A takeDue request of a delivery that sends for `sources` and whose flows hold `deployed` nodes besides; an
+ * entry of a node in neither is taken once it has been due for `graceMs`.
+ */
+function due({ sources = ["hook"], deployed = [], graceMs = 0, redeliverMs = 60_000, limit = 10 } = {}) {
+  return {
+    sources: new Set(sources),
+    isDeployed: (id) => deployed.includes(id),
+    goneSourceGraceMs: graceMs,
+    redeliverMs,
+    limit,
+  };
+}
+
+const keysOf = (entries) => entries.map((taken) => taken.key);
+
+/** How far the store's clock (Redis's) and this process's may read apart on one machine. */
+const CLOCK_MS = 10;
+
 let unique = 0;
 const namespace = () => `ns${process.pid}-${++unique}`;
 
@@ -129,31 +148,53 @@ for (const makeBackend of STORE_BACKENDS) {
 
       it("should not hand out an entry before it is due", async function () {
         await store.admit(entry("not-yet"));
-        assert.deepEqual(await store.takeDue(Date.now(), 1000, 10), []);
+        assert.deepEqual(await store.takeDue(due({ redeliverMs: 1000 })), []);
+      });
+
+      it("should hand out a due entry once its redeliverMs have passed", async function () {
+        const quick = backend.create({ namespace: ns, redeliverMs: 300 });
+        try {
+          await quick.admit(entry("first-due"));
+          const admitted = Date.now();
+          assert.deepEqual(await quick.takeDue(due()), [], "not at once");
+          let taken = [];
+          await eventually(async () => (taken = await quick.takeDue(due())).length > 0, { what: "due" });
+          const waited = Date.now() - admitted;
+          assert.deepEqual(keysOf(taken), ["first-due"]);
+          assert.ok(waited >= 290, `due after ${waited} ms`);
+        } finally {
+          await quick.close(false);
+        }
       });
 
       it("should hand out a due entry exactly as admitted, count its attempt and move its due time on", async function () {
         const before = Date.now();
         await store.admit(entry("due"));
-        const later = Date.now() + 61_000;
-        const [taken, ...rest] = await store.takeDue(later, 5000, 10);
+        await store.retry("due", 0);
+        const asked = Date.now();
+        const [taken, ...rest] = await store.takeDue(due({ redeliverMs: 5000 }));
+        const answered = Date.now();
         assert.deepEqual(rest, []);
         assert.equal(taken.key, "due");
         assert.equal(taken.sourceNodeId, "hook");
         assert.deepEqual(taken.message, message("due"));
         assert.equal(taken.attempt, 2, "the first send was attempt 1");
-        assert.equal(taken.dueAt, later + 5000);
+        assert.ok(
+          taken.dueAt >= asked + 5000 - CLOCK_MS && taken.dueAt <= answered + 5000 + CLOCK_MS,
+          `next due ${taken.dueAt - asked} ms after it was taken`,
+        );
         assert.ok(
           taken.admittedAt >= before && taken.admittedAt <= Date.now(),
           `admittedAt ${taken.admittedAt}`,
         );
         assert.equal(taken.lastError, undefined);
         assert.deepEqual(
-          await store.takeDue(later, 5000, 10),
+          await store.takeDue(due({ redeliverMs: 5000 })),
           [],
           "taken entries wait for their new due time",
         );
-        const [again] = await store.takeDue(later + 5000, 5000, 10);
+        await store.retry("due", 0);
+        const [again] = await store.takeDue(due({ redeliverMs: 5000 }));
         assert.equal(again.attempt, 3);
         assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 }, "still pending until confirmed");
       });
@@ -161,24 +202,48 @@ for (const makeBackend of STORE_BACKENDS) {
       it("should hand out at most `limit` entries, the longest due first", async function () {
         for (const key of ["a", "b", "c", "d"]) {
           await store.admit(entry(key));
-          await store.retry(key, { a: 4000, b: 1000, c: 3000, d: 2000 }[key]);
+          await store.retry(key, { a: 400, b: 100, c: 300, d: 200 }[key]);
         }
-        const now = Date.now() + 10_000;
+        // Time passes: all four are due, each since its own time.
+        await pause(500);
+        assert.deepEqual(keysOf(await store.takeDue(due({ limit: 2 }))), ["b", "d"]);
+        assert.deepEqual(keysOf(await store.takeDue(due())), ["c", "a"]);
+      });
+
+      it("should hand out only the entries of the source nodes it sends for, and leave a deployed node's alone", async function () {
+        await store.admit(entry("of-a", "hook-a"));
+        await store.admit(entry("of-b", "hook-b"));
+        await store.retry("of-a", 0);
+        await store.retry("of-b", 0);
+        const forA = due({ sources: ["hook-a"], deployed: ["hook-b"] });
+        assert.deepEqual(keysOf(await store.takeDue(forA)), ["of-a"]);
+        assert.deepEqual(await store.takeDue(forA), [], "hook-b's entry is its own delivery's to send");
+        const [taken] = await store.takeDue(due({ sources: ["hook-b"], deployed: ["hook-a"] }));
+        assert.deepEqual([taken.key, taken.sourceNodeId, taken.attempt], ["of-b", "hook-b", 2]);
+      });
+
+      it("should hand out an entry of a node gone from the flows only once it has been due for the grace", async function () {
+        await store.admit(entry("orphan", "deleted-node"));
+        await store.retry("orphan", 0);
+        const dueSince = Date.now();
+        const request = due({ sources: ["hook"], graceMs: 400 });
+        assert.deepEqual(await store.takeDue(request), [], "not at once");
+        let taken = [];
+        await eventually(async () => (taken = await store.takeDue(request)).length > 0, { what: "taken" });
+        const waited = Date.now() - dueSince;
+        assert.ok(waited >= 390, `taken ${waited} ms after it fell due`);
         assert.deepEqual(
-          (await store.takeDue(now, 60_000, 2)).map((taken) => taken.key),
-          ["b", "d"],
-        );
-        assert.deepEqual(
-          (await store.takeDue(now, 60_000, 10)).map((taken) => taken.key),
-          ["c", "a"],
+          taken.map((orphan) => [orphan.key, orphan.attempt]),
+          [["orphan", 2]],
         );
       });
 
       it("should confirm a pending event once: removed from the inbox, its key still claimed", async function () {
         await store.admit(entry("done"));
+        await store.retry("done", 0);
         assert.equal(await store.confirm("done"), true);
         assert.deepEqual(await store.inboxCounts(), { pending: 0, dead: 0 });
-        assert.deepEqual(await store.takeDue(Date.now() + 3_600_000, 1000, 10), []);
+        assert.deepEqual(await store.takeDue(due()), []);
         assert.equal(await store.confirm("done"), false, "a second confirm is a no-op");
         assert.equal(await store.confirm("never-admitted"), false);
         assert.equal(
@@ -192,9 +257,13 @@ for (const makeBackend of STORE_BACKENDS) {
       it("should send a retried event again after the delay, with the reason", async function () {
         await store.admit(entry("flaky"));
         const asked = Date.now();
-        assert.equal(await store.retry("flaky", 30_000, "ERP answered 502"), true);
-        assert.deepEqual(await store.takeDue(asked + 10_000, 1000, 10), []);
-        const [taken] = await store.takeDue(Date.now() + 30_000, 1000, 10);
+        assert.equal(await store.retry("flaky", 300, "ERP answered 502"), true);
+        assert.deepEqual(await store.takeDue(due()), []);
+        let batch = [];
+        await eventually(async () => (batch = await store.takeDue(due())).length > 0, { what: "due" });
+        const waited = Date.now() - asked;
+        assert.ok(waited >= 290, `sent again after ${waited} ms`);
+        const [taken] = batch;
         assert.equal(taken.key, "flaky");
         assert.equal(taken.attempt, 2);
         assert.equal(taken.lastError, "ERP answered 502");
@@ -206,7 +275,9 @@ for (const makeBackend of STORE_BACKENDS) {
       it("should keep a dead letter: never handed out again, listed with its reason and counted", async function () {
         await store.admit(entry("poison"));
         await store.admit(entry("fine"));
-        const [taken] = await store.takeDue(Date.now() + 61_000, 1000, 1);
+        await store.retry("poison", 0);
+        await store.retry("fine", 0);
+        const [taken] = await store.takeDue(due({ limit: 1 }));
         await store.markDead(taken.key, "10 attempts failed");
         assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 1 });
         const dead = await store.deadLetters();
@@ -216,11 +287,9 @@ for (const makeBackend of STORE_BACKENDS) {
         assert.equal(dead[0].lastError, "10 attempts failed");
         assert.equal(dead[0].attempt, 2);
         assert.deepEqual(dead[0].message, message(taken.key));
-        const later = await store.takeDue(Date.now() + 3_600_000, 1000, 10);
-        assert.deepEqual(
-          later.map((pending) => pending.key),
-          [taken.key === "poison" ? "fine" : "poison"],
-        );
+        const other = taken.key === "poison" ? "fine" : "poison";
+        assert.equal(await store.retry(other, 0), true);
+        assert.deepEqual(keysOf(await store.takeDue(due())), [other], "the dead letter is not handed out");
         assert.equal(
           await store.retry(taken.key, 0),
           false,
@@ -245,13 +314,17 @@ for (const makeBackend of STORE_BACKENDS) {
 
       if (backend.shared) {
         it("should let another instance take the pending entries of an instance that died, once due", async function () {
-          const doomed = backend.create({ namespace: ns });
+          const doomed = backend.create({ namespace: ns, redeliverMs: 300 });
           await doomed.admit(entry("orphan-1", "hook-a"));
           await doomed.admit(entry("orphan-2", "hook-a"));
           await doomed.close(false);
-          assert.deepEqual(await store.takeDue(Date.now(), 60_000, 10), [], "not before their due time");
-          const taken = await store.takeDue(Date.now() + 61_000, 60_000, 10);
-          assert.deepEqual(taken.map((pending) => pending.key).sort(), ["orphan-1", "orphan-2"]);
+          const request = due({ sources: ["hook-a"] });
+          assert.deepEqual(await store.takeDue(request), [], "not before their due time");
+          let taken = [];
+          await eventually(async () => (taken = taken.concat(await store.takeDue(request))).length >= 2, {
+            what: "both taken",
+          });
+          assert.deepEqual(keysOf(taken).sort(), ["orphan-1", "orphan-2"]);
           assert.deepEqual(taken[0].message, message(taken[0].key));
         });
 
@@ -259,10 +332,14 @@ for (const makeBackend of STORE_BACKENDS) {
           const other = backend.create({ namespace: ns });
           try {
             const keys = Array.from({ length: 100 }, (_, index) => `split-${index}`);
-            for (const key of keys) await store.admit(entry(key));
-            const now = Date.now() + 61_000;
+            for (const key of keys) {
+              await store.admit(entry(key));
+              await store.retry(key, 0);
+            }
             const batches = await Promise.all(
-              Array.from({ length: 10 }, (_, index) => (index % 2 ? store : other).takeDue(now, 60_000, 15)),
+              Array.from({ length: 10 }, (_, index) =>
+                (index % 2 ? store : other).takeDue(due({ limit: 15 })),
+              ),
             );
             const takenKeys = batches.flat().map((taken) => taken.key);
             assert.equal(takenKeys.length, keys.length, "every entry handed out once");

@@ -41,6 +41,15 @@ function entry(id, sourceNodeId = "hook") {
   };
 }
 
+/** A takeDue request of a delivery that sends for the webhook node "hook". */
+const forHook = (limit = 10) => ({
+  sources: new Set(["hook"]),
+  isDeployed: () => false,
+  goneSourceGraceMs: 0,
+  redeliverMs: REDELIVER_MS,
+  limit,
+});
+
 const inboxFile = (directory) => path.join(directory, "inbox-conn.log");
 const inboxLines = (directory) => fs.readFileSync(inboxFile(directory), "utf8").split("\n").filter(Boolean);
 
@@ -122,30 +131,32 @@ describe("FileConnectionStore (store: file)", function () {
       const admitted = entry(1);
       await store.admit(admitted);
       admitted.message.payload.changedDownstream = true;
-      const [due] = await store.takeDue(Date.now() + REDELIVER_MS, REDELIVER_MS, 10);
+      await store.retry(entry(1).key, 0);
+      const [due] = await store.takeDue(forHook());
       assert.deepEqual(due.message.payload, { id: 1, reference: "SO-1" });
       assert.equal(due.message._msgid, undefined);
     });
 
     it("should hand out due entries once, counting attempts, and honour a retry's delay", async function () {
-      const store = track(openStore(path.join(tempUserDir(), "clarus")));
       const t0 = Date.now();
+      let clock = t0;
+      const store = track(openStore(path.join(tempUserDir(), "clarus"), { now: () => clock }));
       await store.admit(entry(1));
       await store.admit(entry(2));
-      assert.deepEqual(await store.takeDue(t0, REDELIVER_MS, 10), [], "not due before redeliverMs");
-      const later = t0 + 2 * REDELIVER_MS;
-      const due = await store.takeDue(later, REDELIVER_MS, 1);
+      assert.deepEqual(await store.takeDue(forHook()), [], "not due before redeliverMs");
+      clock = t0 + 2 * REDELIVER_MS;
+      const due = await store.takeDue(forHook(1));
       assert.equal(due.length, 1, "at most limit");
       assert.equal(due[0].attempt, 2);
       assert.equal(due[0].key, entry(1).key);
-      const rest = await store.takeDue(later, REDELIVER_MS, 10);
+      const rest = await store.takeDue(forHook());
       assert.deepEqual(
         rest.map((e) => e.key),
         [entry(2).key],
         "a taken entry is not taken again before its next due time",
       );
       assert.equal(await store.retry(entry(1).key, 0, "ERP said 503"), true);
-      const retried = await store.takeDue(Date.now(), REDELIVER_MS, 10);
+      const retried = await store.takeDue(forHook());
       assert.deepEqual(
         retried.map((e) => [e.key, e.attempt, e.lastError]),
         [[entry(1).key, 3, "ERP said 503"]],
@@ -164,7 +175,8 @@ describe("FileConnectionStore (store: file)", function () {
         dead.map((e) => [e.key, e.dead, e.lastError]),
         [[entry(1).key, true, "not confirmed after 10 attempts"]],
       );
-      const due = await store.takeDue(Date.now() + 10 * REDELIVER_MS, REDELIVER_MS, 10);
+      await store.retry(entry(2).key, 0);
+      const due = await store.takeDue(forHook());
       assert.deepEqual(
         due.map((e) => e.key),
         [entry(2).key],
@@ -183,10 +195,12 @@ describe("FileConnectionStore (store: file)", function () {
       await first.markDead(entry(4).key, "gave up");
       await first.close(false);
       // A redeploy: the messages this process sent may still be in its flows, so nothing is due before its time.
-      const second = track(openStore(directory));
+      let clock = Date.now();
+      const second = track(openStore(directory, { now: () => clock }));
       assert.deepEqual(await second.inboxCounts(), { pending: 2, dead: 1 });
-      assert.deepEqual(await second.takeDue(Date.now(), REDELIVER_MS, 10), [], "none due at the reopen");
-      const due = await second.takeDue(Date.now() + REDELIVER_MS, REDELIVER_MS, 10);
+      assert.deepEqual(await second.takeDue(forHook()), [], "none due at the reopen");
+      clock += REDELIVER_MS;
+      const due = await second.takeDue(forHook());
       assert.deepEqual(
         due.map((e) => [e.key, e.attempt]),
         [
@@ -211,7 +225,7 @@ describe("FileConnectionStore (store: file)", function () {
       );
       const store = track(openStore(directory));
       assert.deepEqual(await store.inboxCounts(), { pending: 2, dead: 1 });
-      const due = await store.takeDue(Date.now(), REDELIVER_MS, 10);
+      const due = await store.takeDue(forHook());
       assert.deepEqual(
         due.map((e) => [e.key, e.attempt]),
         [
@@ -284,7 +298,7 @@ describe("FileConnectionStore (store: file)", function () {
       assert.deepEqual(await store.inboxCounts(), { pending: 150, dead: 0 });
       for (let i = 0; i < 200; i++) assert.equal(await store.admit(entry(i)), "duplicate", `key ${i}`);
       assert.equal(await store.admit(entry(200)), "fresh");
-      const due = await store.takeDue(Date.now(), REDELIVER_MS, 1000);
+      const due = await store.takeDue(forHook(1000));
       assert.equal(due.length, 150, "every pending entry is due at once after a restart");
     });
 

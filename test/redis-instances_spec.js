@@ -339,7 +339,7 @@ describe("three Node-RED instances on one Redis (the packed package)", function 
         `(webhook ${unique.length} + polled ${polled.length}, polled on instance(s) ${[...polledBy].join(", ")}), ` +
         `doubled 0, lost 0`,
     );
-    await eventually(async () => (await (await redis.inspector()).zCard("clarus:acme:inbox:due")) === 0, {
+    await eventually(async () => (await (await redis.inspector()).hLen("clarus:acme:inbox:entries")) === 0, {
       timeoutMs: 30_000,
       what: "every event confirmed",
     });

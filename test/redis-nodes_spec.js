@@ -179,7 +179,16 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
       const answer = await deliver(2);
       assert.equal(answer.status, 503);
       assert.equal(answer.headers.get("retry-after"), "5");
-      assert.match((await answer.json()).error, /store cannot take the event: Redis at .* unavailable/);
+      // The caller is told the store is away, not where it is; the node's log says where and why.
+      assert.deepEqual(await answer.json(), {
+        ok: false,
+        error: "the store is unavailable; try again later",
+      });
+      await waitForCall(
+        hook,
+        "warn",
+        /rejected 503: the store cannot take the event: Redis at redis:\/\/.* unavailable/,
+      );
 
       const requests = warehouse.sim.requests.graphql;
       poll.receive({ payload: "run" });
@@ -277,7 +286,7 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
         delivery: "on-confirm",
         status: 200,
         // Kept in the inbox and due at once, so the next flow sends it without waiting redeliverSeconds.
-        check: async (key) => assert.ok((await raw.zScore(`${PREFIX}inbox:due`, key)) <= Date.now()),
+        check: async (key) => assert.ok((await raw.zScore(`${PREFIX}inbox:due:hook`, key)) <= Date.now()),
       },
     ]) {
       it(`should answer ${status} and send nothing from the closing node (${delivery})`, async function () {
@@ -301,6 +310,22 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
         await check("goods_out.completed:77");
       });
     }
+  });
+
+  context("when redeliverSeconds is below the delivery's minimum", function () {
+    it("should first send an event again when the delivery would: one reading of redeliverSeconds for both", async function () {
+      await load({ connection: { delivery: "on-confirm", redeliverSeconds: 0.5 } });
+      const conn = helper.getNode("conn");
+      await waitForCall(conn, "warn", /redeliverSeconds 0\.5 must be a number of at least 1; 300 is used/);
+      const before = Date.now();
+      assert.equal((await deliver(88)).status, 200);
+      const key = "goods_out.completed:88";
+      // The due set of the webhook node (older versions kept one set for all).
+      const dueAt =
+        (await raw.zScore(`${PREFIX}inbox:due:hook`, key)) ?? (await raw.zScore(`${PREFIX}inbox:due`, key));
+      const wait = dueAt - before;
+      assert.ok(wait > 299_000 && wait <= 301_000, `first due ${wait} ms after the delivery, not 300 s`);
+    });
   });
 
   context("when two instances register the same webhook node at once", function () {

@@ -7,7 +7,9 @@ const http = require("node:http");
 const net = require("node:net");
 const path = require("node:path");
 
+const { eventually } = require("./helpers/eventually");
 const { RedisServer } = require("./helpers/redis-server");
+const { startReplyDroppingProxy } = require("./helpers/reply-dropping-proxy");
 const { recordingLog } = require("./helpers/store-backends");
 const { freePort } = require("./helpers/red-process");
 
@@ -40,6 +42,17 @@ function healthWhere(store, matches, timeoutMs = 15_000) {
 
 const isReady = (health) => health.state === "ready";
 const isUnavailable = (health) => health.state === "unavailable";
+
+/** A takeDue request of a delivery that sends for `sources` and knows `deployed` nodes in its flows. */
+function dueFor(sources, { deployed = [], graceMs = 0 } = {}) {
+  return {
+    sources: new Set([sources].flat()),
+    isDeployed: (id) => deployed.includes(id),
+    goneSourceGraceMs: graceMs,
+    redeliverMs: 60_000,
+    limit: 100,
+  };
+}
 
 /** Rejects with StoreUnavailableError and how long it took. */
 async function timedRejection(promise) {
@@ -164,6 +177,154 @@ describe("Redis store", function () {
     });
   });
 
+  context("when a reply from Redis is lost (the connection drops after Redis ran the command)", function () {
+    let server;
+    let raw;
+    let proxy;
+    before(async () => {
+      server = await new RedisServer().start();
+      raw = await server.inspector();
+      proxy = await startReplyDroppingProxy({ port: server.port });
+    });
+    after(async () => {
+      await proxy.close();
+      await server.dispose();
+    });
+    afterEach(() => raw.flushAll());
+
+    const claimKey = (key) => `clarus:acme:claim:${key}`;
+
+    it("should delete a claim whose reply was lost once Redis answers, so another instance's claim wins", async function () {
+      const { store: here, lines } = open({ url: proxy.url() });
+      const { store: elsewhere } = open({ url: server.url() });
+      await here.claim("warm-up");
+      const dropped = proxy.dropReplyTo(claimKey("lost-1"));
+      await timedRejection(here.claim("lost-1"));
+      await dropped;
+      const lostAt = Date.now();
+      assert.match(await raw.get(claimKey("lost-1")), /^[\w-]+\.\w+$/, "Redis made the claim, with a token");
+      await eventually(async () => (await raw.exists(claimKey("lost-1"))) === 0, {
+        what: "the claim deleted once Redis answers again",
+      });
+      const ms = Date.now() - lostAt;
+      assert.ok(ms < 2000, `deleted ${ms} ms after the lost reply`);
+      assert.equal(await elsewhere.claim("lost-1"), true, "fresh on another instance");
+      assert.equal(await here.claim("lost-1"), false, "and then claimed, here too");
+      assert.ok(
+        lines.some((line) =>
+          /deleted 1 claim\(s\) that Redis made when its reply was lost/.test(line.message),
+        ),
+      );
+    });
+
+    it("should take a key that holds its own unanswered claim for a new claim, and leave others' claims alone", async function () {
+      // This user may not DEL, so the lost claim cannot be deleted in the background: the retry takes it over.
+      await raw.sendCommand(["ACL", "SETUSER", "nodel", "on", ">nodel-pass", "~*", "&*", "+@all", "-del"]);
+      const { store: here } = open({ url: `redis://nodel:nodel-pass@127.0.0.1:${proxy.port}` });
+      const { store: elsewhere } = open({ url: server.url() });
+      await here.claim("warm-up");
+      const dropped = proxy.dropReplyTo(claimKey("lost-2"));
+      await timedRejection(here.claim("lost-2"));
+      await dropped;
+      const lostToken = await raw.get(claimKey("lost-2"));
+      assert.ok(lostToken, "Redis made the claim");
+      await eventually(async () => JSON.stringify(await raw.sendCommand(["ACL", "LOG"])).includes('"del"'), {
+        what: "the background deletion refused",
+      });
+      assert.equal(await raw.get(claimKey("lost-2")), lostToken, "still the lost claim");
+      assert.equal(await here.claim("lost-2"), true, "Clarus's retry is fresh");
+      assert.notEqual(await raw.get(claimKey("lost-2")), lostToken, "under a new token");
+      assert.equal(await here.claim("lost-2"), false, "a repeat after that is a duplicate");
+      assert.equal(await elsewhere.claim("lost-2"), false, "on every instance");
+      // A key another instance claimed is never taken over, even one whose claim here had no reply.
+      assert.equal(await elsewhere.claim("theirs"), true);
+      const droppedToo = proxy.dropReplyTo(claimKey("theirs"));
+      await timedRejection(here.claim("theirs"));
+      await droppedToo;
+      await healthWhere(here, isReady);
+      assert.equal(await here.claim("theirs"), false);
+      await raw.sendCommand(["ACL", "DELUSER", "nodel"]);
+    });
+
+    it("should finish a release that never reached Redis once Redis answers again", async function () {
+      const { store: here } = open({ url: proxy.url() });
+      const { store: elsewhere } = open({ url: server.url() });
+      assert.equal(await here.claim("released"), true);
+      const cut = proxy.dropRequestWith(claimKey("released"));
+      await timedRejection(here.release("released"));
+      await cut;
+      await eventually(async () => (await raw.exists(claimKey("released"))) === 0, {
+        what: "the claim deleted once Redis answers again",
+      });
+      assert.equal(await elsewhere.claim("released"), true, "fresh on another instance");
+      assert.equal(await elsewhere.claim("released"), false);
+      await here.release("released");
+      assert.equal(await raw.exists(claimKey("released")), 1, "a release never deletes another's claim");
+    });
+  });
+
+  context("inbox data of an older version (one due set for every source node)", function () {
+    let server;
+    let raw;
+    before(async () => {
+      server = await new RedisServer().start();
+      raw = await server.inspector();
+    });
+    after(() => server.dispose());
+
+    it("should still send its pending entries, by their own source node, and keep its dead letters", async function () {
+      const prefix = "clarus:upgraded:";
+      const message = (id) => ({ topic: "t", payload: { id }, clarus: { dedupeKey: `k${id}` } });
+      const stored = (source, id) =>
+        JSON.stringify({ sourceNodeId: source, message: message(id), admittedAt: 1 });
+      // What the previous version's admit and markDead scripts wrote.
+      await raw.hSet(`${prefix}inbox:entries`, {
+        k1: stored("hook", 1),
+        k2: stored("other", 2),
+        k3: "{not json",
+        k4: stored("hook", 4),
+      });
+      await raw.hSet(`${prefix}inbox:attempts`, { k1: "3", k2: "1", k3: "1", k4: "10" });
+      await raw.hSet(`${prefix}inbox:errors`, { k4: "not confirmed after 10 attempts" });
+      const past = Date.now() - 60_000;
+      await raw.zAdd(`${prefix}inbox:due`, [
+        { score: past, value: "k1" },
+        { score: past, value: "k2" },
+        { score: past, value: "k3" },
+        { score: past, value: "gone" },
+      ]);
+      await raw.zAdd(`${prefix}inbox:dead`, { score: past, value: "k4" });
+      const { store } = open({ url: server.url(), prefix });
+      assert.deepEqual(await store.inboxCounts(), { pending: 3, dead: 1 });
+
+      const taken = await store.takeDue(dueFor("hook", { deployed: ["other"] }));
+      assert.deepEqual(
+        taken.map((entry) => [entry.key, entry.sourceNodeId, entry.attempt, entry.message.payload.id]),
+        [["k1", "hook", 4, 1]],
+      );
+      assert.equal(await raw.exists(`${prefix}inbox:due`), 0, "the old due set is emptied");
+      assert.deepEqual(
+        (await store.takeDue(dueFor("other"))).map((entry) => entry.key),
+        ["k2"],
+        "another node's entry waits for its own delivery",
+      );
+      const dead = await store.deadLetters();
+      assert.deepEqual(
+        dead.map((entry) => [entry.key, entry.lastError]),
+        [["k4", "not confirmed after 10 attempts"]],
+        "an unreadable entry cannot be listed; the old dead letter is",
+      );
+      assert.deepEqual(await store.inboxCounts(), { pending: 2, dead: 2 }, "k3 is a dead letter now");
+      assert.equal(
+        await raw.hGet(`${prefix}inbox:errors`, "k3"),
+        "the inbox entry in Redis is not valid JSON",
+      );
+      assert.equal(await store.confirm("k1"), true);
+      assert.equal(await store.retry("k2", 0, "again"), true);
+      assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 2 });
+    });
+  });
+
   context("when Redis goes away and comes back", function () {
     let server;
     beforeEach(async () => {
@@ -185,7 +346,7 @@ describe("Redis store", function () {
       assert.match(outcomes[0].error.message, /^Redis at redis:\/\/127\.0\.0\.1:\d+\/0 unavailable: /);
       for (const call of [
         store.admit({ key: "x", sourceNodeId: "hook", message: { topic: "t", payload: {}, clarus: {} } }),
-        store.takeDue(Date.now(), 1000, 10),
+        store.takeDue(dueFor("hook")),
         store.readDocument("d"),
         store.acquireLease("l", 1000),
         store.inboxCounts(),

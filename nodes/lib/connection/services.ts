@@ -118,6 +118,7 @@ export class ConnectionServices {
         ? sharedRedisStore(def, credentials, {
             subdomain: this.subdomain,
             claimTtlMs: hours * 3_600_000,
+            redeliverMs: delivery.redeliverMs,
             tuning: this.tuning.redis,
             log: { warn: env.warn, info: env.info ?? ignore, debug: env.debug ?? ignore },
           })

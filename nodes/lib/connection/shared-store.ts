@@ -7,9 +7,6 @@ import { redisPrefix } from "../store/redis/keys";
 import type { UnavailableStore } from "../store/unavailable-store";
 import type { ConnectionCredentials, ConnectionDef } from "./types";
 
-/** DESIGN.md `redeliverSeconds`: when an unconfirmed event is first sent again. */
-const DEFAULT_REDELIVER_SECONDS = 300;
-
 /** settings.js `clarus.redis`: what a flow cannot carry, e.g. a private CA for `rediss://`. */
 export interface RedisTuning {
   tls?: TlsOptions;
@@ -36,20 +33,26 @@ export function storeKindOf(def: Pick<ConnectionDef, "store">): StoreKind {
 
 /**
  * The Redis store of a connection with `store: redis` (DESIGN.md "Several Node-RED instances"): `redisUrl` from
- * the credentials, keys under `redisPrefix`, claims for `dedupeHours`. A bad URL gives a store that refuses
- * every call with the reason; it never throws.
+ * the credentials, keys under `redisPrefix`, claims for `dedupeHours`, first redeliveries after the delivery's
+ * own `redeliverMs` (read once, in delivery/settings.ts, so both wait the same). A bad URL gives a store that
+ * refuses every call with the reason; it never throws.
  */
 export function sharedRedisStore(
   def: ConnectionDef,
   credentials: ConnectionCredentials,
-  options: { subdomain: string; claimTtlMs: number; tuning?: RedisTuning; log: StoreLog },
+  options: {
+    subdomain: string;
+    claimTtlMs: number;
+    redeliverMs: number;
+    tuning?: RedisTuning;
+    log: StoreLog;
+  },
 ): RedisStore | UnavailableStore {
-  const redeliverSeconds = Number((def as { redeliverSeconds?: unknown }).redeliverSeconds);
   return createRedisStore({
     redisUrl: credentials.redisUrl,
     prefix: redisPrefix(def.redisPrefix, options.subdomain),
     claimTtlMs: options.claimTtlMs,
-    redeliverMs: (redeliverSeconds > 0 ? redeliverSeconds : DEFAULT_REDELIVER_SECONDS) * 1000,
+    redeliverMs: options.redeliverMs,
     tls: options.tuning?.tls,
     log: options.log,
   });

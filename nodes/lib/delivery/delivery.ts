@@ -24,6 +24,11 @@ export interface DeliveryHooks {
   debug: (message: string) => void;
   /** For a dead letter whose source node is gone: the connection node reports it. */
   error: (message: string) => void;
+  /**
+   * Whether a node of this id stands in this instance's deployed flows, enabled or disabled. Due entries of
+   * such a node that has no sender here are another delivery's to send (or wait for it to be enabled).
+   */
+  isDeployed: (nodeId: string) => boolean;
 }
 
 export interface InboxCounts {
@@ -49,6 +54,12 @@ function asError(reason: unknown): Error {
 const TICK_MS = 1000;
 /** Entries taken per look; a full batch looks again at once (a backlog after a restart). */
 const BATCH = 200;
+/**
+ * Redeliver periods that a due entry of a node gone from the flows waits before it is taken anyway (its
+ * attempts counted, then a dead letter). Instances in a rolling deploy run different flows for a while: one
+ * that lacks a new node must leave its entries to those that have it, which take them as they fall due.
+ */
+const GONE_SOURCE_GRACE_PERIODS = 3;
 
 /**
  * The delivery guarantee of one connection, shared by its webhook-in and poll nodes. `on-receipt` claims
@@ -199,7 +210,15 @@ export class Delivery extends EventEmitter {
   private async tick(): Promise<void> {
     let full = false;
     try {
-      const due = await this.store.takeDue(Date.now(), this.settings.redeliverMs, BATCH);
+      const { redeliverMs } = this.settings;
+      const due = await this.store.takeDue({
+        // Only a delivery that can send an entry may take it: taking counts an attempt.
+        sources: new Set(this.senders.keys()),
+        isDeployed: this.hooks.isDeployed,
+        goneSourceGraceMs: GONE_SOURCE_GRACE_PERIODS * redeliverMs,
+        redeliverMs,
+        limit: BATCH,
+      });
       for (const entry of due) await this.sendAgain(entry);
       full = due.length === BATCH;
       await this.refreshCounts();

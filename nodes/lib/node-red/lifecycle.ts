@@ -55,3 +55,8 @@ export function stateKey(node: Pick<Node, "id"> & { _alias?: string; _path?: str
   const digest = createHash("sha256").update(node._path).digest("hex").slice(0, 12);
   return `${node._alias}-${digest}`;
 }
+
+/** Whether a node of this id stands in the deployed flows, enabled or disabled. */
+export function isDeployed(RED: Pick<NodeAPI, "nodes">, id: string): boolean {
+  return deployedState(RED, id) !== "absent";
+}

@@ -48,15 +48,17 @@ export interface ConnectionStore {
   retry(key: string, delayMs: number, reason?: string): Promise<boolean>;
 
   /**
-   * Pending entries due at `now`, the longest due first, at most `limit`, each taken atomically by this caller: its attempt is
-   * counted and its next due time moved to `now + redeliverMs`, so no other caller (nor instance) takes
-   * it before then. The returned entries carry the counted attempt.
+   * Pending entries due now that `request` may take (see DueRequest), the longest due first, at most `limit`,
+   * each taken atomically by this caller: its attempt is counted and its next due time moved to
+   * `redeliverMs` from now, so no other caller (nor instance) takes it before then. The returned entries carry
+   * the counted attempt. "Now" is the store's clock: a store shared by several instances (Redis) reads its
+   * server's, so an instance whose clock is off neither sends early nor late.
    *
    * After a restart the messages that were in flight are gone. A store that only this process uses (file)
    * therefore counts every pending entry it loads as due at once; a store shared by several instances
    * (Redis) keeps the due times, since another instance may still be working on them.
    */
-  takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]>;
+  takeDue(request: DueRequest): Promise<InboxEntry[]>;
 
   /** Keeps the pending entry as a dead letter: never sent again, listed by `deadLetters()`. */
   markDead(key: string, reason: string): Promise<void>;
@@ -87,6 +89,30 @@ export interface ConnectionStore {
 }
 
 export type StoreKind = "file" | "redis";
+
+/**
+ * Which due entries a caller may take: only one that can send an entry may take it, since taking counts an
+ * attempt. Connections that share a store (one tenant's, on Redis) and instances that run different flows for
+ * a while (a rolling deploy) each see entries that are not theirs to send.
+ */
+export interface DueRequest {
+  /** The source nodes this caller sends for: their entries are taken as soon as they are due. */
+  sources: ReadonlySet<string>;
+  /**
+   * Whether a source node that is not in `sources` stands in this instance's deployed flows (disabled, or
+   * sending through another connection that shares the store): its entries are left alone.
+   */
+  isDeployed(sourceNodeId: string): boolean;
+  /**
+   * An entry of a node in neither (deleted, or new and not deployed here yet) is taken only once it has been
+   * due this long: it must still end as a dead letter if its node is gone for good, but an instance that
+   * lacks a node for the length of a rolling deploy must not use up the attempts of the instances that have it.
+   */
+  goneSourceGraceMs: number;
+  /** When a taken entry is next due, from now. */
+  redeliverMs: number;
+  limit: number;
+}
 
 /** What an event source hands to `admit`. */
 export interface NewInboxEntry {

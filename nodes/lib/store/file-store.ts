@@ -7,6 +7,7 @@ import {
   StoreUnavailableError,
   UnstorableEventError,
   type ConnectionStore,
+  type DueRequest,
   type InboxEntry,
   type Lease,
   type NewInboxEntry,
@@ -113,9 +114,9 @@ export class FileConnectionStore implements ConnectionStore {
     return this.inbox.retry(key, this.now() + delayMs, reason);
   }
 
-  async takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]> {
+  async takeDue(request: DueRequest): Promise<InboxEntry[]> {
     this.assertOpen();
-    return this.inbox.takeDue(now, redeliverMs, limit);
+    return this.inbox.takeDue(this.now(), request);
   }
 
   async markDead(key: string, reason: string): Promise<void> {

@@ -4,7 +4,13 @@ import path from "node:path";
 import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 import { AppendLog } from "./append-log";
-import { type InboxEntry, type NewInboxEntry, UnstorableEventError } from "./connection-store";
+import {
+  type DueRequest,
+  type InboxEntry,
+  type NewInboxEntry,
+  UnstorableEventError,
+} from "./connection-store";
+import { dueGrace } from "./due-request";
 
 export interface InboxFileOptions {
   /** The inbox file; undefined keeps the inbox in memory only. */
@@ -108,14 +114,19 @@ export class InboxFile {
     return true;
   }
 
-  /** The entries due at `now`, the longest due first, at most `limit`. */
-  async takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]> {
-    const due: InboxEntry[] = [];
-    for (const entry of this.entries.values()) if (!entry.dead && entry.dueAt <= now) due.push(entry);
-    due.sort((a, b) => a.dueAt - b.dueAt);
-    const taken = due.slice(0, limit).map((entry) => {
+  /** The entries due at `now` that `request` may take, the longest due first, at most `limit`. */
+  async takeDue(now: number, request: DueRequest): Promise<InboxEntry[]> {
+    const graceOf = dueGrace(request);
+    const due: { entry: InboxEntry; since: number }[] = [];
+    for (const entry of this.entries.values()) {
+      if (entry.dead) continue;
+      const grace = graceOf(entry.sourceNodeId);
+      if (grace !== undefined && entry.dueAt + grace <= now) due.push({ entry, since: entry.dueAt + grace });
+    }
+    due.sort((a, b) => a.since - b.since);
+    const taken = due.slice(0, request.limit).map(({ entry }) => {
       entry.attempt++;
-      entry.dueAt = now + redeliverMs;
+      entry.dueAt = now + request.redeliverMs;
       return { ...entry };
     });
     await Promise.all(

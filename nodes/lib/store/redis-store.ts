@@ -3,17 +3,20 @@ import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { errorMessage } from "../node-red/errors";
 import type {
   ConnectionStore,
+  DueRequest,
   InboxEntry,
   Lease,
   NewInboxEntry,
   StoredMessage,
   StoreKind,
 } from "./connection-store";
+import { dueGrace } from "./due-request";
 import type { HealthReporting, StoreHealth } from "./health";
+import { RedisClaims } from "./redis/claims";
 import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./redis/connection";
 import { RedisKeys } from "./redis/keys";
 import { acquireRedisLease } from "./redis/lease";
-import { ADMIT, CONFIRM, DEAD_LETTERS, MARK_DEAD, RETRY, TAKE_DUE } from "./redis/scripts";
+import { ADMIT, CONFIRM, DEAD_LETTERS, MARK_DEAD, MOVE_LEGACY_DUE, RETRY, TAKE_DUE } from "./redis/scripts";
 import { parseRedisUrl } from "./redis/url";
 import { UnavailableStore } from "./unavailable-store";
 
@@ -23,8 +26,10 @@ export interface RedisStoreOptions {
   prefix: string;
   /** `dedupeHours`: how long a claimed key stays claimed (the key's expiry in Redis). */
   claimTtlMs: number;
-  /** `redeliverSeconds`: when an admitted entry is first due again if it is not confirmed. */
+  /** `redeliverSeconds` as the delivery reads it: when an admitted entry is first due again if not confirmed. */
   redeliverMs: number;
+  log: StoreLog;
+  /** The admission time kept with an entry (shown with dead letters); due times are Redis's. */
   now?: () => number;
 }
 
@@ -36,17 +41,24 @@ interface StoredEntry {
 }
 
 const DEFAULT_DEAD_LETTER_LIMIT = 100;
+/** Entries moved per script from the one due set of older versions. */
+const LEGACY_BATCH = 200;
+/** A script said the entry's source node changed under the call: read it again this often at most. */
+const SOURCE_READS = 3;
+const UNREADABLE = "the inbox entry in Redis is not valid JSON";
 
 /**
  * The ConnectionStore in Redis or Valkey (`store: redis`), shared by every Node-RED instance that uses the same
- * Redis and prefix. Claims are `SET NX PX`; every inbox change that must be atomic is one Lua script; leases
- * are tokens with a TTL. Redis away: every call rejects at once with StoreUnavailableError (no queue), and the
- * store resumes by itself when Redis is back.
+ * Redis and prefix. Claims are `SET NX PX` with a token of this process (redis/claims.ts); every inbox change
+ * that must be atomic is one Lua script, timed by Redis's clock; leases are tokens with a TTL. Redis away:
+ * every call rejects at once with StoreUnavailableError (no queue), and the store resumes by itself when Redis
+ * is back.
  */
 export class RedisStore implements ConnectionStore, HealthReporting {
   readonly kind: StoreKind = "redis";
   private readonly connection: RedisConnection;
   private readonly keys: RedisKeys;
+  private readonly claims: RedisClaims;
   private readonly claimTtlMs: number;
   private readonly redeliverMs: number;
   private readonly now: () => number;
@@ -57,6 +69,11 @@ export class RedisStore implements ConnectionStore, HealthReporting {
     this.claimTtlMs = Math.max(1, Math.round(options.claimTtlMs));
     this.redeliverMs = Math.max(0, Math.round(options.redeliverMs));
     this.now = options.now ?? Date.now;
+    this.claims = new RedisClaims({
+      connection: this.connection,
+      claimTtlMs: this.claimTtlMs,
+      log: options.log,
+    });
   }
 
   get health(): StoreHealth {
@@ -73,29 +90,27 @@ export class RedisStore implements ConnectionStore, HealthReporting {
     return this.connection.display;
   }
 
-  async claim(key: string): Promise<boolean> {
-    const reply = await this.connection.run((client) =>
-      client.set(this.keys.claim(key), "1", {
-        condition: "NX",
-        expiration: { type: "PX", value: this.claimTtlMs },
-      }),
-    );
-    return reply === "OK";
+  claim(key: string): Promise<boolean> {
+    return this.claims.claim(this.keys.claim(key));
   }
 
-  async release(key: string): Promise<void> {
-    await this.connection.run((client) => client.del(this.keys.claim(key)));
+  release(key: string): Promise<void> {
+    return this.claims.release(this.keys.claim(key));
   }
 
   async admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate"> {
-    const now = this.now();
-    const stored: StoredEntry = { sourceNodeId: entry.sourceNodeId, message: entry.message, admittedAt: now };
+    const stored: StoredEntry = {
+      sourceNodeId: entry.sourceNodeId,
+      message: entry.message,
+      admittedAt: this.now(),
+    };
     const k = this.keys;
+    const source = entry.sourceNodeId;
     const fresh = await this.connection.run((client) =>
       ADMIT.run(
         client,
-        [k.claim(entry.key), k.entries, k.due, k.attempts],
-        [entry.key, this.claimTtlMs, JSON.stringify(stored), now + this.redeliverMs],
+        [k.claim(entry.key), k.entries, k.due(source), k.attempts, k.sourceOf, k.sources],
+        [entry.key, this.claimTtlMs, JSON.stringify(stored), this.redeliverMs, source],
       ),
     );
     return fresh === 1 ? "fresh" : "duplicate";
@@ -103,39 +118,77 @@ export class RedisStore implements ConnectionStore, HealthReporting {
 
   async confirm(key: string): Promise<boolean> {
     const k = this.keys;
-    const existed = await this.connection.run((client) =>
-      CONFIRM.run(client, [k.entries, k.due, k.attempts, k.errors, k.dead], [key]),
+    const existed = await this.bySource(key, (source) =>
+      this.connection.run((client) =>
+        CONFIRM.run(
+          client,
+          [k.entries, k.due(source), k.attempts, k.errors, k.dead, k.sourceOf, k.sources, k.legacyDue],
+          [key, source ?? ""],
+        ),
+      ),
     );
     return existed === 1;
   }
 
   async retry(key: string, delayMs: number, reason?: string): Promise<boolean> {
-    const dueAt = this.now() + Math.max(0, Math.round(delayMs));
-    const rescheduled = await this.connection.run((client) =>
-      RETRY.run(client, [this.keys.due, this.keys.errors], [key, dueAt, reason ?? ""]),
+    const k = this.keys;
+    const delay = Math.max(0, Math.round(delayMs));
+    const rescheduled = await this.bySource(key, (source) =>
+      this.connection.run((client) =>
+        RETRY.run(client, [k.due(source), k.errors, k.sourceOf], [key, delay, reason ?? "", source ?? ""]),
+      ),
     );
     return rescheduled === 1;
   }
 
-  async takeDue(now: number, redeliverMs: number, limit: number): Promise<InboxEntry[]> {
-    if (limit <= 0) return [];
+  async takeDue(request: DueRequest): Promise<InboxEntry[]> {
+    if (request.limit <= 0) return [];
     const k = this.keys;
-    const nextDue = now + Math.max(0, Math.round(redeliverMs));
-    const flat = await this.connection.run((client) =>
-      TAKE_DUE.run(client, [k.entries, k.due, k.attempts, k.errors], [now, nextDue, Math.floor(limit)]),
+    const [listed, legacy] = await this.connection.run((client) =>
+      Promise.all([client.sMembers(k.sources), client.exists(k.legacyDue)]),
     );
-    const taken: InboxEntry[] = [];
-    for (const [key, json, attempt, lastError] of rows(flat, 4)) {
-      const stored = this.decode(key, json);
-      if (stored) taken.push(inboxEntry(key, stored, Number(attempt), nextDue, lastError));
+    let sources = listed;
+    if (Number(legacy) > 0) {
+      await this.moveLegacyDue();
+      sources = await this.connection.run((client) => client.sMembers(k.sources));
     }
-    return taken;
+    const graceOf = dueGrace(request);
+    const sets: { source: string; grace: number }[] = [];
+    for (const source of sources.map(String)) {
+      const grace = graceOf(source);
+      if (grace !== undefined) sets.push({ source, grace });
+    }
+    if (sets.length === 0) return [];
+    const flat = await this.connection.run((client) =>
+      TAKE_DUE.run(
+        client,
+        [k.entries, k.attempts, k.errors, k.sourceOf, k.sources, ...sets.map(({ source }) => k.due(source))],
+        [
+          Math.max(0, Math.round(request.redeliverMs)),
+          Math.floor(request.limit),
+          ...sets.flatMap(({ source, grace }) => [source, Math.round(grace)]),
+        ],
+      ),
+    );
+    const [nextDue, ...taken] = Array.isArray(flat) ? flat : [];
+    const entries: InboxEntry[] = [];
+    for (const [key, json, attempt, lastError] of rows(taken, 4)) {
+      const stored = this.decode(key, json);
+      if (stored) entries.push(inboxEntry(key, stored, Number(attempt), Number(nextDue), lastError));
+    }
+    return entries;
   }
 
   async markDead(key: string, reason: string): Promise<void> {
     const k = this.keys;
-    await this.connection.run((client) =>
-      MARK_DEAD.run(client, [k.due, k.errors, k.dead], [key, reason, this.now()]),
+    await this.bySource(key, (source) =>
+      this.connection.run((client) =>
+        MARK_DEAD.run(
+          client,
+          [k.due(source), k.errors, k.dead, k.sourceOf, k.sources],
+          [key, reason, source ?? ""],
+        ),
+      ),
     );
   }
 
@@ -155,10 +208,11 @@ export class RedisStore implements ConnectionStore, HealthReporting {
   }
 
   async inboxCounts(): Promise<{ pending: number; dead: number }> {
-    const [pending, dead] = await this.connection.run((client) =>
-      Promise.all([client.zCard(this.keys.due), client.zCard(this.keys.dead)]),
+    // Every entry is pending or dead until it is confirmed, whichever due set it is in.
+    const [entries, dead] = await this.connection.run((client) =>
+      Promise.all([client.hLen(this.keys.entries), client.zCard(this.keys.dead)]),
     );
-    return { pending: Number(pending), dead: Number(dead) };
+    return { pending: Math.max(0, Number(entries) - Number(dead)), dead: Number(dead) };
   }
 
   async readDocument(name: string): Promise<unknown> {
@@ -192,14 +246,65 @@ export class RedisStore implements ConnectionStore, HealthReporting {
    * prefix, which other instances, or a new connection for the same tenant, go on using (claims expire anyway).
    */
   async close(_removed: boolean): Promise<void> {
+    await this.claims.close();
     await this.connection.close();
   }
 
   /** A taken entry that cannot be read would be taken forever: it becomes a dead letter with the reason. */
   private decode(key: string, json: string): StoredEntry | undefined {
     const stored = parseEntry(json);
-    if (!stored) void this.markDead(key, "the inbox entry in Redis is not valid JSON").catch(() => undefined);
+    if (!stored) void this.markDead(key, UNREADABLE).catch(() => undefined);
     return stored;
+  }
+
+  /**
+   * Runs `change` with the entry's source node as Redis records it (null: none recorded), which names its
+   * due set; again when the script answers -1 (the record changed in between).
+   */
+  private async bySource(key: string, change: (source: string | null) => Promise<unknown>): Promise<unknown> {
+    for (let read = 1; ; read++) {
+      const source = await this.connection.run((client) => client.hGet(this.keys.sourceOf, key));
+      const result = await change(source === null || source === undefined ? null : String(source));
+      if (result !== -1 || read >= SOURCE_READS) return result;
+    }
+  }
+
+  /**
+   * Moves the pending entries of the one due set that versions before the per-source sets kept (an older
+   * version's data, or an older instance's admissions during a rolling deploy) into their source's due set.
+   */
+  private async moveLegacyDue(): Promise<void> {
+    const k = this.keys;
+    for (;;) {
+      const keys = (
+        await this.connection.run((client) => client.zRange(k.legacyDue, 0, LEGACY_BATCH - 1))
+      ).map(String);
+      if (keys.length === 0) return;
+      const json = await this.connection.run((client) => client.hmGet(k.entries, keys));
+      const sources: string[] = [];
+      const moves: (string | number)[] = [];
+      keys.forEach((key, index) => {
+        const value = json[index];
+        const stored = value === null || value === undefined ? undefined : parseEntry(String(value));
+        // No entry: the script drops the key. Unreadable: it becomes a dead letter, as a taken one would.
+        const source = stored?.sourceNodeId;
+        if (source === undefined) {
+          moves.push(key, 0, "");
+          return;
+        }
+        let set = sources.indexOf(source);
+        if (set < 0) set = sources.push(source) - 1;
+        moves.push(key, set + 1, source);
+      });
+      await this.connection.run((client) =>
+        MOVE_LEGACY_DUE.run(
+          client,
+          [k.legacyDue, k.entries, k.sourceOf, k.sources, k.errors, k.dead, ...sources.map((s) => k.due(s))],
+          [UNREADABLE, ...moves],
+        ),
+      );
+      if (keys.length < LEGACY_BATCH) return;
+    }
   }
 }
 
@@ -207,6 +312,7 @@ export interface RedisStoreConfig {
   redisUrl: string | undefined;
   prefix: string;
   claimTtlMs: number;
+  /** The delivery's `redeliverSeconds` in ms (delivery/settings.ts reads it, for both). */
   redeliverMs: number;
   /** settings.js `clarus.redis.tls`: more TLS options, e.g. a private CA. */
   tls?: TlsOptions;
@@ -234,6 +340,7 @@ export function createRedisStore(config: RedisStoreConfig): RedisStore | Unavail
     prefix: config.prefix,
     claimTtlMs: config.claimTtlMs,
     redeliverMs: config.redeliverMs,
+    log: config.log,
   });
 }
 

@@ -97,6 +97,8 @@ class Rejection extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** What the node's log says instead of `message`, which the caller gets: details kept from the caller. */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -378,8 +380,10 @@ export class WebhookReceiver {
         return this.reject(req, res, new Rejection(400, error.message));
       if (!(error instanceof StoreUnavailableError)) throw error;
       this.storeFailure = describeStoreFailure(this.connection.store);
-      const reason = `the store cannot take the event: ${errorMessage(error)}`;
-      return this.reject(req, res, retryLater(reason));
+      // The caller learns only that the store is away; where it is (a Redis host, port and database, a
+      // file's path) stays in the log and the status.
+      const detail = `the store cannot take the event: ${errorMessage(error)}`;
+      return this.reject(req, res, retryLater(STORE_UNAVAILABLE, detail));
     }
     if (this.storeFailure !== undefined) {
       this.node.warn("the store takes events again");
@@ -420,7 +424,7 @@ export class WebhookReceiver {
     this.showCounts();
     this.warnings.warn(
       `rejected ${rejection.status}`,
-      `${rejection.message} (from ${req.socket.remoteAddress ?? "unknown"})`,
+      `${rejection.detail ?? rejection.message} (from ${req.socket.remoteAddress ?? "unknown"})`,
     );
     answer(
       res,
@@ -448,9 +452,11 @@ export class WebhookReceiver {
 }
 
 /** A 503 Clarus retries: the node is closing (a redeploy) or the store cannot take the event now. */
-function retryLater(reason: string): Rejection {
-  return new Rejection(503, reason, { "Retry-After": RETRY_AFTER_SECONDS });
+function retryLater(reason: string, detail?: string): Rejection {
+  return new Rejection(503, reason, { "Retry-After": RETRY_AFTER_SECONDS }, detail);
 }
+
+const STORE_UNAVAILABLE = "the store is unavailable; try again later";
 
 const ACCEPTED = Buffer.from('{"ok":true}');
 const DUPLICATE = Buffer.from('{"ok":true,"duplicate":true}');

@@ -2,12 +2,24 @@ import { EventEmitter } from "node:events";
 import { isIP } from "node:net";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 
-import { createClient, ErrorReply, SocketClosedUnexpectedlyError } from "@redis/client";
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  createClient,
+  ErrorReply,
+  SocketClosedUnexpectedlyError,
+} from "@redis/client";
 
 import { StoreUnavailableError } from "../connection-store";
 import type { StoreHealth } from "../health";
 import { type Cause, describeCause, isUnavailableReply } from "./causes";
 import type { RedisTarget } from "./url";
+
+/**
+ * The connection failed while the call was on its way: Redis may have run it, and only its reply was lost.
+ * Still a StoreUnavailableError to callers, who answer 503; a store that wrote something tells it apart.
+ */
+export class OutcomeUnknownError extends StoreUnavailableError {}
 
 export interface StoreLog {
   info(message: string): void;
@@ -120,7 +132,8 @@ export class RedisConnection extends EventEmitter {
   /**
    * Runs `operation` on the client when Redis is ready. Rejects with StoreUnavailableError, at once, when it
    * is not (the first calls after a deploy wait up to the connect timeout for the first connection), and when
-   * the connection fails under the call. Error replies that are bugs stay ordinary errors.
+   * the connection fails under the call: with OutcomeUnknownError when Redis may have run it. Error replies
+   * that are bugs stay ordinary errors.
    */
   async run<T>(operation: (client: StoreClient) => Promise<T>): Promise<T> {
     if (this.current.state === "connecting") await this.firstConnection();
@@ -129,7 +142,13 @@ export class RedisConnection extends EventEmitter {
       return await operation(this.client);
     } catch (error) {
       if (error instanceof ErrorReply && !isUnavailableReply(error)) throw error;
-      throw this.unavailable(error);
+      const unavailable = this.unavailable(error);
+      // An error reply is Redis refusing the command; a client that was offline never sent it.
+      const notRun =
+        error instanceof ErrorReply ||
+        error instanceof ClientOfflineError ||
+        error instanceof ClientClosedError;
+      throw notRun ? unavailable : new OutcomeUnknownError(unavailable.message);
     }
   }
 

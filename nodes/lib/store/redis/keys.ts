@@ -4,17 +4,35 @@
  */
 export class RedisKeys {
   readonly entries: string;
-  readonly due: string;
+  /** Each pending entry's source node, which names the due set it is in. */
+  readonly sourceOf: string;
+  /** The source nodes that have a due set. */
+  readonly sources: string;
+  /**
+   * The one due set of every source, as versions before the per-source sets kept it: read and emptied into
+   * those, so pending entries of an older version (or of an older instance in a rolling deploy) are still sent.
+   */
+  readonly legacyDue: string;
   readonly attempts: string;
   readonly errors: string;
   readonly dead: string;
 
   constructor(readonly prefix: string) {
     this.entries = `${prefix}inbox:entries`;
-    this.due = `${prefix}inbox:due`;
+    this.sourceOf = `${prefix}inbox:source`;
+    this.sources = `${prefix}inbox:sources`;
+    this.legacyDue = `${prefix}inbox:due`;
     this.attempts = `${prefix}inbox:attempts`;
     this.errors = `${prefix}inbox:errors`;
     this.dead = `${prefix}inbox:dead`;
+  }
+
+  /**
+   * The due set of one source node's pending entries: a delivery takes only from the sets of nodes it can send
+   * for. `null` (an entry whose source is not recorded: not moved out of the old set yet) is that old set.
+   */
+  due(sourceNodeId: string | null): string {
+    return sourceNodeId === null ? this.legacyDue : `${this.prefix}inbox:due:${sourceNodeId}`;
   }
 
   claim(dedupeKey: string): string {
