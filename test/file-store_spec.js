@@ -104,6 +104,19 @@ describe("FileConnectionStore (store: file)", function () {
       assert.deepEqual(store.warnings, []);
     });
 
+    it("should read a redeployed store's files only once the store before it has closed", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      const first = openStore(directory, { dedupeCapacity: 50_000 });
+      for (let i = 0; i < 50_000; i++) await first.claim(`goods_out.completed:${i}`);
+      // Node-RED gives up waiting for a close after 15 s and starts the new flows: the old store is still
+      // writing its last keys while the new one opens the same files.
+      const closing = first.close(false);
+      const second = track(openStore(directory, { dedupeCapacity: 50_000 }));
+      assert.equal(await second.claim("goods_out.completed:49999"), false, "claimed just before the close");
+      assert.equal(await second.claim("goods_out.completed:50000"), true);
+      await closing;
+    });
+
     it("should reject claims and admissions once closed", async function () {
       const store = openStore(path.join(tempUserDir(), "clarus"));
       await store.close(false);

@@ -24,8 +24,12 @@ import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./
 export const DEFAULT_API_URL = "https://clarus-api.com";
 export const DEFAULT_DEDUPE_HOURS = 72;
 export const DEFAULT_DEDUPE_CAPACITY = 100_000;
-/** How long closing waits for registrations in progress (Node-RED gives a node 15 s to close). */
-const REGISTRATION_CLOSE_WAIT_MS = 10_000;
+/**
+ * How long closing waits for registrations in progress. Node-RED gives a node 15 s to close; the store's own
+ * close (a large dedupe snapshot) must start well inside that, so that the next store on its files finds it
+ * closing and waits for it, instead of reading the files while it writes them.
+ */
+const REGISTRATION_CLOSE_WAIT_MS = 8_000;
 
 export interface ConnectionEnvironment {
   /** Node-RED's user directory; the dedupe store lives under it. Undefined keeps the store in memory. */

@@ -31,6 +31,23 @@ export interface FileStoreOptions {
   now?: () => number;
 }
 
+/** How long a store waits for the one before it on the same files to finish closing, before it opens anyway. */
+const HANDOVER_WAIT_MS = 60_000;
+
+/**
+ * The file stores of this process that are closing, by their files, each with the promise that settles once it
+ * has closed. A redeploy makes a new store on the same files while the old one may still be closing (Node-RED
+ * stops waiting for a close after 15 s; a large dedupe snapshot or a slow disk can take longer): the new one
+ * reads them only after the old one has written them for the last time.
+ */
+const closingStores = new Map<string, Promise<void>>();
+
+/** The dedupe store and the inbox of one connection, read from their files. */
+interface OpenFiles {
+  dedupe: DedupeStore;
+  inbox: InboxFile;
+}
+
 /**
  * The `store: file` backend: the dedupe store (LRU and journal, the 0.1 files unchanged), the durable
  * inbox file, and JSON documents, all under the Node-RED user directory. One process uses it, so a lease
@@ -39,65 +56,67 @@ export interface FileStoreOptions {
  */
 export class FileConnectionStore implements ConnectionStore {
   readonly kind = "file";
-  readonly dedupe: DedupeStore;
-  private readonly inbox: InboxFile;
+  private files?: OpenFiles;
+  private readonly opened: Promise<OpenFiles>;
   private readonly documents: FileDocuments;
   private readonly redeliverMs: number;
   private readonly now: () => number;
-  private closed = false;
+  private readonly holderKey?: string;
+  private readonly released: Promise<void>;
+  private markReleased!: () => void;
+  private closing?: Promise<void>;
 
   constructor(options: FileStoreOptions) {
     const id = safeFileName(options.connectionId);
     this.documents = new FileDocuments(options.directory);
     this.redeliverMs = options.redeliverMs;
     this.now = options.now ?? Date.now;
-    this.dedupe = new DedupeStore({
-      ttlMs: options.dedupeTtlMs,
-      capacity: options.dedupeCapacity,
-      file: options.directory ? path.join(options.directory, `dedupe-${id}`) : undefined,
-      warn: options.warn,
-      now: options.now,
-    });
-    this.inbox = new InboxFile({
-      // Only where the dedupe store could make its directory: otherwise both live in memory.
-      file:
-        options.directory && fs.existsSync(options.directory)
-          ? path.join(options.directory, `inbox-${id}.log`)
-          : undefined,
-      groupCommit: options.inbox?.groupCommit,
-      sync: options.inbox?.sync,
-      warn: options.warn,
-      now: options.now,
-      beforeCompaction: () => this.dedupe.flush(),
-    });
-    // After a crash the dedupe journal may lack the last second of keys, but the inbox has them: a retry
-    // of an event the inbox holds must be a duplicate, and the inbox, not the retry, sends it again.
-    const ttl = this.dedupe.ttl;
-    for (const { key, admittedAt } of this.inbox.loadedKeys) this.dedupe.ensureClaimed(key, admittedAt + ttl);
+    this.released = new Promise<void>((resolve) => (this.markReleased = resolve));
+    this.holderKey = options.directory ? path.join(path.resolve(options.directory), id) : undefined;
+    const previous = this.holderKey ? closingStores.get(this.holderKey) : undefined;
+    if (previous === undefined) {
+      this.files = openFiles(options, id);
+      this.opened = Promise.resolve(this.files);
+    } else {
+      this.opened = settledWithin(previous, HANDOVER_WAIT_MS).then((settled) => {
+        if (!settled)
+          options.warn(`the connection's earlier store is still closing; its files are read anyway`);
+        this.files = openFiles(options, id);
+        return this.files;
+      });
+    }
+  }
+
+  /** The inbox, for tests and the bench: undefined until the store has read its files. */
+  get inbox(): InboxFile | undefined {
+    return this.files?.inbox;
+  }
+
+  get dedupe(): DedupeStore | undefined {
+    return this.files?.dedupe;
   }
 
   /** True while the inbox file refuses writes (until one works again). */
   get failing(): boolean {
-    return this.inbox.failing;
+    return this.files?.inbox.failing ?? false;
   }
 
   async claim(key: string): Promise<boolean> {
-    this.assertOpen();
-    return this.dedupe.claim(key);
+    return (await this.open()).dedupe.claim(key);
   }
 
   async release(key: string): Promise<void> {
-    this.assertOpen();
-    this.dedupe.release(key);
+    (await this.open()).dedupe.release(key);
   }
 
   async admit(entry: NewInboxEntry): Promise<"fresh" | "duplicate"> {
-    this.assertOpen();
-    if (this.inbox.has(entry.key) || !this.dedupe.claim(entry.key)) return "duplicate";
+    const { dedupe, inbox } = await this.open();
+    // No await between the check and the claim: two admissions of one key never both win.
+    if (inbox.has(entry.key) || !dedupe.claim(entry.key)) return "duplicate";
     try {
-      await this.inbox.add(entry, this.redeliverMs);
+      await inbox.add(entry, this.redeliverMs);
     } catch (error) {
-      this.dedupe.release(entry.key);
+      dedupe.release(entry.key);
       if (error instanceof StoreUnavailableError || error instanceof UnstorableEventError) throw error;
       throw new StoreUnavailableError(errorMessage(error));
     }
@@ -105,44 +124,42 @@ export class FileConnectionStore implements ConnectionStore {
   }
 
   async confirm(key: string): Promise<boolean> {
-    this.assertOpen();
-    return this.inbox.done(key);
+    return (await this.open()).inbox.done(key);
   }
 
   async retry(key: string, delayMs: number, reason?: string): Promise<boolean> {
-    this.assertOpen();
-    return this.inbox.retry(key, this.now() + delayMs, reason);
+    return (await this.open()).inbox.retry(key, this.now() + delayMs, reason);
   }
 
   async takeDue(request: DueRequest): Promise<InboxEntry[]> {
-    this.assertOpen();
-    return this.inbox.takeDue(this.now(), request);
+    return (await this.open()).inbox.takeDue(this.now(), request);
   }
 
   async markDead(key: string, reason: string): Promise<void> {
-    this.assertOpen();
-    await this.inbox.markDead(key, reason);
+    await (await this.open()).inbox.markDead(key, reason);
   }
 
   async deadLetters(limit = 100): Promise<InboxEntry[]> {
-    return this.inbox.deadLetters(limit);
+    return (await this.opened).inbox.deadLetters(limit);
   }
 
   async inboxCounts(): Promise<{ pending: number; dead: number }> {
-    return this.inbox.counts();
+    return (await this.opened).inbox.counts();
   }
 
-  readDocument(name: string): Promise<unknown> {
+  async readDocument(name: string): Promise<unknown> {
+    await this.opened;
     return this.documents.readDocument(name);
   }
 
   async writeDocument(name: string, value: unknown): Promise<void> {
-    this.assertOpen();
+    await this.open();
     await this.documents.writeDocument(name, value);
   }
 
-  removeDocument(name: string): Promise<void> {
-    return this.documents.removeDocument(name);
+  async removeDocument(name: string): Promise<void> {
+    await this.opened;
+    await this.documents.removeDocument(name);
   }
 
   /** One instance: always granted; a released lease no longer renews. */
@@ -156,15 +173,74 @@ export class FileConnectionStore implements ConnectionStore {
     };
   }
 
-  async close(removed: boolean): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.inbox.close(removed);
-    await this.dedupe.close(removed);
+  close(removed: boolean): Promise<void> {
+    if (this.closing) return this.closing;
+    if (this.holderKey) closingStores.set(this.holderKey, this.released);
+    this.closing = (async () => {
+      try {
+        const { dedupe, inbox } = await this.opened;
+        await inbox.close(removed);
+        await dedupe.close(removed);
+      } finally {
+        this.markReleased();
+        if (this.holderKey && closingStores.get(this.holderKey) === this.released)
+          closingStores.delete(this.holderKey);
+      }
+    })();
+    return this.closing;
+  }
+
+  /** The files, once the store before this one on them has closed; refused once this one closes. */
+  private async open(): Promise<OpenFiles> {
+    this.assertOpen();
+    const files = this.files ?? (await this.opened);
+    this.assertOpen();
+    return files;
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new StoreClosedError("the connection's store is closed (a redeploy?)");
+    if (this.closing) throw new StoreClosedError("the connection's store is closed (a redeploy?)");
+  }
+}
+
+function openFiles(options: FileStoreOptions, id: string): OpenFiles {
+  const dedupe = new DedupeStore({
+    ttlMs: options.dedupeTtlMs,
+    capacity: options.dedupeCapacity,
+    file: options.directory ? path.join(options.directory, `dedupe-${id}`) : undefined,
+    warn: options.warn,
+    now: options.now,
+  });
+  const inbox = new InboxFile({
+    // Only where the dedupe store could make its directory: otherwise both live in memory.
+    file:
+      options.directory && fs.existsSync(options.directory)
+        ? path.join(options.directory, `inbox-${id}.log`)
+        : undefined,
+    groupCommit: options.inbox?.groupCommit,
+    sync: options.inbox?.sync,
+    warn: options.warn,
+    now: options.now,
+    beforeCompaction: () => dedupe.flush(),
+  });
+  // After a crash the dedupe journal may lack the last second of keys, but the inbox has them: a retry
+  // of an event the inbox holds must be a duplicate, and the inbox, not the retry, sends it again.
+  const ttl = dedupe.ttl;
+  for (const { key, admittedAt } of inbox.loadedKeys) dedupe.ensureClaimed(key, admittedAt + ttl);
+  return { dedupe, inbox };
+}
+
+/** True once `promise` has settled, false when `ms` pass first. */
+async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -28,7 +28,7 @@ export interface ListeningAt {
 }
 
 /** How long a deleted or disabled node's close waits for its automations to change (Node-RED allows 15 s). */
-const CLOSE_WAIT_MS = 10_000;
+const CLOSE_WAIT_MS = 8_000;
 
 /**
  * The webhook-in `register` property: event ids, an array from the editor or a comma list from a
@@ -246,7 +246,9 @@ export class WebhookSelfRegistration {
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        this.node.warn(`still ${verb} its Clarus automations after 10 s; it goes on in the background`);
+        this.node.warn(
+          `still ${verb} its Clarus automations after ${CLOSE_WAIT_MS / 1000} s; it goes on in the background`,
+        );
         resolve();
       }, CLOSE_WAIT_MS);
     });
