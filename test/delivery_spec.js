@@ -20,8 +20,10 @@ const {
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
+const { fileRecorder } = require("./helpers/output-file");
 const { TOKEN, connectionConfig, webhookConfig, delayNode } = require("./helpers/fixtures");
 const {
+  ID_AND_ATTEMPT,
   acknowledged,
   burst,
   deliver,
@@ -57,20 +59,7 @@ function crashFlow({ output, connection = {}, delaySeconds, after }) {
     );
   }
   chain.push(
-    node("to-line", "function", 480, {
-      name: "id and attempt",
-      func: 'msg.payload = msg.payload.id + " " + (msg.clarus.attempt || 1);\nreturn msg;',
-      outputs: 1,
-    }),
-    node("append", "file", 640, {
-      name: "append id",
-      filename: output,
-      filenameType: "str",
-      appendNewline: true,
-      createDir: true,
-      overwriteFile: "false",
-      encoding: "none",
-    }),
+    ...fileRecorder({ id: "to-line", z: TAB, file: output, func: ID_AND_ATTEMPT, x: 480 }),
     node("confirmer", "clarus-confirm", 800, { name: "", action: "confirm", retrySeconds: 60 }),
   );
   if (after) chain.push(node("after-confirm", "function", 960, { name: "after", func: after, outputs: 1 }));
@@ -336,7 +325,7 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
     it("should make a dead letter of an event never confirmed: Catch gets it, the admin endpoint lists it", async function () {
       const flow = crashFlow({ output: output(), connection: onConfirm });
       // Nothing confirms: the step's output leads nowhere.
-      flow.find((n) => n.id === "append").wires = [[]];
+      flow.find((n) => n.id === "to-line-file").wires = [[]];
       flow.push(
         {
           id: "catcher",

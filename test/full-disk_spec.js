@@ -18,8 +18,9 @@ const {
   startNodeRed,
   writeSettings,
 } = require("./helpers/red-process");
+const { fileRecorder } = require("./helpers/output-file");
 const { TOKEN, connectionConfig, webhookConfig, dispatched } = require("./helpers/fixtures");
-const { acknowledged, burst, deliver, waitForOutput } = require("./helpers/deliveries");
+const { ID_AND_ATTEMPT, acknowledged, burst, deliver, waitForOutput } = require("./helpers/deliveries");
 const { mountTmpfs, PAGE_SIZE } = require("./helpers/tmpfs");
 
 const HOUR = 3_600_000;
@@ -247,7 +248,6 @@ describe("the file store on a full disk (a tmpfs mounted by the test)", function
     let outputs;
 
     function flow(output) {
-      const node = (id, type, x, props) => ({ id, type, z: TAB, x, y: 80, ...props });
       return [
         { id: TAB, type: "tab", label: "full disk" },
         connectionConfig({
@@ -259,22 +259,7 @@ describe("the file store on a full disk (a tmpfs mounted by the test)", function
         }),
         webhookConfig({ z: TAB, x: 140, y: 80, wires: [["to-line"]] }),
         // Nothing confirms: every event admitted stays pending, so a restart must send each one again.
-        node("to-line", "function", 320, {
-          name: "id and attempt",
-          func: 'msg.payload = msg.payload.id + " " + (msg.clarus.attempt || 1);\nreturn msg;',
-          outputs: 1,
-          wires: [["append"]],
-        }),
-        node("append", "file", 480, {
-          name: "append id",
-          filename: output,
-          filenameType: "str",
-          appendNewline: true,
-          createDir: true,
-          overwriteFile: "false",
-          encoding: "none",
-          wires: [[]],
-        }),
+        ...fileRecorder({ id: "to-line", z: TAB, file: output, func: ID_AND_ATTEMPT, x: 320 }),
       ];
     }
 

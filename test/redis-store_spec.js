@@ -15,6 +15,7 @@ const { freePort } = require("./helpers/red-process");
 
 const build = path.join(__dirname, "..", "build", "nodes", "lib", "store");
 const { createRedisStore } = require(path.join(build, "redis-store.js"));
+const { ConnectionServices } = require(path.join(build, "..", "connection", "services.js"));
 const { redisPrefix } = require(path.join(build, "redis", "keys.js"));
 const { parseRedisUrl } = require(path.join(build, "redis", "url.js"));
 
@@ -115,6 +116,41 @@ describe("Redis store", function () {
       assert.equal(redisPrefix(undefined, "acme"), "clarus:acme:");
       assert.equal(redisPrefix("  ", "acme"), "clarus:acme:");
       assert.equal(redisPrefix("project-b:", "acme"), "project-b:");
+    });
+
+    it("should wait the redeliverSeconds the delivery waits: one reading of the property for both", async function () {
+      // 0.5 is under the one-second tick: the delivery refuses it for the default; the store must not read 0.5 s.
+      const warnings = [];
+      const services = new ConnectionServices(
+        {
+          id: "redeliver",
+          subdomain: "acme",
+          store: "redis",
+          redisPrefix: "clarus:redeliver:",
+          delivery: "on-confirm",
+          redeliverSeconds: 0.5,
+        },
+        { redisUrl: server.url() },
+        { warn: (message) => warnings.push(message), delivery: { generateId: () => "id", error: () => {} } },
+      );
+      try {
+        assert.equal(services.delivery.settings.redeliverMs, 300_000);
+        assert.match(
+          warnings.join("\n"),
+          /redeliverSeconds 0\.5 must be a number of at least 1; 300 is used/,
+        );
+        const message = { topic: "t", payload: {}, clarus: {} };
+        assert.equal(await services.store.admit({ key: "k1", sourceNodeId: "hook", message }), "fresh");
+        const [seconds, micros] = (await raw.time()).map(Number);
+        const dueAt = Number(await raw.zScore("clarus:redeliver:inbox:due:hook", "k1"));
+        const waited = dueAt - (seconds * 1000 + Math.floor(micros / 1000));
+        assert.ok(waited > 290_000 && waited <= 300_000, `first due ${waited} ms after admission`);
+      } finally {
+        await services.close("deleted");
+        // A deleted connection leaves its keys to the prefix (other instances may use it): the test clears them.
+        const left = await raw.keys("clarus:redeliver:*");
+        if (left.length > 0) await raw.del(left);
+      }
     });
 
     it("should keep every key under the prefix, with dedupeHours as the claim's expiry", async function () {

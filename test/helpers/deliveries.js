@@ -6,6 +6,9 @@ const path = require("node:path");
 
 const { TOKEN, CLARUS_HEADERS, dispatched } = require("./fixtures");
 
+/** A function node's body that makes each event the line "<id> <attempt>" that readOutput reads. */
+const ID_AND_ATTEMPT = 'msg.payload = msg.payload.id + " " + (msg.clarus.attempt || 1);\nreturn msg;';
+
 /**
  * The output file ("<id> <attempt>" a line) as `{ counts: Map<id, n>, attempts: Map<id, attempt[]>,
  * redelivered: number }`: how often each id came, with which attempts, and how many lines were resends.
@@ -112,4 +115,4 @@ async function burst(port, ids, connections, onAnswer = () => {}, body = dispatc
 const acknowledged = (answers) =>
   [...answers].filter(([, answer]) => answer.status === 200).map(([id]) => id);
 
-module.exports = { readOutput, waitForOutput, deliver, deliverBody, burst, acknowledged };
+module.exports = { ID_AND_ATTEMPT, readOutput, waitForOutput, deliver, deliverBody, burst, acknowledged };
