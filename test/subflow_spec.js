@@ -113,7 +113,8 @@ describe("nodes inside a subflow keep their state across restarts (a real Node-R
   const stateFiles = () =>
     fs
       .readdirSync(path.join(userDir, "clarus"))
-      .filter((name) => /^(poll-|inbox-|dedupe-)/.test(name))
+      // Not the temp files of a write under way: they are renamed over the file a moment later.
+      .filter((name) => /^(poll|inbox|dedupe)-[^.]+\.(journal|json|log)$/.test(name))
       // The dedupe store's snapshot (.json) joins its journal at the first close: one store, one name.
       .map((name) => name.replace(/\.(journal|json|log)$/, ""))
       .filter((name, index, all) => all.indexOf(name) === index)
