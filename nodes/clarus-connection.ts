@@ -1,7 +1,7 @@
 import type { NodeAPI } from "node-red";
 
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
-import { deadLettersHandler } from "./lib/delivery/dead-letters";
+import { deadLettersHandler } from "./lib/admin/dead-letters-route";
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";

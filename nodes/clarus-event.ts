@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from "node-red";
 
-import { attachEventFilter, EventListDef, eventListRule } from "./lib/events/event-filter";
+import { attachEventFilter, EventListDef, eventListRule } from "./lib/filter/event-filter";
 
 export = (RED: NodeAPI) => {
   function ClarusEvent(this: Node, def: EventListDef) {

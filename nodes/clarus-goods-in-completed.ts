@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from "node-red";
 
-import { attachEventFilter, FilterDef, goodsInCompletedRule } from "./lib/events/event-filter";
+import { attachEventFilter, FilterDef, goodsInCompletedRule } from "./lib/filter/event-filter";
 
 export = (RED: NodeAPI) => {
   function ClarusGoodsInCompleted(this: Node, def: FilterDef) {

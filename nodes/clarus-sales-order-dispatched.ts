@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from "node-red";
 
-import { attachEventFilter, FilterDef, salesOrderDispatchedRule } from "./lib/events/event-filter";
+import { attachEventFilter, FilterDef, salesOrderDispatchedRule } from "./lib/filter/event-filter";
 
 export = (RED: NodeAPI) => {
   function ClarusSalesOrderDispatched(this: Node, def: FilterDef) {

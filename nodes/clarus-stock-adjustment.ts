@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from "node-red";
 
-import { attachEventFilter, StockAdjustmentDef, stockAdjustmentRule } from "./lib/events/event-filter";
+import { attachEventFilter, StockAdjustmentDef, stockAdjustmentRule } from "./lib/filter/event-filter";
 
 export = (RED: NodeAPI) => {
   function ClarusStockAdjustment(this: Node, def: StockAdjustmentDef) {

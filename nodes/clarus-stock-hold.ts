@@ -1,6 +1,6 @@
 import type { Node, NodeAPI } from "node-red";
 
-import { attachEventFilter, StockHoldDef, stockHoldRule } from "./lib/events/event-filter";
+import { attachEventFilter, StockHoldDef, stockHoldRule } from "./lib/filter/event-filter";
 
 export = (RED: NodeAPI) => {
   function ClarusStockHold(this: Node, def: StockHoldDef) {

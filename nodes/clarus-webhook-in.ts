@@ -8,7 +8,7 @@ import { reportStartFailure } from "./lib/node-red/start-failure";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
 import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook/receiver";
-import { registerNow } from "./lib/webhook/register-now";
+import { registerNow } from "./lib/admin/register-now-route";
 import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
 
 export = (RED: NodeAPI) => {

@@ -48,7 +48,7 @@ async function main() {
     child.once("error", reject);
   });
   const { ClarusClient } = require("../build/nodes/lib/api/client.js");
-  const { TenantSchema } = require("../build/nodes/lib/api/schema.js");
+  const { TenantSchema } = require("../build/nodes/lib/schema/tenant-schema.js");
   const { planStream } = require("../build/nodes/lib/poll/stream-plans.js");
   const { TRANSACTION_SUBTYPE_EVENTS } = require("../build/nodes/lib/events/classify.js");
   try {

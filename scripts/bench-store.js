@@ -10,7 +10,7 @@
 //    keys live in redis-server (its used_memory is printed too) and the Node.js process stays flat; with files
 //    every key is in the process (the file store holds up to dedupeCapacity keys, set to `--keys` here).
 //
-// The file backend is the file ConnectionStore (nodes/lib/store/file-store.ts): its dedupe store and journal.
+// The file backend is the file ConnectionStore (nodes/lib/store/file/file-store.ts): its dedupe store and journal.
 const { execFileSync, fork } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -37,7 +37,7 @@ const { values: options } = parseArgs({
 const quiet = { info() {}, warn: (message) => process.stderr.write(`${message}\n`), debug() {} };
 
 async function redisStore(url) {
-  const { createRedisStore } = require(path.join(BUILD, "redis-store.js"));
+  const { createRedisStore } = require(path.join(BUILD, "redis", "redis-store.js"));
   const store = createRedisStore({
     redisUrl: url,
     prefix: `bench:${process.pid}:`,
@@ -51,7 +51,7 @@ async function redisStore(url) {
 }
 
 function fileStore(capacity) {
-  const { FileConnectionStore } = require(path.join(BUILD, "file-store.js"));
+  const { FileConnectionStore } = require(path.join(BUILD, "file", "file-store.js"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clarus-bench-store-"));
   const store = new FileConnectionStore({
     directory: dir,

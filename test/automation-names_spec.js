@@ -8,7 +8,7 @@ const {
   legacyAutomationName,
   namePattern,
   parseAutomationName,
-} = require("../build/nodes/lib/api/automation-names");
+} = require("../build/nodes/lib/automations/names");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
 const { nodeRootUrl } = require("../build/nodes/lib/webhook/public-url");
 

@@ -3,7 +3,7 @@ const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { DedupeStore } = require("../build/nodes/lib/store/dedupe-store.js");
+const { DedupeStore } = require("../build/nodes/lib/store/file/dedupe-store.js");
 const { StoreClosedError } = require("../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("./helpers/node-red");
 
@@ -154,7 +154,7 @@ describe("DedupeStore", function () {
     const file = path.join(tempUserDir(), "dedupe");
     // The child claims 500 keys, waits for them to be flushed, claims 5 more, then is killed at once.
     const script = `
-      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/dedupe-store.js"))});
+      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/file/dedupe-store.js"))});
       const s = new DedupeStore({ ttlMs: ${HOUR}, capacity: 10000, file: ${JSON.stringify(file)}, warn: () => {} });
       setInterval(() => {}, 1000); // a running Node-RED keeps the process alive; the store's timer does not
       for (let i = 0; i < 500; i++) s.claim("flushed-" + i);
@@ -223,7 +223,7 @@ describe("DedupeStore", function () {
   it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front (issue 13 item 13)", async function () {
     // A child with --expose-gc measures the heap and array buffers a store of the largest capacity takes at once.
     const script = `
-      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/dedupe-store.js"))});
+      const { DedupeStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/file/dedupe-store.js"))});
       const used = () => { global.gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
       const before = used();
       const s = new DedupeStore({ ttlMs: 60000, capacity: 10000000, warn: () => {} });

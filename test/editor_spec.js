@@ -28,7 +28,7 @@ const {
 
 const PACKAGE = require("../package.json");
 const { KNOWN_EVENTS } = require("../build/nodes/lib/events/vocabulary");
-const { installationOf } = require("../build/nodes/lib/api/automation-names");
+const { installationOf } = require("../build/nodes/lib/automations/names");
 const CATEGORY = "Clarus WMS";
 const EXAMPLES_DIR = path.join(REPO_ROOT, "examples");
 

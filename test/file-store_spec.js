@@ -5,8 +5,8 @@ const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { FileConnectionStore } = require("../build/nodes/lib/store/file-store.js");
-const { AppendLog } = require("../build/nodes/lib/store/append-log.js");
+const { FileConnectionStore } = require("../build/nodes/lib/store/file/file-store.js");
+const { AppendLog } = require("../build/nodes/lib/store/file/append-log.js");
 const { StoreClosedError } = require("../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("./helpers/node-red");
 
@@ -56,7 +56,7 @@ const inboxLines = (directory) => fs.readFileSync(inboxFile(directory), "utf8").
 /** Runs `body` (source of an async function of `store`) in a child that is SIGKILLed when it prints "kill". */
 async function crashAfter(directory, body) {
   const script = `
-    const { FileConnectionStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/file-store.js"))});
+    const { FileConnectionStore } = require(${JSON.stringify(require.resolve("../build/nodes/lib/store/file/file-store.js"))});
     const store = new FileConnectionStore({ directory: ${JSON.stringify(directory)}, connectionId: "conn",
       dedupeTtlMs: ${HOUR}, dedupeCapacity: 100000, redeliverMs: ${REDELIVER_MS}, warn: () => {} });
     const entry = ${entry.toString()};

@@ -7,8 +7,8 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 
-const { FileConnectionStore } = require("../build/nodes/lib/store/file-store.js");
-const { DedupeStore } = require("../build/nodes/lib/store/dedupe-store.js");
+const { FileConnectionStore } = require("../build/nodes/lib/store/file/file-store.js");
+const { DedupeStore } = require("../build/nodes/lib/store/file/dedupe-store.js");
 const {
   deployFlows,
   freePort,

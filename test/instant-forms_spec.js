@@ -13,7 +13,7 @@ const { dedupeKeyFor } = require("../build/nodes/lib/events/dedupe-keys.js");
 const { PendingRecords } = require("../build/nodes/lib/poll/pending.js");
 const { PollStateDocument } = require("../build/nodes/lib/poll/state.js");
 const { ServerClock } = require("../build/nodes/lib/poll/server-clock.js");
-const { FileConnectionStore } = require("../build/nodes/lib/store/file-store.js");
+const { FileConnectionStore } = require("../build/nodes/lib/store/file/file-store.js");
 const {
   helper,
   tempUserDir,

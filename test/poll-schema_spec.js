@@ -7,7 +7,7 @@ const { startWarehouse, startSimulator } = require("./helpers/clarus-sim");
 const { waitForStatus } = require("./helpers/status");
 const { startApiProxy } = require("./helpers/api-proxy");
 const { ClarusClient } = require("../build/nodes/lib/api/client.js");
-const { INTROSPECTION_QUERY } = require("../build/nodes/lib/api/schema.js");
+const { INTROSPECTION_QUERY } = require("../build/nodes/lib/schema/tenant-schema.js");
 
 /** The introspection answer of a simulator speaking `schema`. */
 async function introspectionOf(schema) {

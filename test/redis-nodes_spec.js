@@ -15,10 +15,10 @@ const { RedisServer } = require("./helpers/redis-server");
 const { waitForStatus, waitForCall } = require("./helpers/status");
 
 const build = path.join(__dirname, "..", "build", "nodes", "lib");
-const { connectionRegistrar } = require(path.join(build, "api", "automation-registration.js"));
-const { installationOf } = require(path.join(build, "api", "automation-names.js"));
+const { connectionRegistrar } = require(path.join(build, "automations", "registration.js"));
+const { installationOf } = require(path.join(build, "automations", "names.js"));
 const { ClarusClient } = require(path.join(build, "api", "client.js"));
-const { createRedisStore } = require(path.join(build, "store", "redis-store.js"));
+const { createRedisStore } = require(path.join(build, "store", "redis", "redis-store.js"));
 
 const LEASE_SECONDS = 1;
 const PREFIX = "clarus:acme:";

@@ -14,7 +14,7 @@ const { recordingLog } = require("./helpers/store-backends");
 const { freePort } = require("./helpers/red-process");
 
 const build = path.join(__dirname, "..", "build", "nodes", "lib", "store");
-const { createRedisStore } = require(path.join(build, "redis-store.js"));
+const { createRedisStore } = require(path.join(build, "redis", "redis-store.js"));
 const { ConnectionServices } = require(path.join(build, "..", "connection", "services.js"));
 const { redisPrefix } = require(path.join(build, "redis", "keys.js"));
 const { parseRedisUrl } = require(path.join(build, "redis", "url.js"));

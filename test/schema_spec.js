@@ -2,10 +2,10 @@ const assert = require("node:assert/strict");
 
 const { startSimulator, SCHEMA_DIALECTS } = require("../build/dev/sim/index.js");
 const { ClarusClient } = require("../build/nodes/lib/api/client.js");
-const { TenantSchema, isSchemaMismatch } = require("../build/nodes/lib/api/schema.js");
-const { documentedSchema } = require("../build/nodes/lib/api/documented-schema.js");
-const { fitSelection, rootList } = require("../build/nodes/lib/api/schema-model.js");
-const { parseSelection, printSelection } = require("../build/nodes/lib/api/selection.js");
+const { TenantSchema, isSchemaMismatch } = require("../build/nodes/lib/schema/tenant-schema.js");
+const { documentedSchema } = require("../build/nodes/lib/schema/documented-schema.js");
+const { fitSelection, rootList } = require("../build/nodes/lib/schema/schema-model.js");
+const { parseSelection, printSelection } = require("../build/nodes/lib/schema/selection.js");
 const { planStream } = require("../build/nodes/lib/poll/stream-plans.js");
 const { TRANSACTION_SUBTYPE_EVENTS } = require("../build/nodes/lib/events/classify.js");
 const { startApiProxy } = require("./helpers/api-proxy");

@@ -4,7 +4,7 @@
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
-const { FileConnectionStore } = require("../build/nodes/lib/store/file-store.js");
+const { FileConnectionStore } = require("../build/nodes/lib/store/file/file-store.js");
 const { StoreUnavailableError } = require("../build/nodes/lib/store/connection-store.js");
 const { Delivery } = require("../build/nodes/lib/delivery/delivery.js");
 const { emitPolledEvents } = require("../build/nodes/lib/poll/emission.js");

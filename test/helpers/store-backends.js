@@ -51,7 +51,7 @@ function recordingLog() {
 }
 
 function redisBackend() {
-  const { createRedisStore } = require(path.join(build, "redis-store.js"));
+  const { createRedisStore } = require(path.join(build, "redis", "redis-store.js"));
   const server = new RedisServer();
   const stores = [];
   return {
@@ -80,7 +80,7 @@ function redisBackend() {
 }
 
 function fileBackend() {
-  const { FileConnectionStore } = require(path.join(build, "file-store.js"));
+  const { FileConnectionStore } = require(path.join(build, "file", "file-store.js"));
   let directory;
   const stores = [];
   return {

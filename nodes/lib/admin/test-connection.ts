@@ -1,7 +1,7 @@
-import { readAutomations } from "../api/automation-discovery";
+import { readAutomations } from "../automations/discovery";
 import { ClarusApiError, ClarusClient } from "../api/client";
 import { errorMessage } from "../node-red/errors";
-import { introspect } from "../api/schema";
+import { introspect } from "../schema/tenant-schema";
 import { planStream } from "../poll/stream-plans";
 import { BUILT_IN_STREAMS } from "../poll/streams";
 import { TRANSACTION_SUBTYPE_EVENTS } from "../events/classify";

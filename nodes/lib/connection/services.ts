@@ -2,16 +2,16 @@ import path from "node:path";
 
 import type { Node } from "node-red";
 
-import { AutomationDiscovery } from "../api/automation-discovery";
-import { type AutomationRegistrar, connectionRegistrar } from "../api/automation-registration";
+import { AutomationDiscovery } from "../automations/discovery";
+import { type AutomationRegistrar, connectionRegistrar } from "../automations/registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
-import { TenantSchema } from "../api/schema";
+import { TenantSchema } from "../schema/tenant-schema";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
 import type { ConnectionStore } from "../store/connection-store";
-import { MAX_DEDUPE_CAPACITY } from "../store/dedupe-store";
-import { FileConnectionStore, safeFileName } from "../store/file-store";
+import { MAX_DEDUPE_CAPACITY } from "../store/file/dedupe-store";
+import { FileConnectionStore, safeFileName } from "../store/file/file-store";
 import { NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
 import { isKnownEvent } from "../events/vocabulary";

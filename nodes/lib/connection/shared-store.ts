@@ -1,7 +1,7 @@
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 
 import type { StoreKind } from "../store/connection-store";
-import { createRedisStore, type RedisStore } from "../store/redis-store";
+import { createRedisStore, type RedisStore } from "../store/redis/redis-store";
 import type { StoreLog } from "../store/redis/connection";
 import { redisPrefix } from "../store/redis/keys";
 import type { UnavailableStore } from "../store/unavailable-store";

@@ -17,8 +17,8 @@ import {
 } from "./streams";
 import { planStream } from "./stream-plans";
 import { PendingRecords } from "./pending";
-import { isSchemaMismatch } from "../api/schema";
-import type { SchemaModel } from "../api/schema-model";
+import { isSchemaMismatch } from "../schema/tenant-schema";
+import type { SchemaModel } from "../schema/schema-model";
 import { relayPages } from "../api/relay";
 import { ServerClock } from "./server-clock";
 import { subtypeEvents } from "./subtypes";

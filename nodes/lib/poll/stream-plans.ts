@@ -1,12 +1,12 @@
-import { canPage, listQuery } from "../api/list-query";
+import { canPage, listQuery } from "../schema/list-query";
 import {
   filterOperators,
   fitSelection,
   rootList,
   type RootList,
   type SchemaModel,
-} from "../api/schema-model";
-import { parseSelection, selectionPath, type SelectionNode } from "../api/selection";
+} from "../schema/schema-model";
+import { parseSelection, selectionPath, type SelectionNode } from "../schema/selection";
 import { idOf } from "../events/records";
 import { isPlainObject, type JsonObject } from "../json";
 import { keyOf, lookupRecords, type RecordLookup } from "./record-lookup";

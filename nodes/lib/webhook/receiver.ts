@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Node, NodeAPI, NodeDef } from "node-red";
 
-import type { AutomationDiscovery, DiscoveryState } from "../api/automation-discovery";
+import type { AutomationDiscovery, DiscoveryState } from "../automations/discovery";
 import { readBody, BodyAbortedError, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
 import { classifyEvent } from "../events/classify";
 import { ExpectedIdentity, identityMismatch, readIdentity } from "../connection/identity-headers";

@@ -1,13 +1,13 @@
 import type { Node } from "node-red";
 
-import { installationOf } from "../api/automation-names";
-import { describeLeftAlone } from "../api/automation-ownership";
+import { installationOf } from "../automations/names";
+import { describeLeftAlone } from "../automations/ownership";
 import type {
   EnsureRequest,
   NodeAutomations,
   RegistrationItem,
   RegistrationReport,
-} from "../api/automation-registration";
+} from "../automations/registration";
 import type { ConnectionServices } from "../connection/services";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";

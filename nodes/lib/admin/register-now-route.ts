@@ -1,6 +1,6 @@
 import type { NodeAPI } from "node-red";
 
-import { connectionRegistrar, type RegistrationReport } from "../api/automation-registration";
+import { connectionRegistrar, type RegistrationReport } from "../automations/registration";
 import { ClarusClient } from "../api/client";
 import {
   type ClarusConnectionNode,
@@ -8,15 +8,15 @@ import {
   DEFAULT_API_URL,
   stateDirOf,
 } from "../connection/services";
-import { FileDocuments } from "../store/file-documents";
+import { FileDocuments } from "../store/file/documents";
 import type { ConnectionCredentials } from "../connection/types";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { flag } from "../node-red/properties";
 import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
 import { redactToken } from "../node-red/redact";
-import { normalisePath } from "./route-registry";
-import { applyToConnection, ensureRequest, registerEvents, shownUrl } from "./self-registration";
+import { normalisePath } from "../webhook/route-registry";
+import { applyToConnection, ensureRequest, registerEvents, shownUrl } from "../webhook/self-registration";
 
 /** What the editor's "Register now" posts: the webhook dialog's fields and the connection as the editor has it. */
 interface RegisterNowBody {

@@ -1,6 +1,6 @@
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 
-import { errorMessage } from "../node-red/errors";
+import { errorMessage } from "../../node-red/errors";
 import type {
   ConnectionStore,
   DueRequest,
@@ -9,16 +9,16 @@ import type {
   NewInboxEntry,
   StoredMessage,
   StoreKind,
-} from "./connection-store";
-import { dueGrace } from "./due-request";
-import type { HealthReporting, StoreHealth } from "./health";
-import { RedisClaims } from "./redis/claims";
-import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./redis/connection";
-import { RedisKeys } from "./redis/keys";
-import { acquireRedisLease } from "./redis/lease";
-import { ADMIT, CONFIRM, DEAD_LETTERS, MARK_DEAD, MOVE_LEGACY_DUE, RETRY, TAKE_DUE } from "./redis/scripts";
-import { parseRedisUrl } from "./redis/url";
-import { UnavailableStore } from "./unavailable-store";
+} from "../connection-store";
+import { dueGrace } from "../due-request";
+import type { HealthReporting, StoreHealth } from "../health";
+import { RedisClaims } from "./claims";
+import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./connection";
+import { RedisKeys } from "./keys";
+import { acquireRedisLease } from "./lease";
+import { ADMIT, CONFIRM, DEAD_LETTERS, MARK_DEAD, MOVE_LEGACY_DUE, RETRY, TAKE_DUE } from "./scripts";
+import { parseRedisUrl } from "./url";
+import { UnavailableStore } from "../unavailable-store";
 
 export interface RedisStoreOptions {
   connection: RedisConnection;

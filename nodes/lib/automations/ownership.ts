@@ -1,5 +1,5 @@
-import type { AutomationDetails } from "./automation-documents";
-import type { Installation } from "./automation-names";
+import type { AutomationDetails } from "./documents";
+import type { Installation } from "./names";
 
 /** One automation named for the node, as the lookup found it. */
 export interface Found {

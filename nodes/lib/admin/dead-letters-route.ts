@@ -2,7 +2,7 @@ import type { Request, Response } from "express";
 
 import { errorMessage } from "../node-red/errors";
 import type { ConnectionStore, InboxEntry } from "../store/connection-store";
-import type { Delivery } from "./delivery";
+import type { Delivery } from "../delivery/delivery";
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;

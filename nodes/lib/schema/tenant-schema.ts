@@ -1,5 +1,5 @@
-import { raceSignal } from "./abort";
-import { ClarusApiError, type ClarusClient } from "./client";
+import { raceSignal } from "../api/abort";
+import { ClarusApiError, type ClarusClient } from "../api/client";
 import { documentedSchema } from "./documented-schema";
 import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";

@@ -4,8 +4,8 @@ import path from "node:path";
 
 import { LRUCache } from "lru-cache";
 
-import { errorMessage } from "../node-red/errors";
-import { StoreClosedError, StoreUnavailableError } from "./connection-store";
+import { errorMessage } from "../../node-red/errors";
+import { StoreClosedError, StoreUnavailableError } from "../connection-store";
 import { cutBack, openForAppend, writeAll } from "./durable-write";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
 

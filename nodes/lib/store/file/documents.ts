@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { errorMessage } from "../node-red/errors";
-import { type ConnectionStore, StoreUnavailableError } from "./connection-store";
+import { errorMessage } from "../../node-red/errors";
+import { type ConnectionStore, StoreUnavailableError } from "../connection-store";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export type Documents = Pick<ConnectionStore, "readDocument" | "writeDocument" | "removeDocument">;

@@ -8,22 +8,16 @@ import {
   type AutomationDetails,
   type WantedAutomation,
   type WebhookMethod,
-} from "./automation-documents";
-import {
-  automationName,
-  exactNames,
-  type Installation,
-  namePattern,
-  parseAutomationName,
-} from "./automation-names";
-import { type Found, type LeftAlone, type Owned, sortOut } from "./automation-ownership";
-import { ClarusApiError, type ClarusClient } from "./client";
+} from "./documents";
+import { automationName, exactNames, type Installation, namePattern, parseAutomationName } from "./names";
+import { type Found, type LeftAlone, type Owned, sortOut } from "./ownership";
+import { ClarusApiError, type ClarusClient } from "../api/client";
 import { redactToken } from "../node-red/redact";
 import type { JsonObject } from "../json";
-import { relayPages } from "./relay";
+import { relayPages } from "../api/relay";
 import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
 import type { ConnectionStore } from "../store/connection-store";
-import type { Documents } from "../store/file-documents";
+import type { Documents } from "../store/file/documents";
 import { whileHolding } from "../store/lease-holder";
 
 export type RegistrationOutcome = "exists" | "created" | "updated" | "disabled" | "deleted" | "failed";

@@ -1,8 +1,8 @@
 import type fs from "node:fs";
 import path from "node:path";
 
-import { errorMessage } from "../node-red/errors";
-import { StoreUnavailableError } from "./connection-store";
+import { errorMessage } from "../../node-red/errors";
+import { StoreUnavailableError } from "../connection-store";
 import { cutBack, openForAppend, replaceFile, writeAll } from "./durable-write";
 
 export interface AppendLogOptions {

@@ -1,16 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { isPlainObject } from "../json";
-import { errorMessage } from "../node-red/errors";
+import { isPlainObject } from "../../json";
+import { errorMessage } from "../../node-red/errors";
 import { AppendLog } from "./append-log";
 import {
   type DueRequest,
   type InboxEntry,
   type NewInboxEntry,
   UnstorableEventError,
-} from "./connection-store";
-import { dueGrace } from "./due-request";
+} from "../connection-store";
+import { dueGrace } from "../due-request";
 
 export interface InboxFileOptions {
   /** The inbox file; undefined keeps the inbox in memory only. */

@@ -1,13 +1,13 @@
 import { EventEmitter } from "node:events";
 
-import type { ClarusClient } from "./client";
-import { canPage, listQuery } from "./list-query";
+import type { ClarusClient } from "../api/client";
+import { canPage, listQuery } from "../schema/list-query";
 import { errorMessage } from "../node-red/errors";
-import { fitSelection, rootList, type SchemaModel } from "./schema-model";
+import { fitSelection, rootList, type SchemaModel } from "../schema/schema-model";
 import { isKnownEvent } from "../events/vocabulary";
-import { isSchemaMismatch, type TenantSchema } from "./schema";
-import { parseSelection } from "./selection";
-import { relayPages } from "./relay";
+import { isSchemaMismatch, type TenantSchema } from "../schema/tenant-schema";
+import { parseSelection } from "../schema/selection";
+import { relayPages } from "../api/relay";
 import type { ConnectionStore } from "../store/connection-store";
 import { isPlainObject } from "../json";
 

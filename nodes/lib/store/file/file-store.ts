@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-import { errorMessage } from "../node-red/errors";
+import { errorMessage } from "../../node-red/errors";
 import {
   StoreClosedError,
   StoreUnavailableError,
@@ -11,9 +11,9 @@ import {
   type InboxEntry,
   type Lease,
   type NewInboxEntry,
-} from "./connection-store";
+} from "../connection-store";
 import { DedupeStore } from "./dedupe-store";
-import { FileDocuments, safeFileName } from "./file-documents";
+import { FileDocuments, safeFileName } from "./documents";
 import { InboxFile } from "./inbox-file";
 
 export interface FileStoreOptions {
