@@ -7,7 +7,8 @@ import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { nodeSender } from "./lib/delivery/sender";
 import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
-import { PollDef, Poller, pollSettings } from "./lib/poll/poller";
+import { Poller } from "./lib/poll/poller";
+import { type PollDef, pollSettings } from "./lib/poll/settings";
 
 export = (RED: NodeAPI) => {
   function ClarusPoll(this: Node, def: PollDef) {

@@ -7,7 +7,8 @@ import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
-import { WebhookInDef, WebhookReceiver, webhookSettings } from "./lib/webhook/receiver";
+import { WebhookReceiver } from "./lib/webhook/receiver";
+import { type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
 import { registerNow } from "./lib/admin/register-now-route";
 import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
 
