@@ -16,6 +16,7 @@ import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
 import { redactToken } from "../node-red/redact";
 import { normalisePath } from "../webhook/route-registry";
+import { dialogCredentials, sameApiUrl } from "./dialog-credentials";
 import { applyToConnection, ensureRequest, registerEvents, shownUrl } from "../webhook/self-registration";
 
 /** What the editor's "Register now" posts: the webhook dialog's fields and the connection as the editor has it. */
@@ -29,16 +30,12 @@ export interface RegisterNowAnswer {
   body: JsonObject;
 }
 
-const CREDENTIAL_KEYS = ["clientId", "clientSecret", "accessToken", "webhookToken"] as const;
-/** What the editor holds for a stored password it was never shown. */
-const STORED_PASSWORD = "__PWRD__";
-
 /**
- * The webhook dialog's "Register now": registration as a deploy would run it, with what the dialog holds
- * (path, method, token setting, events; the connection's fields and any credentials typed but not yet
- * deployed, the stored ones otherwise, as long as the API URL is the deployed one). Answers what exists, was created, updated or disabled, or failed,
- * or `{error}` with the reason when it could not start (still a 200: the request was fine, the settings are
- * not; a 4xx would be logged by the browser as a failed request). Never a token in the answer.
+ * The webhook dialog's "Register now": registration as a deploy would run it, with what the dialog holds (path,
+ * method, token setting, events, the connection's fields) and the credentials of the dialog-credentials rule.
+ * Answers what exists, was created, updated or disabled, or failed, or `{error}` with the reason when it could
+ * not start (still a 200: the request was fine, the settings are not; a 4xx would be logged by the browser as a
+ * failed request). Never a token in the answer.
  */
 export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<RegisterNowAnswer> {
   let secret: string | undefined;
@@ -48,15 +45,10 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
     if (!connectionId) throw new ConfigError("choose a Clarus connection first");
     const deployed = RED.nodes.getNode(connectionId) as ClarusConnectionNode | null;
     const apiUrl = text(connection.apiUrl) || deployed?.services?.apiUrl || DEFAULT_API_URL;
-    // Stored secrets go only to the API they were deployed with; another API URL needs them typed again.
-    const sameApi = deployed?.services !== undefined && deployed.services.apiUrl === apiUrl;
-    const stored = sameApi ? ((RED.nodes.getCredentials(connectionId) ?? {}) as ConnectionCredentials) : {};
-    const credentials: ConnectionCredentials = { ...stored };
-    const typed = isPlainObject(connection.credentials) ? connection.credentials : {};
-    for (const key of CREDENTIAL_KEYS) {
-      const value = typed[key];
-      if (typeof value === "string" && value !== STORED_PASSWORD) credentials[key] = value;
-    }
+    const credentials = dialogCredentials(connection.credentials, apiUrl, {
+      apiUrl: deployed?.services?.apiUrl,
+      credentials: RED.nodes.getCredentials(connectionId) as ConnectionCredentials | undefined,
+    });
     secret = credentials.webhookToken?.trim() || undefined;
     const subdomain = text(connection.subdomain) || deployed?.services?.subdomain || "";
     if (!subdomain) throw new ConfigError("the connection has no subdomain");
@@ -100,7 +92,7 @@ export async function registerNow(RED: NodeAPI, rawBody: unknown): Promise<Regis
     const report: RegistrationReport = await registrar.ensure(request);
     // Classification follows at once where the deployed connection is this tenant.
     const services = deployed?.services;
-    if (services && services.apiUrl === apiUrl && services.subdomain === subdomain)
+    if (services && sameApiUrl(services.apiUrl, apiUrl) && services.subdomain === subdomain)
       applyToConnection(services, report);
     return { status: 200, body: { url: shownUrl(request), ...report } as unknown as JsonObject };
   } catch (error) {

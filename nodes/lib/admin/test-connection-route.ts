@@ -5,15 +5,8 @@ import { isPlainObject } from "../json";
 import type { ConnectionCredentials } from "../connection/types";
 import type { ClarusTuning } from "../connection/services";
 import type { ObservedWebhook } from "../connection/observed-identity";
+import { type DeployedCredentials, dialogCredentials } from "./dialog-credentials";
 import { testConnection, webhookStep, type ConnectionUnderTest, type TestReport } from "./test-connection";
-
-/** What the editor shows in a password field whose secret is stored and was not typed again. */
-const STORED_SECRET = "__PWRD__";
-
-export interface DeployedConnection {
-  credentials?: ConnectionCredentials;
-  apiUrl?: string;
-}
 
 /**
  * `POST /clarus-wms/test-connection` with the connection dialog's values, before or after deploy. A secret
@@ -22,7 +15,7 @@ export interface DeployedConnection {
  * deployed connection's webhook-in nodes last saw Clarus send is added (`webhooks`).
  */
 export function testConnectionHandler(
-  deployed: (id: string) => DeployedConnection | undefined,
+  deployed: (id: string) => DeployedCredentials | undefined,
   tuning: () => ClarusTuning | undefined,
   observedWebhooks: (id: string) => readonly ObservedWebhook[] = () => [],
 ) {
@@ -33,26 +26,20 @@ export function testConnectionHandler(
       return;
     }
     const text = (key: string): string => (typeof body[key] === "string" ? (body[key] as string) : "");
+    let credentials: ConnectionCredentials;
+    try {
+      credentials = dialogCredentials(body, text("apiUrl"), deployed(text("id")));
+    } catch (error) {
+      res.json(refused(errorMessage(error)));
+      return;
+    }
     const input: ConnectionUnderTest = {
       apiUrl: text("apiUrl"),
       subdomain: text("subdomain"),
-      clientId: text("clientId"),
-      clientSecret: text("clientSecret"),
-      accessToken: text("accessToken"),
+      clientId: credentials.clientId ?? "",
+      clientSecret: credentials.clientSecret ?? "",
+      accessToken: credentials.accessToken ?? "",
     };
-    const secrets = ["clientSecret", "accessToken"] as const;
-    if (secrets.some((key) => input[key] === STORED_SECRET)) {
-      const stored = deployed(text("id"));
-      if (!stored?.credentials) {
-        res.json(refused("the stored secret belongs to a connection that is not deployed: type it again"));
-        return;
-      }
-      if (normalUrl(stored.apiUrl) !== normalUrl(input.apiUrl)) {
-        res.json(refused("the API URL changed since deploy: type the secret again to send it there"));
-        return;
-      }
-      for (const key of secrets) if (input[key] === STORED_SECRET) input[key] = stored.credentials[key] ?? "";
-    }
     try {
       const report: TestReport = await testConnection(input, tuning());
       const webhooks = webhookStep(observedWebhooks(text("id")));
@@ -70,11 +57,4 @@ export function testConnectionHandler(
 
 function refused(text: string) {
   return { ok: false, token: { ok: false, text } };
-}
-
-function normalUrl(url: string | undefined): string {
-  return String(url ?? "")
-    .trim()
-    .replace(/\/+$/, "")
-    .toLowerCase();
 }
