@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
 import { StoreUnavailableError } from "../store/connection-store";
-import { type Documents, safeFileName } from "../store/file/documents";
+import { type Documents, safeFileName } from "../store/connection-store";
 
 /**
  * What webhook registration last wrote into each automation it manages, as a fingerprint of URL and method (never

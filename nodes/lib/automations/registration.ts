@@ -17,7 +17,7 @@ import type { JsonObject } from "../json";
 import { relayPages } from "../api/relay";
 import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
 import type { ConnectionStore } from "../store/connection-store";
-import type { Documents } from "../store/file/documents";
+import type { Documents } from "../store/connection-store";
 import { whileHolding } from "../store/lease-holder";
 
 export type RegistrationOutcome = "exists" | "created" | "updated" | "disabled" | "deleted" | "failed";

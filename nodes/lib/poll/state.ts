@@ -1,7 +1,7 @@
 import { errorMessage } from "../node-red/errors";
 import { canonicalInstant } from "../instant";
 import { type ConnectionStore, StoreUnavailableError } from "../store/connection-store";
-import { safeFileName } from "../store/file/file-store";
+import { safeFileName } from "../store/connection-store";
 import { isPlainObject, type JsonObject } from "../json";
 
 /**

@@ -88,6 +88,17 @@ export interface ConnectionStore {
   close(removed: boolean): Promise<void>;
 }
 
+/** The part of a store that keeps named JSON documents (poll watermarks, registration memory). */
+export type Documents = Pick<ConnectionStore, "readDocument" | "writeDocument" | "removeDocument">;
+
+/**
+ * A node id or document name as a file name or key part, the same in every backend: anything but letters,
+ * digits, `_` and `-` becomes `_`.
+ */
+export function safeFileName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
 export type StoreKind = "file" | "redis";
 
 /**

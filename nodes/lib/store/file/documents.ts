@@ -2,10 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 
 import { errorMessage } from "../../node-red/errors";
-import { type ConnectionStore, StoreUnavailableError } from "../connection-store";
+import { type Documents, safeFileName, StoreUnavailableError } from "../connection-store";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
-
-export type Documents = Pick<ConnectionStore, "readDocument" | "writeDocument" | "removeDocument">;
 
 /**
  * The file store's documents: `<name>.json` in a directory (the connection's `<userDir>/clarus`), each
@@ -52,9 +50,4 @@ export class FileDocuments implements Documents {
   private file(name: string): string {
     return path.join(this.directory as string, `${safeFileName(name)}.json`);
   }
-}
-
-/** A node id or document name as a file name: anything but letters, digits, `_` and `-` becomes `_`. */
-export function safeFileName(id: string): string {
-  return id.replace(/[^A-Za-z0-9_-]/g, "_");
 }

@@ -6,6 +6,7 @@ import {
   StoreClosedError,
   StoreUnavailableError,
   UnstorableEventError,
+  safeFileName,
   type ConnectionStore,
   type DueRequest,
   type InboxEntry,
@@ -13,7 +14,7 @@ import {
   type NewInboxEntry,
 } from "../connection-store";
 import { DedupeStore } from "./dedupe-store";
-import { FileDocuments, safeFileName } from "./documents";
+import { FileDocuments } from "./documents";
 import { InboxFile } from "./inbox-file";
 
 export interface FileStoreOptions {
@@ -243,5 +244,3 @@ async function settledWithin(promise: Promise<void>, ms: number): Promise<boolea
     clearTimeout(timer);
   }
 }
-
-export { safeFileName };
