@@ -3,8 +3,6 @@ import axios from "axios";
 import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
 
-export type ClarusApiErrorKind = "auth" | "http" | "graphql" | "network" | "timeout" | "config";
-
 /**
  * What went wrong, precisely enough for a "Test connection" report or a registration status to tell the
  * user what to fix.
@@ -49,8 +47,38 @@ export interface RestApiErrorEntry {
   source?: string;
 }
 
-export interface ClarusApiErrorDetails {
+/** The broad class of a failure, for callers that only need to know which side of the call failed. */
+export type ClarusApiErrorKind = "auth" | "http" | "graphql" | "network" | "timeout" | "config";
+
+const KIND_OF_REASON: Record<ClarusApiReason, ClarusApiErrorKind> = {
+  credentials: "auth",
+  subdomain: "http",
+  forbidden: "http",
+  "not-found": "http",
+  invalid: "http",
+  "rate-limited": "http",
+  server: "http",
+  http: "http",
+  response: "http",
+  "too-large": "http",
+  graphql: "graphql",
+  unreachable: "network",
+  tls: "network",
+  network: "network",
+  timeout: "timeout",
+  config: "config",
+};
+
+export interface ClarusApiErrorOptions {
+  /** What went wrong; without it, what the HTTP status says (`http` without a status). */
   reason?: ClarusApiReason;
+  /** The HTTP status of the answer, when there was one. */
+  status?: number;
+  /** GraphQL `errors` as the API sent them. */
+  graphqlErrors?: unknown[];
+  /** GraphQL `data` sent beside the errors (partial results). */
+  data?: unknown;
+  /** The parsed `errors` of a REST error answer. */
   apiErrors?: RestApiErrorEntry[];
 }
 
@@ -58,26 +86,24 @@ export interface ClarusApiErrorDetails {
 export class ClarusApiError extends Error {
   override name = "ClarusApiError";
   readonly reason: ClarusApiReason;
-  /** The parsed `errors` of a REST error answer. */
+  readonly status?: number;
+  readonly graphqlErrors?: unknown[];
+  readonly data?: unknown;
   readonly apiErrors?: RestApiErrorEntry[];
 
-  constructor(
-    message: string,
-    readonly kind: ClarusApiErrorKind,
-    readonly status?: number,
-    readonly graphqlErrors?: unknown[],
-    readonly data?: unknown,
-    details: ClarusApiErrorDetails = {},
-  ) {
+  constructor(message: string, options: ClarusApiErrorOptions = {}) {
     super(message);
-    this.reason = details.reason ?? defaultReason(kind, status);
-    this.apiErrors = details.apiErrors;
+    this.status = options.status;
+    this.reason = options.reason ?? (options.status === undefined ? "http" : reasonOfStatus(options.status));
+    this.graphqlErrors = options.graphqlErrors;
+    this.data = options.data;
+    this.apiErrors = options.apiErrors;
   }
-}
 
-function defaultReason(kind: ClarusApiErrorKind, status: number | undefined): ClarusApiReason {
-  if (kind !== "http") return kind === "auth" ? "credentials" : kind;
-  return status === undefined ? "http" : reasonOfStatus(status);
+  /** Which side failed (auth, http, graphql, network, timeout, config): it follows from the reason. */
+  get kind(): ClarusApiErrorKind {
+    return KIND_OF_REASON[this.reason];
+  }
 }
 
 export function reasonOfStatus(status: number): ClarusApiReason {
@@ -135,7 +161,6 @@ export function transportFailure(error: unknown): TransportFailure {
     return failure(
       `the ${request ? "request to" : "answer of"} the Clarus API is over the size limit` +
         (limit ? ` of ${limit} bytes (settings.js clarus.maxResponseBytes)` : ""),
-      "http",
       "too-large",
       false,
       "too large",
@@ -145,24 +170,16 @@ export function transportFailure(error: unknown): TransportFailure {
     const dns = code.startsWith("EAI_") || code === "ENOTFOUND";
     return failure(
       `the Clarus API host cannot be reached (${code}${dns ? ": the host name is not known" : ""})`,
-      "network",
       "unreachable",
       true,
       `network error (${code})`,
     );
   }
   if (TLS_CODES.has(code) || code.startsWith("CERT_") || code.startsWith("ERR_SSL_")) {
-    return failure(
-      `TLS failed talking to the Clarus API (${code})`,
-      "network",
-      "tls",
-      false,
-      `TLS (${code})`,
-    );
+    return failure(`TLS failed talking to the Clarus API (${code})`, "tls", false, `TLS (${code})`);
   }
   return failure(
     `network error talking to the Clarus API (${code || text})`,
-    "network",
     "network",
     false,
     `network error (${code || "unknown"})`,
@@ -171,13 +188,11 @@ export function transportFailure(error: unknown): TransportFailure {
 
 function failure(
   message: string,
-  kind: ClarusApiErrorKind,
   reason: ClarusApiReason,
   notSent: boolean,
   short: string,
 ): TransportFailure {
-  const error = new ClarusApiError(message, kind, undefined, undefined, undefined, { reason });
-  return { error, notSent, short };
+  return { error: new ClarusApiError(message, { reason }), notSent, short };
 }
 
 /** Reads a Clarus REST error body: 401 `{"error"}`, 403/404/422 `{"errors":[...]}` (clarus.md §4.3). */

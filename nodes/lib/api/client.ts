@@ -97,10 +97,9 @@ export class ClarusClient {
 
   constructor(private readonly options: ClarusClientOptions) {
     if (!options.accessToken && !(options.clientId && options.clientSecret)) {
-      throw new ClarusApiError(
-        "the connection has no API credentials (client id and secret, or a token)",
-        "config",
-      );
+      throw new ClarusApiError("the connection has no API credentials (client id and secret, or a token)", {
+        reason: "config",
+      });
     }
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.random = options.random ?? Math.random;
@@ -150,7 +149,7 @@ export class ClarusClient {
   ): Promise<T | undefined> {
     // Only the API's own paths: an absolute URL would carry the bearer token to another host.
     if (!REST_PATH.test(path) || path.includes("..")) {
-      throw new ClarusApiError(`not a Clarus REST API path: ${redact(path, [])}`, "config");
+      throw new ClarusApiError(`not a Clarus REST API path: ${redact(path, [])}`, { reason: "config" });
     }
     const repeat: Repeat = SAFE_METHODS.has(method) ? "safe" : "unsafe";
     const response = await this.authorized(
@@ -170,11 +169,7 @@ export class ClarusClient {
     if (typeof response.data !== "object" || response.data === null) {
       throw new ClarusApiError(
         `Clarus API answered HTTP ${response.status} with something that is not JSON`,
-        "http",
-        response.status,
-        undefined,
-        undefined,
-        { reason: "response" },
+        { reason: "response", status: response.status },
       );
     }
     return response.data as T;
@@ -237,7 +232,7 @@ export class ClarusClient {
       reportServerClock(response, sentAt, options);
       const status = response.status;
       if (status === 429 || (status >= 500 && repeat === "safe")) {
-        const failure = new ClarusApiError(`Clarus API answered HTTP ${status}`, "http", status);
+        const failure = new ClarusApiError(`Clarus API answered HTTP ${status}`, { status });
         const retryAfter = status === 429 ? retryAfterMs(response.headers["retry-after"]) : undefined;
         await this.backoff(attempt, failure, `HTTP ${status}`, retryAfter, options);
         continue;
@@ -254,7 +249,7 @@ export class ClarusClient {
   private timeoutFailure(): TransportFailure {
     const error = new ClarusApiError(
       `Clarus API timed out (no complete answer within ${this.timeoutMs} ms)`,
-      "timeout",
+      { reason: "timeout" },
     );
     return { error, notSent: false, short: "timed out" };
   }
@@ -289,9 +284,9 @@ export class ClarusClient {
     const said = text ? `: ${redact(text, [...secrets, ...this.secrets()])}` : "";
     const lead = this.explain(reason);
     const message = lead ? `${lead} (HTTP ${status}${said})` : `Clarus API answered HTTP ${status}${said}`;
-    const kind = reason === "credentials" ? "auth" : "http";
-    return new ClarusApiError(message, kind, status, undefined, undefined, {
+    return new ClarusApiError(message, {
       reason,
+      status,
       apiErrors: entries.length > 0 ? entries : undefined,
     });
   }
@@ -324,30 +319,28 @@ export class ClarusClient {
     const body: unknown = response.data;
     if (response.status < 200 || response.status >= 300) throw this.httpError(response, []);
     if (!isPlainObject(body)) {
-      throw new ClarusApiError(
-        "Clarus API answered something that is not a GraphQL response",
-        "http",
-        response.status,
-        undefined,
-        undefined,
-        { reason: "response" },
-      );
+      throw new ClarusApiError("Clarus API answered something that is not a GraphQL response", {
+        reason: "response",
+        status: response.status,
+      });
     }
     const errors = Array.isArray(body.errors) ? body.errors : [];
     if (errors.length > 0) {
       const messages = errors.map((e) =>
         isPlainObject(e) && typeof e.message === "string" ? redact(e.message, this.secrets()) : "error",
       );
-      throw new ClarusApiError(
-        `GraphQL errors: ${messages.join("; ")}`,
-        "graphql",
-        response.status,
-        errors,
-        body.data,
-      );
+      throw new ClarusApiError(`GraphQL errors: ${messages.join("; ")}`, {
+        reason: "graphql",
+        status: response.status,
+        graphqlErrors: errors,
+        data: body.data,
+      });
     }
     if (!isPlainObject(body.data)) {
-      throw new ClarusApiError("GraphQL response has no data", "graphql", response.status);
+      throw new ClarusApiError("GraphQL response has no data", {
+        reason: "graphql",
+        status: response.status,
+      });
     }
     return body.data as T;
   }
@@ -400,19 +393,14 @@ export class ClarusClient {
       const { text } = restApiErrors(body);
       throw new ClarusApiError(
         `Clarus refused the client credentials (HTTP ${response.status}${text ? `: ${redact(text, this.secrets())}` : ""})`,
-        "auth",
-        response.status,
+        { reason: "credentials", status: response.status },
       );
     }
     if (response.status !== 200 || !isPlainObject(body) || typeof body.access_token !== "string") {
-      throw new ClarusApiError(
-        `Clarus token endpoint answered HTTP ${response.status} without a token`,
-        "auth",
-        response.status,
-        undefined,
-        undefined,
-        { reason: response.status === 200 ? "response" : reasonOfStatus(response.status) },
-      );
+      throw new ClarusApiError(`Clarus token endpoint answered HTTP ${response.status} without a token`, {
+        reason: response.status === 200 ? "response" : reasonOfStatus(response.status),
+        status: response.status,
+      });
     }
     const lifetimeS = Number(body.expires_in) > 0 ? Number(body.expires_in) : DEFAULT_TOKEN_LIFETIME_S;
     const marginMs = Math.min(TOKEN_EXPIRY_MARGIN_MS, (lifetimeS * 1000) / 2);

@@ -72,10 +72,9 @@ export async function* relayPages(client: ClarusClient, request: PageRequest): A
     );
     const connection = findConnection(data, request.path);
     if (!connection) {
-      throw new ClarusApiError(
-        "the GraphQL result has no connection (edges and pageInfo) to page through",
-        "graphql",
-      );
+      throw new ClarusApiError("the GraphQL result has no connection (edges and pageInfo) to page through", {
+        reason: "graphql",
+      });
     }
     yield { ...connection, after };
     if (!connection.hasNextPage) return;
@@ -88,14 +87,14 @@ function nextCursor(connection: RelayConnection, cursors: Set<string>): string {
   if (cursor === undefined || cursor === "") {
     throw new ClarusApiError(
       "the API said there is a next page (hasNextPage) but gave no endCursor to ask for it",
-      "graphql",
+      { reason: "graphql" },
     );
   }
   if (cursors.has(cursor)) {
     throw new ClarusApiError(
       `the API gave the cursor ${JSON.stringify(cursor.slice(0, 40))} a second time, so paging would never end ` +
         "(does the query pass $after to the connection?)",
-      "graphql",
+      { reason: "graphql" },
     );
   }
   cursors.add(cursor);

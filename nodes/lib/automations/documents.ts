@@ -154,7 +154,9 @@ export function resourceId(body: unknown): string {
   const data = isPlainObject(body) ? body.data : undefined;
   const id = isPlainObject(data) ? integerId(data.id) : undefined;
   if (id === undefined) {
-    throw new ClarusApiError("Clarus answered the automation request without an automation id", "http");
+    throw new ClarusApiError("Clarus answered the automation request without an automation id", {
+      reason: "response",
+    });
   }
   return String(id);
 }
