@@ -289,5 +289,3 @@ function dedupeCapacity(value: unknown, warn: (message: string) => void): number
 export function stateDirOf(userDir: string | undefined): string | undefined {
   return userDir ? path.join(userDir, "clarus") : undefined;
 }
-
-export { safeFileName };

@@ -16,7 +16,8 @@ import { relayPages } from "../api/relay";
 import { ServerClock } from "./server-clock";
 import { STATUS, ThrottledStatus } from "../node-red/status";
 import { StoreUnavailableError } from "../store/connection-store";
-import { describeStoreFailure, type StoreHealth, storeHealthStatus, watchHealth } from "../store/health";
+import type { StoreHealth } from "../store/connection-store";
+import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { whileHolding } from "../store/lease-holder";
 
 /** What asked for a run: the timer, or an input message (whose `done` reports the outcome). */

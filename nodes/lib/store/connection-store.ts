@@ -14,6 +14,12 @@ export interface ConnectionStore {
   /** "file" or "redis", for status texts and logs. */
   readonly kind: StoreKind;
 
+  /** How the backend is doing now: files are "ready" until closed; Redis can be connecting or away. */
+  readonly health: StoreHealth;
+
+  /** Calls `listener` at each change of `health`; returns the function that stops listening. */
+  onHealth(listener: (health: StoreHealth) => void): () => void;
+
   /**
    * Claims a dedupe key for `dedupeHours` (the `on-receipt` path). True the first time within the
    * window, false for a repeat. Atomic: two concurrent claims of one key never both win.
@@ -87,6 +93,17 @@ export interface ConnectionStore {
   /** Writes what is buffered and stops; `removed` (the connection was deleted) also drops its data. */
   close(removed: boolean): Promise<void>;
 }
+
+/**
+ * How a store's backend is doing, for logs and node status: a Redis that is away, a store that could not be
+ * built from its configuration. A call made while it is not "ready" rejects with StoreUnavailableError.
+ */
+export type StoreHealth =
+  | { state: "connecting" }
+  | { state: "ready" }
+  /** `summary`: a few words for the node status; `cause`: the sentence for the log. */
+  | { state: "unavailable"; summary: string; cause: string; since: number }
+  | { state: "closed" };
 
 /** The part of a store that keeps named JSON documents (poll watermarks, registration memory). */
 export type Documents = Pick<ConnectionStore, "readDocument" | "writeDocument" | "removeDocument">;

@@ -1,35 +1,10 @@
 import type { NodeStatus } from "node-red";
 
 import { STATUS } from "../node-red/status";
-import type { ConnectionStore, StoreKind } from "./connection-store";
+import type { ConnectionStore, StoreHealth, StoreKind } from "./connection-store";
 
-/**
- * How a store's backend is doing, for logs and node status: a Redis that is away, a store that could not be
- * built from its configuration. A call made while it is not "ready" rejects with StoreUnavailableError.
- */
-export type StoreHealth =
-  | { state: "connecting" }
-  | { state: "ready" }
-  /** `summary`: a few words for the node status; `cause`: the sentence for the log. */
-  | { state: "unavailable"; summary: string; cause: string; since: number }
-  | { state: "closed" };
-
-/** A store that reports its health; `onHealth` returns the function that stops listening. */
-export interface HealthReporting {
-  readonly health: StoreHealth;
-  onHealth(listener: (health: StoreHealth) => void): () => void;
-}
-
-export function reportsHealth(store: object | undefined): store is HealthReporting {
-  return typeof (store as Partial<HealthReporting> | undefined)?.onHealth === "function";
-}
-
-/**
- * Calls `listener` with the store's health now and at each change; a store that does not report its health
- * (files) never calls. Returns the function that stops listening.
- */
-export function watchHealth(store: object, listener: (health: StoreHealth) => void): () => void {
-  if (!reportsHealth(store)) return () => undefined;
+/** Calls `listener` with the store's health now and at each change. Returns the function that stops listening. */
+export function watchHealth(store: ConnectionStore, listener: (health: StoreHealth) => void): () => void {
   const stop = store.onHealth(listener);
   listener(store.health);
   return stop;
@@ -51,8 +26,7 @@ export function storeHealthStatus(kind: StoreKind, health: StoreHealth): NodeSta
  * ("Redis: wrong password"), else a generic one (a file store whose disk refuses writes).
  */
 export function describeStoreFailure(store: ConnectionStore): string {
-  const health = reportsHealth(store) ? store.health : undefined;
-  const reported =
-    health && health.state === "unavailable" ? storeHealthStatus(store.kind, health) : undefined;
+  const health = store.health;
+  const reported = health.state === "unavailable" ? storeHealthStatus(store.kind, health) : undefined;
   return reported?.text ?? `${store.kind} store failing`;
 }

@@ -2,16 +2,16 @@ import {
   type ConnectionStore,
   type InboxEntry,
   type Lease,
+  type StoreHealth,
   type StoreKind,
   StoreUnavailableError,
 } from "./connection-store";
-import type { HealthReporting, StoreHealth } from "./health";
 
 /**
  * A store that cannot be built from its configuration (a redisUrl that does not parse): every call rejects with
  * StoreUnavailableError and the reason, so webhook-in answers 503 and the status says what to fix.
  */
-export class UnavailableStore implements ConnectionStore, HealthReporting {
+export class UnavailableStore implements ConnectionStore {
   readonly health: StoreHealth;
 
   constructor(

@@ -12,7 +12,8 @@ import { eventMessage, type ClarusIdentity, type ClarusMessage } from "../events
 import { AcceptCancelledError, type Delivery } from "../delivery/delivery";
 import { nodeSender } from "../delivery/sender";
 import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
-import { describeStoreFailure, type StoreHealth, storeHealthStatus, watchHealth } from "../store/health";
+import type { StoreHealth } from "../store/connection-store";
+import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { RateLimitedLog } from "../node-red/rate-limited-log";
 import { unwrapRecord } from "../events/records";

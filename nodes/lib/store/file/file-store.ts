@@ -12,6 +12,7 @@ import {
   type InboxEntry,
   type Lease,
   type NewInboxEntry,
+  type StoreHealth,
 } from "../connection-store";
 import { DedupeStore } from "./dedupe-store";
 import { FileDocuments } from "./documents";
@@ -95,6 +96,18 @@ export class FileConnectionStore implements ConnectionStore {
 
   get dedupe(): DedupeStore | undefined {
     return this.files?.dedupe;
+  }
+
+  /**
+   * Files have no connection to lose: ready until closed. (A disk that refuses a write fails that call and
+   * shows in `failing`, not here: the next write may work.)
+   */
+  get health(): StoreHealth {
+    return this.closing ? { state: "closed" } : { state: "ready" };
+  }
+
+  onHealth(): () => void {
+    return () => undefined;
   }
 
   /** True while the inbox file refuses writes (until one works again). */

@@ -11,7 +11,7 @@ import {
 } from "@redis/client";
 
 import { StoreUnavailableError } from "../connection-store";
-import type { StoreHealth } from "../health";
+import type { StoreHealth } from "../connection-store";
 import { type Cause, describeCause, isUnavailableReply } from "./causes";
 import type { RedisTarget } from "./url";
 

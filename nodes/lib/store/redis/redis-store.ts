@@ -8,10 +8,10 @@ import type {
   Lease,
   NewInboxEntry,
   StoredMessage,
+  StoreHealth,
   StoreKind,
 } from "../connection-store";
 import { dueGrace } from "../due-request";
-import type { HealthReporting, StoreHealth } from "../health";
 import { RedisClaims } from "./claims";
 import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./connection";
 import { RedisKeys } from "./keys";
@@ -54,7 +54,7 @@ const UNREADABLE = "the inbox entry in Redis is not valid JSON";
  * every call rejects at once with StoreUnavailableError (no queue), and the store resumes by itself when Redis
  * is back.
  */
-export class RedisStore implements ConnectionStore, HealthReporting {
+export class RedisStore implements ConnectionStore {
   readonly kind: StoreKind = "redis";
   private readonly connection: RedisConnection;
   private readonly keys: RedisKeys;
@@ -83,11 +83,6 @@ export class RedisStore implements ConnectionStore, HealthReporting {
   onHealth(listener: (health: StoreHealth) => void): () => void {
     this.connection.on("health", listener);
     return () => this.connection.off("health", listener);
-  }
-
-  /** The Redis this store uses, without its password. */
-  get display(): string {
-    return this.connection.display;
   }
 
   claim(key: string): Promise<boolean> {
