@@ -24,6 +24,13 @@ import type { JsonObject } from "../json";
 
 const BODY_TIMEOUT_MS = 30_000;
 
+/** A request that passed every check: its parsed body, the bytes it came as, and its identity headers. */
+interface CheckedDelivery {
+  payload: JsonObject;
+  bytes: Buffer | string;
+  identity: ClarusIdentity;
+}
+
 class Rejection extends Error {
   constructor(
     readonly status: number,
@@ -182,10 +189,11 @@ export class WebhookReceiver {
   ): Promise<void> {
     let payload: JsonObject;
     let bytes: Buffer | string;
+    const identity = readIdentity(req.headers);
     try {
       this.checkSource(req);
       this.checkToken(req, segment);
-      this.checkIdentity(readIdentity(req.headers));
+      this.checkIdentity(identity);
       ({ payload, bytes } =
         this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req, signal));
       if (!this.active) throw retryLater("the node closed while the body was read");
@@ -194,7 +202,7 @@ export class WebhookReceiver {
       if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
       return;
     }
-    await this.accept(req, res, payload, bytes, signal);
+    await this.accept(req, res, { payload, bytes, identity }, signal);
   }
 
   private checkSource(req: Request): void {
@@ -268,11 +276,10 @@ export class WebhookReceiver {
   private async accept(
     req: Request,
     res: Response,
-    payload: JsonObject,
-    bytes: Buffer | string,
+    delivery: CheckedDelivery,
     signal: AbortSignal,
   ): Promise<void> {
-    const identity = readIdentity(req.headers);
+    const { payload, bytes, identity } = delivery;
     const record = unwrapRecord(payload);
     // An automation the map does not know yet waits (bounded) for the map: classified by the payload, its
     // dedupe key would follow another event than the poll's for the same record.
