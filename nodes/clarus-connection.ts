@@ -1,10 +1,10 @@
 import type { NodeAPI } from "node-red";
 
-import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import { deadLettersHandler } from "./lib/admin/dead-letters-route";
-import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
+import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
+import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { adminPermission } from "./lib/node-red/admin-permission";
 import { closeReason, isDeployed } from "./lib/node-red/lifecycle";
 

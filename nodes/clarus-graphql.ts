@@ -3,8 +3,6 @@ import { setMaxListeners } from "node:events";
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 
 import { ClarusApiError } from "./lib/api/client";
-import type { ClarusConnectionNode } from "./lib/connection/services";
-import { errorMessage } from "./lib/node-red/errors";
 import {
   GraphqlNodeSettings,
   operationNameOf,
@@ -12,6 +10,8 @@ import {
   runGraphql,
   variablesOf,
 } from "./lib/api/graphql-request";
+import type { ClarusConnectionNode } from "./lib/connection/services";
+import { errorMessage } from "./lib/node-red/errors";
 import { flag } from "./lib/node-red/properties";
 import { STATUS } from "./lib/node-red/status";
 

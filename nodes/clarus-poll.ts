@@ -1,10 +1,10 @@
 import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 
 import type { ClarusConnectionNode } from "./lib/connection/services";
-import { adminPermission } from "./lib/node-red/admin-permission";
-import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
-import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { nodeSender } from "./lib/delivery/sender";
+import { TRANSACTION_SUBTYPE_EVENTS } from "./lib/events/classify";
+import { adminPermission } from "./lib/node-red/admin-permission";
+import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { Poller } from "./lib/poll/poller";

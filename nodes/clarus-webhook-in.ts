@@ -1,16 +1,16 @@
 import type { Node, NodeAPI } from "node-red";
 
+import { registerNow } from "./lib/admin/register-now-route";
 import type { ClarusConnectionNode } from "./lib/connection/services";
 import { adminPermission } from "./lib/node-red/admin-permission";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
-import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { STATUS } from "./lib/node-red/status";
 import { WebhookReceiver } from "./lib/webhook/receiver";
-import { type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
-import { registerNow } from "./lib/admin/register-now-route";
+import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
+import { type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
 
 export = (RED: NodeAPI) => {
   function ClarusWebhookIn(this: Node, def: WebhookInDef & { register?: unknown }) {

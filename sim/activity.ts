@@ -10,7 +10,7 @@ import {
 } from "./constants";
 import type { Prng } from "./prng";
 import { BAY, type Store } from "./store";
-import { DAY_MS, HOUR_MS, MINUTE_MS, dateOnly, isoSeconds } from "./time";
+import { dateOnly, DAY_MS, HOUR_MS, isoSeconds, MINUTE_MS } from "./time";
 import type { GoodsOut, JsonObject, Location, Receipt, Stock, Task, Transaction } from "./types";
 
 /** What one activity produced: the event Clarus would fire and the webhook body of its record. */

@@ -1,4 +1,4 @@
-import { AutomationChangeError, type PartIds, createAutomation, updateAutomation } from "./automations";
+import { AutomationChangeError, createAutomation, type PartIds, updateAutomation } from "./automations";
 import { restError } from "./rest-error";
 import type { Store } from "./store";
 import type { Automation } from "./types";

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 
 import { ALL_SIM_EVENTS } from "./constants";
-import { SCHEMA_DIALECTS, isSchemaDialect } from "./dialects";
+import { isSchemaDialect, SCHEMA_DIALECTS } from "./dialects";
 import { type Simulator, startSimulator } from "./index";
 import type { SimulatorOptions } from "./simulator";
 import type { WebhookMethod } from "./types";

@@ -8,13 +8,13 @@
  * Node-RED and the simulator and exits 0. The user's changes to the demo's flows are kept across
  * restarts; `npm start -- --reset` puts the demo flow back.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 
-import { startSimulator, type Simulator } from "./index";
 import { demoFlow } from "./demo-flow";
+import { type Simulator, startSimulator } from "./index";
 
 const REPO_ROOT = path.join(__dirname, "..", "..", "..");
 // CLARUS_DEMO_DIR lets the demo's own test run it without touching a user's .demo/.

@@ -10,6 +10,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 }
 
 export { Simulator };
+export type { TokenGrant } from "./auth";
+export type { WebhookTarget } from "./automations";
+export type { AutomationFault, AutomationOperation } from "./automations-api";
+export {
+  ALL_SIM_EVENTS,
+  GOODS_OUT_STATUS_ID,
+  GOODS_OUT_STATUSES,
+  SIM_EVENTS,
+  TASK_STATUS,
+  TASK_TYPE,
+  TRANSACTION_CATEGORY,
+  TRANSACTION_SUBTYPE,
+} from "./constants";
+export { SCHEMA_DIALECTS, type SchemaDialect } from "./dialects";
+export type { FaultCounts, FaultKind, FaultOptions } from "./faults";
+export { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE } from "./paging";
+export type { RequestLogEntry } from "./server";
 export type {
   ActivityOptions,
   AutomationInput,
@@ -19,20 +36,3 @@ export type {
   SimulatorOptions,
 } from "./simulator";
 export type { Delivery, SimEvent, WebhookOptions } from "./webhooks";
-export type { FaultCounts, FaultKind, FaultOptions } from "./faults";
-export { SCHEMA_DIALECTS, type SchemaDialect } from "./dialects";
-export type { RequestLogEntry } from "./server";
-export type { AutomationFault, AutomationOperation } from "./automations-api";
-export type { WebhookTarget } from "./automations";
-export type { TokenGrant } from "./auth";
-export {
-  ALL_SIM_EVENTS,
-  GOODS_OUT_STATUSES,
-  GOODS_OUT_STATUS_ID,
-  SIM_EVENTS,
-  TASK_STATUS,
-  TASK_TYPE,
-  TRANSACTION_CATEGORY,
-  TRANSACTION_SUBTYPE,
-} from "./constants";
-export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, decodeCursor, encodeCursor } from "./paging";

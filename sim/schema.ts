@@ -1,15 +1,15 @@
-import { GraphQLError, type GraphQLSchema, buildSchema } from "graphql";
+import { buildSchema, GraphQLError, type GraphQLSchema } from "graphql";
 
 import { TASK_TYPE } from "./constants";
-import { DIALECTS, DIALECT_OPERATOR_TYPES_SDL, type DialectSpec, type SchemaDialect } from "./dialects";
+import { DIALECT_OPERATOR_TYPES_SDL, DIALECTS, type DialectSpec, type SchemaDialect } from "./dialects";
 import {
+  compileFilter,
   type FilterKind,
   type FilterSpec,
-  OPERATOR_TYPES_SDL,
   OPERATOR_TYPE_NAME,
-  compileFilter,
+  OPERATOR_TYPES_SDL,
 } from "./filters";
-import { MAX_PAGE_SIZE, type PageArgs, encodeCursor, page } from "./paging";
+import { encodeCursor, MAX_PAGE_SIZE, page, type PageArgs } from "./paging";
 import type { Store } from "./store";
 import type {
   Automation,

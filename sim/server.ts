@@ -2,7 +2,7 @@ import http from "node:http";
 
 import { type ExecutionResult, graphql, Kind, parse } from "graphql";
 
-import { type TokenAuthority, readClientCredentials } from "./auth";
+import { readClientCredentials, type TokenAuthority } from "./auth";
 import type { AutomationsApi } from "./automations-api";
 import type { Endpoint, FaultDecision, FaultInjector, FaultKind } from "./faults";
 import { restError } from "./rest-error";

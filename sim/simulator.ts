@@ -5,19 +5,19 @@ import type { AddressInfo } from "node:net";
 import { Activity } from "./activity";
 import { TokenAuthority } from "./auth";
 import {
-  PartIds,
-  type WebhookTarget,
   createAutomation,
+  PartIds,
   webhookAttributes,
+  type WebhookTarget,
   webhookTargets,
 } from "./automations";
 import { AutomationsApi } from "./automations-api";
-import { ALL_SIM_EVENTS, type SimEventId, isSimEventId } from "./constants";
-import { type Endpoint, FaultInjector, type FaultCounts, type FaultKind, type FaultOptions } from "./faults";
+import { ALL_SIM_EVENTS, isSimEventId, type SimEventId } from "./constants";
+import { isSchemaDialect, SCHEMA_DIALECTS, type SchemaDialect } from "./dialects";
+import { type Endpoint, type FaultCounts, FaultInjector, type FaultKind, type FaultOptions } from "./faults";
 import { Prng } from "./prng";
-import { SCHEMA_DIALECTS, type SchemaDialect, isSchemaDialect } from "./dialects";
 import { createGraphql } from "./schema";
-import { type RequestLogEntry, createApiServer } from "./server";
+import { createApiServer, type RequestLogEntry } from "./server";
 import { Store } from "./store";
 import { HOUR_MS } from "./time";
 import type { WebhookMethod } from "./types";

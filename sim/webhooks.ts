@@ -1,9 +1,9 @@
 import http from "node:http";
 import https from "node:https";
 
+import type { WebhookTarget } from "./automations";
 import { drawDelay, validateDelay } from "./faults";
 import type { Prng } from "./prng";
-import type { WebhookTarget } from "./automations";
 import type { JsonObject, WebhookMethod } from "./types";
 
 /**

@@ -1,8 +1,8 @@
 import type { Request, Response } from "express";
 
+import type { Delivery } from "../delivery/delivery";
 import { errorMessage } from "../node-red/errors";
 import type { ConnectionStore, InboxEntry } from "../store/connection-store";
-import type { Delivery } from "../delivery/delivery";
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;

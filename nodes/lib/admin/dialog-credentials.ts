@@ -1,6 +1,6 @@
 import type { ConnectionCredentials } from "../connection/types";
-import { ConfigError } from "../node-red/errors";
 import { isPlainObject } from "../json";
+import { ConfigError } from "../node-red/errors";
 
 /** What the editor puts in a password field whose secret is stored and was not typed again. */
 export const STORED_SECRET = "__PWRD__";

@@ -1,23 +1,23 @@
 import type { NodeAPI } from "node-red";
 
-import { connectionRegistrar, type RegistrationReport } from "../automations/registration";
 import { ClarusClient } from "../api/client";
+import { connectionRegistrar, type RegistrationReport } from "../automations/registration";
 import {
   type ClarusConnectionNode,
   type ClarusTuning,
   DEFAULT_API_URL,
   stateDirOf,
 } from "../connection/services";
-import { FileDocuments } from "../store/file/documents";
 import type { ConnectionCredentials } from "../connection/types";
+import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
 import { ConfigError, errorMessage } from "../node-red/errors";
 import { flag } from "../node-red/properties";
-import { isPlainObject } from "../json";
-import type { JsonObject } from "../json";
 import { redactToken } from "../node-red/redact";
+import { FileDocuments } from "../store/file/documents";
 import { normalisePath } from "../webhook/route-registry";
-import { dialogCredentials, sameApiUrl } from "./dialog-credentials";
 import { applyToConnection, ensureRequest, registerEvents, shownUrl } from "../webhook/self-registration";
+import { dialogCredentials, sameApiUrl } from "./dialog-credentials";
 
 /** What the editor's "Register now" posts: the webhook dialog's fields and the connection as the editor has it. */
 interface RegisterNowBody {

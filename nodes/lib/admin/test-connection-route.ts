@@ -1,12 +1,12 @@
 import type { Request, Response } from "express";
 
-import { errorMessage } from "../node-red/errors";
-import { isPlainObject } from "../json";
-import type { ConnectionCredentials } from "../connection/types";
-import type { ClarusTuning } from "../connection/services";
 import type { ObservedWebhook } from "../connection/observed-identity";
+import type { ClarusTuning } from "../connection/services";
+import type { ConnectionCredentials } from "../connection/types";
+import { isPlainObject } from "../json";
+import { errorMessage } from "../node-red/errors";
 import { type DeployedCredentials, dialogCredentials } from "./dialog-credentials";
-import { testConnection, webhookStep, type ConnectionUnderTest, type TestReport } from "./test-connection";
+import { type ConnectionUnderTest, testConnection, type TestReport, webhookStep } from "./test-connection";
 
 /**
  * `POST /clarus-wms/test-connection` with the connection dialog's values, before or after deploy. A secret

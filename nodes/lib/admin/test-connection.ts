@@ -1,12 +1,12 @@
-import { readAutomations } from "../automations/discovery";
 import { ClarusApiError, ClarusClient } from "../api/client";
+import { readAutomations } from "../automations/discovery";
+import type { ObservedWebhook } from "../connection/observed-identity";
+import type { ClarusTuning } from "../connection/services";
+import { TRANSACTION_SUBTYPE_EVENTS } from "../events/classify";
 import { errorMessage } from "../node-red/errors";
-import { introspect } from "../schema/tenant-schema";
 import { planStream } from "../poll/stream-plans";
 import { BUILT_IN_STREAMS } from "../poll/streams";
-import { TRANSACTION_SUBTYPE_EVENTS } from "../events/classify";
-import type { ClarusTuning } from "../connection/services";
-import type { ObservedWebhook } from "../connection/observed-identity";
+import { introspect } from "../schema/tenant-schema";
 
 /** What the connection dialog holds, typed or deployed: never logged, never echoed. */
 export interface ConnectionUnderTest {

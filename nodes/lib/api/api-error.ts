@@ -1,7 +1,7 @@
 import axios from "axios";
 
-import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
+import { errorMessage } from "../node-red/errors";
 
 /**
  * What went wrong, precisely enough for a "Test connection" report or a registration status to tell the

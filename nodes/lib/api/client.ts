@@ -1,15 +1,15 @@
 import axios, { AxiosInstance, AxiosRequestConfig, AxiosResponse } from "axios";
 
+import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
 import { AttemptSignal, raceSignal } from "./abort";
-import { ClarusApiError, reasonOfStatus, redact, restApiErrors, transportFailure } from "./api-error";
 import type { ClarusApiReason, TransportFailure } from "./api-error";
+import { ClarusApiError, reasonOfStatus, redact, restApiErrors, transportFailure } from "./api-error";
 import { DEFAULT_RETRY, fullJitterDelay, retryAfterMs, RetryPolicy, sleep } from "./backoff";
 import { operationType } from "./graphql-operation";
-import { isPlainObject } from "../json";
-import type { JsonObject } from "../json";
 
-export { ClarusApiError } from "./api-error";
 export type { ClarusApiErrorKind, ClarusApiReason, RestApiErrorEntry } from "./api-error";
+export { ClarusApiError } from "./api-error";
 
 export interface ClarusClientOptions {
   apiUrl: string;

@@ -1,8 +1,8 @@
-import type { ClarusClient } from "./client";
-import { ConfigError } from "../node-red/errors";
-import { isPlainObject } from "../json";
-import { relayPages } from "./relay";
 import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
+import { ConfigError } from "../node-red/errors";
+import type { ClarusClient } from "./client";
+import { relayPages } from "./relay";
 
 export interface GraphqlNodeSettings {
   query: string;

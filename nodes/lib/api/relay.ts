@@ -1,7 +1,7 @@
+import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
 import type { ClarusClient, GraphqlRequestOptions } from "./client";
 import { ClarusApiError } from "./client";
-import { isPlainObject } from "../json";
-import type { JsonObject } from "../json";
 
 /** A Relay connection as every Clarus list returns it (research/clarus.md §5.1). */
 export interface RelayConnection {

@@ -1,15 +1,15 @@
 import { EventEmitter } from "node:events";
 
 import type { ClarusClient } from "../api/client";
-import { canPage, listQuery } from "../schema/list-query";
-import { errorMessage } from "../node-red/errors";
-import { fitSelection, rootList, type SchemaModel } from "../schema/schema-model";
-import { isKnownEvent } from "../events/vocabulary";
-import { isSchemaMismatch, type TenantSchema } from "../schema/tenant-schema";
-import { parseSelection } from "../schema/selection";
 import { relayPages } from "../api/relay";
-import type { ConnectionStore } from "../store/connection-store";
+import { isKnownEvent } from "../events/vocabulary";
 import { isPlainObject } from "../json";
+import { errorMessage } from "../node-red/errors";
+import { canPage, listQuery } from "../schema/list-query";
+import { fitSelection, rootList, type SchemaModel } from "../schema/schema-model";
+import { parseSelection } from "../schema/selection";
+import { isSchemaMismatch, type TenantSchema } from "../schema/tenant-schema";
+import type { ConnectionStore } from "../store/connection-store";
 
 export const DISCOVERY_INTERVAL_MS = 5 * 60_000;
 /**

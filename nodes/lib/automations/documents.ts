@@ -1,6 +1,6 @@
-import { isPlainObject } from "../json";
-import type { JsonObject } from "../json";
 import { ClarusApiError } from "../api/client";
+import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 
 /**

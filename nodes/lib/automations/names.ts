@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 
-import { KNOWN_EVENTS, isKnownEvent } from "../events/vocabulary";
+import { isKnownEvent, KNOWN_EVENTS } from "../events/vocabulary";
 
 /**
  * How registered automations are named: `node-red-clarus <node id> <event> @<installation mark>`. Node ids are

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
-import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
+import { errorMessage } from "../node-red/errors";
 import { StoreUnavailableError } from "../store/connection-store";
 import { type Documents, safeFileName } from "../store/connection-store";
 

@@ -1,24 +1,24 @@
+import { ClarusApiError, type ClarusClient } from "../api/client";
+import { relayPages } from "../api/relay";
+import type { JsonObject } from "../json";
+import { redactToken } from "../node-red/redact";
+import type { ConnectionStore } from "../store/connection-store";
+import type { Documents } from "../store/connection-store";
+import { whileHolding } from "../store/lease-holder";
 import {
+  type AutomationDetails,
   createDocument,
   describeApiError,
   document,
   readDetails,
   repairAttributes,
   resourceId,
-  type AutomationDetails,
   type WantedAutomation,
   type WebhookMethod,
 } from "./documents";
 import { automationName, exactNames, type Installation, namePattern, parseAutomationName } from "./names";
 import { type Found, type LeftAlone, type Owned, sortOut } from "./ownership";
-import { ClarusApiError, type ClarusClient } from "../api/client";
-import { redactToken } from "../node-red/redact";
-import type { JsonObject } from "../json";
-import { relayPages } from "../api/relay";
 import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
-import type { ConnectionStore } from "../store/connection-store";
-import type { Documents } from "../store/connection-store";
-import { whileHolding } from "../store/lease-holder";
 
 export type RegistrationOutcome = "exists" | "created" | "updated" | "disabled" | "deleted" | "failed";
 

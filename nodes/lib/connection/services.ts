@@ -2,20 +2,20 @@ import path from "node:path";
 
 import type { Node } from "node-red";
 
-import { AutomationDiscovery } from "../automations/discovery";
-import { type AutomationRegistrar, connectionRegistrar } from "../automations/registration";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
-import { TenantSchema } from "../schema/tenant-schema";
+import { AutomationDiscovery } from "../automations/discovery";
+import { type AutomationRegistrar, connectionRegistrar } from "../automations/registration";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
+import { isKnownEvent } from "../events/vocabulary";
+import { NotConfiguredError } from "../node-red/errors";
+import type { CloseReason } from "../node-red/lifecycle";
+import { TenantSchema } from "../schema/tenant-schema";
 import { type ConnectionStore, safeFileName } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/file/dedupe-store";
 import { FileConnectionStore } from "../store/file/file-store";
-import { NotConfiguredError } from "../node-red/errors";
-import type { CloseReason } from "../node-red/lifecycle";
-import { isKnownEvent } from "../events/vocabulary";
-import { expectedIdentity, type ExpectedIdentity } from "./identity-headers";
+import { type ExpectedIdentity, expectedIdentity } from "./identity-headers";
 import { ObservedIdentities } from "./observed-identity";
 import { SecretMatcher } from "./secret";
 import { leaseMsOf, type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";

@@ -1,9 +1,9 @@
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 
 import type { StoreKind } from "../store/connection-store";
-import { createRedisStore, type RedisStore } from "../store/redis/redis-store";
 import type { StoreLog } from "../store/redis/connection";
 import { redisPrefix } from "../store/redis/keys";
+import { createRedisStore, type RedisStore } from "../store/redis/redis-store";
 import type { UnavailableStore } from "../store/unavailable-store";
 import type { ConnectionCredentials, ConnectionDef } from "./types";
 

@@ -4,10 +4,10 @@ import type { ClarusMessage } from "../events/message";
 import { errorMessage } from "../node-red/errors";
 import { RateLimitedLog } from "../node-red/rate-limited-log";
 import {
-  StoreClosedError,
   type ConnectionStore,
   type InboxEntry,
   type NewInboxEntry,
+  StoreClosedError,
 } from "../store/connection-store";
 import type { DeliverySettings } from "./settings";
 

@@ -1,6 +1,6 @@
-import { EVENT, UNKNOWN_EVENT } from "./vocabulary";
-import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
+import { EVENT, UNKNOWN_EVENT } from "./vocabulary";
 
 export type ClassifiedBy = "fixed" | "automation" | "payload" | "none";
 

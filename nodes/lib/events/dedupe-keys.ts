@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 
-import { occursOncePerRecord, UNKNOWN_EVENT } from "./vocabulary";
 import { canonicalIsoInstant } from "../instant";
-import { idOf, recordId } from "./records";
 import type { JsonObject } from "../json";
+import { idOf, recordId } from "./records";
+import { occursOncePerRecord, UNKNOWN_EVENT } from "./vocabulary";
 
 /**
  * The business key of an event: the same whether the event came by webhook or by poll, so the two paths

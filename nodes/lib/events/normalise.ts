@@ -1,7 +1,7 @@
-import { EVENT } from "./vocabulary";
+import type { JsonObject } from "../json";
 import { isPlainObject } from "../json";
 import { idOf } from "./records";
-import type { JsonObject } from "../json";
+import { EVENT } from "./vocabulary";
 
 /**
  * The fields a filter node adds under `msg.clarus`, the same whether the record came as a REST-style

@@ -1,9 +1,9 @@
 import { z } from "zod";
 
-import { EVENT } from "./vocabulary";
+import type { JsonObject } from "../json";
 import { isPlainObject } from "../json";
 import { unwrapRecord } from "./records";
-import type { JsonObject } from "../json";
+import { EVENT } from "./vocabulary";
 
 /**
  * What the filter nodes require of a record before they pass it on. Clarus publishes no webhook payload

@@ -1,11 +1,11 @@
 import type { Node, NodeDef, NodeMessage, NodeMessageInFlow } from "node-red";
 
-import { ConfigError, errorMessage } from "../node-red/errors";
-import { EVENT, isKnownEvent, UNKNOWN_EVENT } from "../events/vocabulary";
 import { normalisedFields } from "../events/normalise";
-import { flag } from "../node-red/properties";
-import { isPlainObject } from "../json";
 import { InvalidRecordError, validateEventRecord } from "../events/record-schemas";
+import { EVENT, isKnownEvent, UNKNOWN_EVENT } from "../events/vocabulary";
+import { isPlainObject } from "../json";
+import { ConfigError, errorMessage } from "../node-red/errors";
+import { flag } from "../node-red/properties";
 import { STATUS, ThrottledStatus } from "../node-red/status";
 
 /** Properties every filter node has (DESIGN.md "Filter nodes"). */

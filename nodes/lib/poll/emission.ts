@@ -2,7 +2,7 @@ import type { Node } from "node-red";
 
 import type { ConnectionServices } from "../connection/services";
 import { dedupeKeyFor } from "../events/dedupe-keys";
-import { eventMessage, type ClarusMessage } from "../events/message";
+import { type ClarusMessage, eventMessage } from "../events/message";
 import type { JsonObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 import { UnstorableEventError } from "../store/connection-store";

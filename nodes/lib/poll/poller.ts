@@ -1,24 +1,24 @@
 import type { Node, NodeMessage, NodeStatus } from "node-red";
 
 import type { ClarusClient, GraphqlRequestOptions, RetryInfo } from "../api/client";
+import { relayPages } from "../api/relay";
 import type { ConnectionServices } from "../connection/services";
 import { errorMessage } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
-import { emitPolledEvents } from "./emission";
-import { type PollState, PollStateDocument, pollStateName } from "./state";
-import type { PolledEvent, PollStream, StreamContext } from "./streams";
-import type { PollSettings } from "./settings";
-import { planStream } from "./stream-plans";
-import { PendingRecords } from "./pending";
-import { isSchemaMismatch } from "../schema/tenant-schema";
-import type { SchemaModel } from "../schema/schema-model";
-import { relayPages } from "../api/relay";
-import { ServerClock } from "./server-clock";
 import { STATUS, ThrottledStatus } from "../node-red/status";
-import { StoreUnavailableError } from "../store/connection-store";
+import type { SchemaModel } from "../schema/schema-model";
+import { isSchemaMismatch } from "../schema/tenant-schema";
 import type { StoreHealth } from "../store/connection-store";
+import { StoreUnavailableError } from "../store/connection-store";
 import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { whileHolding } from "../store/lease-holder";
+import { emitPolledEvents } from "./emission";
+import { PendingRecords } from "./pending";
+import { ServerClock } from "./server-clock";
+import type { PollSettings } from "./settings";
+import { type PollState, PollStateDocument, pollStateName } from "./state";
+import { planStream } from "./stream-plans";
+import type { PolledEvent, PollStream, StreamContext } from "./streams";
 
 /** What asked for a run: the timer, or an input message (whose `done` reports the outcome). */
 export interface PollTrigger {

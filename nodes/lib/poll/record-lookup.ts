@@ -1,6 +1,6 @@
 import type { ClarusClient, GraphqlRequestOptions } from "../api/client";
-import { idOf } from "../events/records";
 import { relayPages } from "../api/relay";
+import { idOf } from "../events/records";
 import type { JsonObject } from "../json";
 
 /** How a stream finds records by a key it read elsewhere (a task's goods-out id, a pending reference). */

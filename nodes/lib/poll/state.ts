@@ -1,8 +1,8 @@
-import { errorMessage } from "../node-red/errors";
 import { canonicalInstant } from "../instant";
+import { isPlainObject, type JsonObject } from "../json";
+import { errorMessage } from "../node-red/errors";
 import { type ConnectionStore, StoreUnavailableError } from "../store/connection-store";
 import { safeFileName } from "../store/connection-store";
-import { isPlainObject, type JsonObject } from "../json";
 
 /**
  * Where a poll node stands: what is finished, where an unfinished run goes on, and which records are

@@ -1,26 +1,26 @@
+import { relayPages } from "../api/relay";
+import { idOf } from "../events/records";
+import { isPlainObject, type JsonObject } from "../json";
 import { canPage, listQuery } from "../schema/list-query";
 import {
   filterOperators,
   fitSelection,
-  rootList,
   type RootList,
+  rootList,
   type SchemaModel,
 } from "../schema/schema-model";
-import { parseSelection, selectionPath, type SelectionNode } from "../schema/selection";
-import { idOf } from "../events/records";
-import { isPlainObject, type JsonObject } from "../json";
+import { parseSelection, type SelectionNode, selectionPath } from "../schema/selection";
 import { keyOf, lookupRecords, type RecordLookup } from "./record-lookup";
 import {
+  type CompletedRecordSpec,
   GOODS_IN_COMPLETED,
   GOODS_OUT_COMPLETED,
-  STOCK_TRANSACTIONS,
-  TRANSACTION_FIELDS,
-  type CompletedRecordSpec,
   type PolledEvent,
   type PollStream,
+  STOCK_TRANSACTIONS,
   type StreamContext,
+  TRANSACTION_FIELDS,
 } from "./streams";
-import { relayPages } from "../api/relay";
 
 /**
  * Plans each built-in stream against a tenant's schema (DESIGN.md "Meeting the tenant's real schema"):

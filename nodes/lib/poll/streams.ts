@@ -1,8 +1,8 @@
 import { EVENT, UNKNOWN_EVENT } from "../events/vocabulary";
 import type { JsonObject } from "../json";
-import type { LookupOptions } from "./record-lookup";
-import type { PendingRecords } from "./pending";
 import type { PolledEvent } from "./emission";
+import type { PendingRecords } from "./pending";
+import type { LookupOptions } from "./record-lookup";
 
 export type { PolledEvent } from "./emission";
 

@@ -1,6 +1,6 @@
 import { TRANSACTION_SUBTYPE_EVENTS } from "../events/classify";
-import { ConfigError } from "../node-red/errors";
 import { isPlainObject } from "../json";
+import { ConfigError } from "../node-red/errors";
 
 const EVENT_ID = /^[a-z_]+\.[a-z_]+$/;
 

@@ -1,8 +1,8 @@
 import { raceSignal } from "../api/abort";
 import { ClarusApiError, type ClarusClient } from "../api/client";
-import { documentedSchema } from "./documented-schema";
-import { errorMessage } from "../node-red/errors";
 import { isPlainObject } from "../json";
+import { errorMessage } from "../node-red/errors";
+import { documentedSchema } from "./documented-schema";
 import { modelFromIntrospection, type SchemaModel } from "./schema-model";
 
 /**

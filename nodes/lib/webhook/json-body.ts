@@ -1,7 +1,7 @@
 import secureJson from "secure-json-parse";
 
-import { isPlainObject } from "../json";
 import type { JsonObject } from "../json";
+import { isPlainObject } from "../json";
 
 export class BodyError extends Error {
   override name = "BodyError";

@@ -2,25 +2,25 @@ import type { NextFunction, Request, RequestHandler, Response } from "express";
 import type { Node, NodeAPI } from "node-red";
 
 import type { AutomationDiscovery, DiscoveryState } from "../automations/discovery";
-import { readBody, BodyAbortedError, BodyTimeoutError, BodyTooLargeError } from "./body-reader";
-import { classifyEvent } from "../events/classify";
 import { ExpectedIdentity, identityMismatch, readIdentity } from "../connection/identity-headers";
 import type { ConnectionServices } from "../connection/services";
-import { dedupeKeyFor } from "../events/dedupe-keys";
-import { errorMessage } from "../node-red/errors";
-import { eventMessage, type ClarusIdentity, type ClarusMessage } from "../events/message";
 import { AcceptCancelledError, type Delivery } from "../delivery/delivery";
 import { nodeSender } from "../delivery/sender";
-import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
-import type { StoreHealth } from "../store/connection-store";
-import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
-import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
-import { RateLimitedLog } from "../node-red/rate-limited-log";
+import { classifyEvent } from "../events/classify";
+import { dedupeKeyFor } from "../events/dedupe-keys";
+import { type ClarusIdentity, type ClarusMessage, eventMessage } from "../events/message";
 import { unwrapRecord } from "../events/records";
+import type { JsonObject } from "../json";
+import { errorMessage } from "../node-red/errors";
+import { RateLimitedLog } from "../node-red/rate-limited-log";
+import { STATUS, ThrottledStatus } from "../node-red/status";
+import type { StoreHealth } from "../store/connection-store";
+import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
+import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
+import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError, readBody } from "./body-reader";
+import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { hasUnreadBody, RouteRegistration, WebhookRoutes } from "./route-registry";
 import type { WebhookSettings } from "./settings";
-import { STATUS, ThrottledStatus } from "../node-red/status";
-import type { JsonObject } from "../json";
 
 const BODY_TIMEOUT_MS = 30_000;
 

@@ -9,11 +9,11 @@ import type {
   RegistrationReport,
 } from "../automations/registration";
 import type { ConnectionServices } from "../connection/services";
+import { isKnownEvent } from "../events/vocabulary";
 import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
-import { isKnownEvent } from "../events/vocabulary";
-import { STATUS } from "../node-red/status";
 import { redactToken } from "../node-red/redact";
+import { STATUS } from "../node-red/status";
 import { checkPublicUrl, type HttpRoots, nodeRootUrl, webhookUrl } from "./public-url";
 
 /** Where the node listens, as the receiver serves it: what the registered URL is built from. */

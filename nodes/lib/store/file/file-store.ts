@@ -3,16 +3,16 @@ import path from "node:path";
 
 import { errorMessage } from "../../node-red/errors";
 import {
-  StoreClosedError,
-  StoreUnavailableError,
-  UnstorableEventError,
-  safeFileName,
   type ConnectionStore,
   type DueRequest,
   type InboxEntry,
   type Lease,
   type NewInboxEntry,
+  safeFileName,
+  StoreClosedError,
   type StoreHealth,
+  StoreUnavailableError,
+  UnstorableEventError,
 } from "../connection-store";
 import { DedupeStore } from "./dedupe-store";
 import { FileDocuments } from "./documents";

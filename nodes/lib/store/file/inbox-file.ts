@@ -3,7 +3,6 @@ import path from "node:path";
 
 import { isPlainObject } from "../../json";
 import { errorMessage } from "../../node-red/errors";
-import { AppendLog } from "./append-log";
 import {
   type DueRequest,
   type InboxEntry,
@@ -11,6 +10,7 @@ import {
   UnstorableEventError,
 } from "../connection-store";
 import { dueGrace } from "../due-request";
+import { AppendLog } from "./append-log";
 
 export interface InboxFileOptions {
   /** The inbox file; undefined keeps the inbox in memory only. */

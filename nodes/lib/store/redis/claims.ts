@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 
 import { errorMessage } from "../../node-red/errors";
-import { StoreUnavailableError } from "../connection-store";
 import type { StoreHealth } from "../connection-store";
+import { StoreUnavailableError } from "../connection-store";
 import { OutcomeUnknownError, type RedisConnection, type StoreLog } from "./connection";
 import { CLAIM_OVER, DELETE_OWN_CLAIM } from "./scripts";
 

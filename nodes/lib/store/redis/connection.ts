@@ -10,8 +10,8 @@ import {
   SocketClosedUnexpectedlyError,
 } from "@redis/client";
 
-import { StoreUnavailableError } from "../connection-store";
 import type { StoreHealth } from "../connection-store";
+import { StoreUnavailableError } from "../connection-store";
 import { type Cause, describeCause, isUnavailableReply } from "./causes";
 import type { RedisTarget } from "./url";
 

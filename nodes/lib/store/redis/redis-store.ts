@@ -12,13 +12,13 @@ import type {
   StoreKind,
 } from "../connection-store";
 import { dueGrace } from "../due-request";
+import { UnavailableStore } from "../unavailable-store";
 import { RedisClaims } from "./claims";
 import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./connection";
 import { RedisKeys } from "./keys";
 import { acquireRedisLease } from "./lease";
 import { ADMIT, CONFIRM, DEAD_LETTERS, MARK_DEAD, MOVE_LEGACY_DUE, RETRY, TAKE_DUE } from "./scripts";
 import { parseRedisUrl } from "./url";
-import { UnavailableStore } from "../unavailable-store";
 
 export interface RedisStoreOptions {
   connection: RedisConnection;
