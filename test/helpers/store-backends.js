@@ -1,4 +1,4 @@
-// The ConnectionStore backends the contract suite (test/connection-store_spec.js) runs against, one factory
+// The ConnectionStore backends the contract suite (test/system/store-contract_spec.js) runs against, one factory
 // each. A backend is { name, shared, start(), create(options), stop() }:
 // - `shared`: two stores made by `create` with the same options see one state, as two Node-RED instances on
 //   one Redis do (claims, inbox, leases across instances); a single-instance backend (files) sets it false.

@@ -1,0 +1,246 @@
+const assert = require("node:assert/strict");
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const { DedupeStore } = require("../../../../build/nodes/lib/store/file/dedupe-store.js");
+const { StoreClosedError } = require("../../../../build/nodes/lib/store/connection-store.js");
+const { tempUserDir } = require("../../../helpers/node-red");
+
+const HOUR = 3_600_000;
+
+function clock(start = 1_000_000) {
+  const time = { now: start };
+  return { now: () => time.now, advance: (ms) => (time.now += ms) };
+}
+
+function store(options = {}) {
+  const warnings = [];
+  const created = new DedupeStore({ ttlMs: HOUR, capacity: 100, warn: (m) => warnings.push(m), ...options });
+  created.warnings = warnings;
+  return created;
+}
+
+describe("DedupeStore", function () {
+  const open = [];
+  function track(created) {
+    open.push(created);
+    return created;
+  }
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+  });
+
+  it("should claim a key once and refuse repeats within the window", function () {
+    const s = track(store());
+    assert.equal(s.claim("a"), true);
+    assert.equal(s.claim("a"), false);
+    assert.equal(s.claim("b"), true);
+    assert.equal(s.size, 2);
+  });
+
+  it("should accept a key again once its window has passed, counting from the first claim", function () {
+    const time = clock();
+    const s = track(store({ now: time.now }));
+    assert.equal(s.claim("a"), true);
+    time.advance(HOUR - 1);
+    assert.equal(s.claim("a"), false, "still inside the window");
+    time.advance(1);
+    assert.equal(s.claim("a"), true, "window over");
+    assert.equal(s.claim("a"), false, "a new window started");
+  });
+
+  it("should evict the least recently seen key when full", function () {
+    const s = track(store({ capacity: 3 }));
+    s.claim("a");
+    s.claim("b");
+    s.claim("c");
+    assert.equal(s.claim("a"), false); // a repeat counts as a sighting: b is now the least recently seen
+    s.claim("d");
+    assert.equal(s.size, 3);
+    assert.equal(s.has("b"), false);
+    assert.equal(s.has("a"), true);
+    assert.equal(s.has("c"), true);
+    assert.equal(s.has("d"), true);
+  });
+
+  it("should keep its keys across close and reopen, in recency order", async function () {
+    const file = path.join(tempUserDir(), "clarus", "dedupe-conn");
+    const first = store({ file, capacity: 3 });
+    first.claim("a");
+    first.claim("b");
+    first.claim("c");
+    await first.close();
+    const second = track(store({ file, capacity: 3 }));
+    assert.equal(second.claim("a"), false);
+    assert.equal(second.claim("b"), false);
+    second.claim("d"); // c is the least recently seen after the two repeats
+    assert.equal(second.has("c"), false);
+    assert.deepEqual(second.warnings, []);
+  });
+
+  it("should not bring back keys whose window ended while it was closed", async function () {
+    const file = path.join(tempUserDir(), "clarus", "dedupe-conn");
+    const time = clock();
+    const first = store({ file, now: time.now });
+    first.claim("old");
+    await first.close();
+    time.advance(HOUR + 1);
+    const second = track(store({ file, now: time.now }));
+    assert.equal(second.size, 0);
+    assert.equal(second.claim("old"), true);
+  });
+
+  it("should write claims to its journal without waiting for close", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = track(store({ file, flushIntervalMs: 20 }));
+    s.claim("x");
+    await new Promise((resolve) => s.once("flushed", resolve));
+    assert.match(fs.readFileSync(`${file}.journal`, "utf8"), /"x"/);
+  });
+
+  it("should compact the journal into an atomically replaced snapshot", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = track(store({ file, capacity: 1000 }));
+    for (let i = 0; i < 1500; i++) s.claim(`k${i}`);
+    await s.flush();
+    const snapshot = JSON.parse(fs.readFileSync(`${file}.json`, "utf8"));
+    assert.equal(snapshot.entries.length, 1000);
+    assert.equal(fs.readFileSync(`${file}.journal`, "utf8"), "");
+    assert.deepEqual(
+      fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")),
+      [],
+    );
+  });
+
+  it("should start empty with a warning when its snapshot is corrupt", function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    fs.writeFileSync(`${file}.json`, "{ not json");
+    const s = track(store({ file }));
+    assert.equal(s.size, 0);
+    assert.match(s.warnings.join("\n"), /unreadable/);
+    assert.equal(s.claim("a"), true);
+  });
+
+  it("should skip unreadable journal lines and keep the rest", function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const future = Date.now() + HOUR;
+    fs.writeFileSync(`${file}.journal`, `${JSON.stringify(["good", future])}\ngarbage\n["half`);
+    const s = track(store({ file }));
+    assert.equal(s.has("good"), true);
+    assert.match(s.warnings.join("\n"), /2 unreadable line/);
+  });
+
+  it("should fall back to memory with a warning when its directory cannot be created", function () {
+    const blocker = path.join(tempUserDir(), "not-a-dir");
+    fs.writeFileSync(blocker, "");
+    const s = track(store({ file: path.join(blocker, "dedupe") }));
+    assert.match(s.warnings.join("\n"), /memory only/);
+    assert.equal(s.claim("a"), true);
+    assert.equal(s.claim("a"), false);
+  });
+
+  it("should delete its files when its connection is removed", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = store({ file });
+    s.claim("a");
+    await s.flush();
+    await s.close(true);
+    assert.equal(fs.existsSync(`${file}.journal`), false);
+    assert.equal(fs.existsSync(`${file}.json`), false);
+  });
+
+  it("should lose at most the last flush interval of keys when the process is killed", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    // The child claims 500 keys, waits for them to be flushed, claims 5 more, then is killed at once.
+    const script = `
+      const { DedupeStore } = require(${JSON.stringify(require.resolve("../../../../build/nodes/lib/store/file/dedupe-store.js"))});
+      const s = new DedupeStore({ ttlMs: ${HOUR}, capacity: 10000, file: ${JSON.stringify(file)}, warn: () => {} });
+      setInterval(() => {}, 1000); // a running Node-RED keeps the process alive; the store's timer does not
+      for (let i = 0; i < 500; i++) s.claim("flushed-" + i);
+      s.once("flushed", () => {
+        for (let i = 0; i < 5; i++) s.claim("pending-" + i);
+        process.kill(process.pid, "SIGKILL");
+      });
+    `;
+    const child = spawn(process.execPath, ["-e", script], { stdio: "inherit" });
+    const signal = await new Promise((resolve) => child.on("exit", (_code, sig) => resolve(sig)));
+    assert.equal(signal, "SIGKILL");
+    const s = track(store({ file, capacity: 10000 }));
+    for (let i = 0; i < 500; i++) assert.equal(s.has(`flushed-${i}`), true, `flushed-${i}`);
+    assert.equal(s.size, 500, "only keys younger than the flush interval are lost");
+  });
+
+  it("should compact on load a journal torn by a kill, so the next batch survives the next crash (issue 13 item 7)", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const future = Date.now() + HOUR;
+    // A kill in the middle of a write leaves a partial last line without its newline.
+    fs.writeFileSync(
+      `${file}.journal`,
+      `${JSON.stringify(["k1", future])}\n${JSON.stringify(["k2", future])}\n["k3-torn", 17`,
+    );
+    // Never closed: the process "crashes" again after this batch is flushed.
+    const crashed = store({ file });
+    assert.equal(crashed.has("k1"), true);
+    assert.equal(crashed.has("k2"), true);
+    assert.equal(crashed.claim("k4"), true);
+    await crashed.flush();
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("k4"), true, "the batch after the torn line was lost");
+    assert.equal(reopened.claim("k4"), false);
+    assert.equal(reopened.has("k1"), true);
+    assert.ok(
+      fs
+        .readFileSync(`${file}.journal`, "utf8")
+        .split("\n")
+        .every((line) => line === "" || JSON.parse(line)),
+    );
+  });
+
+  it("should refuse claims once closed, so nothing is claimed that is never journaled (issue 13 item 5)", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = store({ file });
+    assert.equal(s.claim("before"), true);
+    await s.close();
+    assert.throws(() => s.claim("after-close"), StoreClosedError);
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("before"), true);
+    assert.equal(reopened.claim("after-close"), true, "a refused claim must not count as seen");
+  });
+
+  it("should replay a released claim as gone after a restart", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = store({ file, flushIntervalMs: 5 });
+    s.claim("kept");
+    s.claim("released");
+    s.release("released");
+    await s.flush();
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("kept"), true);
+    assert.equal(reopened.has("released"), false);
+  });
+
+  it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front (issue 13 item 13)", async function () {
+    // A child with --expose-gc measures the heap and array buffers a store of the largest capacity takes at once.
+    const script = `
+      const { DedupeStore } = require(${JSON.stringify(require.resolve("../../../../build/nodes/lib/store/file/dedupe-store.js"))});
+      const used = () => { global.gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+      const before = used();
+      const s = new DedupeStore({ ttlMs: 60000, capacity: 10000000, warn: () => {} });
+      const grown = used() - before;
+      for (let i = 0; i < 1000; i++) s.claim("k" + i);
+      console.log(JSON.stringify({ capacity: s.capacity, grown, size: s.size }));
+    `;
+    const child = spawn(process.execPath, ["--expose-gc", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0);
+    const measured = JSON.parse(output);
+    assert.equal(measured.capacity, 1_000_000);
+    assert.equal(measured.size, 1000);
+    assert.ok(measured.grown < 4 * 1024 * 1024, `a fresh store took ${measured.grown} bytes`);
+  });
+});

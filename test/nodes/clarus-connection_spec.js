@@ -1,0 +1,53 @@
+const assert = require("node:assert/strict");
+
+const { helper, connectionNode, connectionConfig } = require("../helpers/node-red");
+
+describe("clarus-connection", function () {
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  async function load(overrides = {}) {
+    await helper.load([connectionNode], [connectionConfig(overrides)], { conn: {} });
+    return helper.getNode("conn");
+  }
+
+  it("should be loaded with correct defaults: a 0.1 connection delivers on-receipt", async function () {
+    const node = await load({ dedupeCapacity: undefined });
+    const { delivery, store } = node.services;
+    assert.deepEqual(delivery.settings, { mode: "on-receipt", redeliverMs: 300_000, maxAttempts: 10 });
+    assert.equal(store.kind, "file");
+    assert.equal(store.dedupe.capacity, 100_000);
+    assert.equal(node.warn.callCount, 0);
+  });
+
+  it("should take on-confirm with its redelivery settings", async function () {
+    const node = await load({ delivery: "on-confirm", redeliverSeconds: "30", maxAttempts: 3 });
+    assert.deepEqual(node.services.delivery.settings, {
+      mode: "on-confirm",
+      redeliverMs: 30_000,
+      maxAttempts: 3,
+    });
+  });
+
+  it("should lower a dedupeCapacity over 1,000,000 to the bound, with a warning (issue 13 item 13)", async function () {
+    const node = await load({ dedupeCapacity: 10_000_000 });
+    assert.equal(node.services.store.dedupe.capacity, 1_000_000);
+    assert.ok(
+      node.warn.args.some(([w]) => /dedupeCapacity 10000000 is over the limit of 1000000/.test(String(w))),
+    );
+  });
+
+  it("should warn about delivery settings it cannot use and start with their defaults", async function () {
+    const node = await load({ delivery: "at-most-once", redeliverSeconds: 0, maxAttempts: "many" });
+    assert.deepEqual(node.services.delivery.settings, {
+      mode: "on-receipt",
+      redeliverMs: 300_000,
+      maxAttempts: 10,
+    });
+    const warnings = node.warn.args.map(([w]) => String(w)).join("\n");
+    assert.match(warnings, /delivery "at-most-once" is not on-receipt or on-confirm/);
+    assert.match(warnings, /redeliverSeconds 0 must be a number of at least 1/);
+    assert.match(warnings, /maxAttempts "many" must be a number of at least 1/);
+  });
+});
