@@ -3,10 +3,12 @@ import type { Node, NodeAPI, NodeMessageInFlow } from "node-red";
 import type { ClarusConnectionNode } from "./lib/connection/services";
 import { ConfirmDef, Confirmer, confirmSettings } from "./lib/delivery/confirm";
 import { reportStartFailure } from "./lib/node-red/start-failure";
+import { upgraded, versionSettings } from "./lib/node-versions";
 
 export = (RED: NodeAPI) => {
-  function ClarusConfirm(this: Node, def: ConfirmDef) {
-    RED.nodes.createNode(this, def);
+  function ClarusConfirm(this: Node, saved: ConfirmDef) {
+    RED.nodes.createNode(this, saved);
+    const def = upgraded(this, "clarus-confirm", saved);
     let confirmer: Confirmer | undefined;
     try {
       confirmer = new Confirmer(
@@ -42,5 +44,5 @@ export = (RED: NodeAPI) => {
     });
   }
 
-  RED.nodes.registerType("clarus-confirm", ClarusConfirm);
+  RED.nodes.registerType("clarus-confirm", ClarusConfirm, { settings: versionSettings("clarus-confirm") });
 };

@@ -7,10 +7,12 @@ import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/type
 import { CLARUS_EVENTS } from "./lib/events/vocabulary";
 import { adminPermission } from "./lib/node-red/admin-permission";
 import { closeReason, isDeployed } from "./lib/node-red/lifecycle";
+import { NODE_MIGRATIONS, upgraded, versionSettings } from "./lib/node-versions";
 
 export = (RED: NodeAPI) => {
-  function ClarusConnection(this: ClarusConnectionNode, def: ConnectionDef) {
-    RED.nodes.createNode(this, def);
+  function ClarusConnection(this: ClarusConnectionNode, saved: ConnectionDef) {
+    RED.nodes.createNode(this, saved);
+    const def = upgraded(this, "clarus-connection", saved);
     this.services = new ConnectionServices(def, this.credentials ?? {}, {
       userDir: RED.settings.userDir,
       tuning: (RED.settings as { clarus?: ClarusTuning }).clarus,
@@ -39,6 +41,7 @@ export = (RED: NodeAPI) => {
     "clarus-connection",
     ClarusConnection,
     {
+      settings: versionSettings("clarus-connection"),
       credentials: {
         clientId: { type: "text" },
         clientSecret: { type: "password" },
@@ -53,6 +56,11 @@ export = (RED: NodeAPI) => {
   // so it is written once, in lib/events/vocabulary.ts.
   RED.httpAdmin.get("/clarus-wms/events", adminPermission(RED, "clarus-connection.read"), (_req, res) => {
     res.json(CLARUS_EVENTS);
+  });
+
+  // The editor upgrades an older node's properties when its dialog opens, with the steps the runtime applies.
+  RED.httpAdmin.get("/clarus-wms/migrations", adminPermission(RED, "clarus-connection.read"), (_req, res) => {
+    res.json(NODE_MIGRATIONS);
   });
 
   // The dialog's Test connection button: sends what is typed there, so it works before a deploy too.

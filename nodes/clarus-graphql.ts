@@ -14,6 +14,7 @@ import type { ClarusConnectionNode } from "./lib/connection/services";
 import { errorMessage } from "./lib/node-red/errors";
 import { flag } from "./lib/node-red/properties";
 import { STATUS } from "./lib/node-red/status";
+import { upgraded, versionSettings } from "./lib/node-versions";
 
 interface GraphqlDef extends NodeDef {
   connection: string;
@@ -23,8 +24,9 @@ interface GraphqlDef extends NodeDef {
 }
 
 export = (RED: NodeAPI) => {
-  function ClarusGraphql(this: Node, def: GraphqlDef) {
-    RED.nodes.createNode(this, def);
+  function ClarusGraphql(this: Node, saved: GraphqlDef) {
+    RED.nodes.createNode(this, saved);
+    const def = upgraded(this, "clarus-graphql", saved);
     const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
     const settings: GraphqlNodeSettings = {
       query: String(def.query ?? ""),
@@ -79,5 +81,5 @@ export = (RED: NodeAPI) => {
     });
   }
 
-  RED.nodes.registerType("clarus-graphql", ClarusGraphql);
+  RED.nodes.registerType("clarus-graphql", ClarusGraphql, { settings: versionSettings("clarus-graphql") });
 };

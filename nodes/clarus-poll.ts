@@ -7,12 +7,14 @@ import { adminPermission } from "./lib/node-red/admin-permission";
 import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
+import { upgraded, versionSettings } from "./lib/node-versions";
 import { Poller } from "./lib/poll/poller";
 import { type PollDef, pollSettings } from "./lib/poll/settings";
 
 export = (RED: NodeAPI) => {
-  function ClarusPoll(this: Node, def: PollDef) {
-    RED.nodes.createNode(this, def);
+  function ClarusPoll(this: Node, saved: PollDef) {
+    RED.nodes.createNode(this, saved);
+    const def = upgraded(this, "clarus-poll", saved);
     let poller: Poller | undefined;
     let unregister = () => {};
     try {
@@ -47,7 +49,7 @@ export = (RED: NodeAPI) => {
     });
   }
 
-  RED.nodes.registerType("clarus-poll", ClarusPoll);
+  RED.nodes.registerType("clarus-poll", ClarusPoll, { settings: versionSettings("clarus-poll") });
 
   // The dialog shows the built-in subtype guesses of a node that has no map of its own.
   RED.httpAdmin.get("/clarus-wms/subtypes", adminPermission(RED, "clarus-poll.read"), (_req, res) => {

@@ -7,14 +7,16 @@ import { errorMessage, NotConfiguredError } from "./lib/node-red/errors";
 import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { STATUS } from "./lib/node-red/status";
+import { upgraded, versionSettings } from "./lib/node-versions";
 import { WebhookReceiver } from "./lib/webhook/receiver";
 import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
 import { type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
 
 export = (RED: NodeAPI) => {
-  function ClarusWebhookIn(this: Node, def: WebhookInDef & { register?: unknown }) {
-    RED.nodes.createNode(this, def);
+  function ClarusWebhookIn(this: Node, saved: WebhookInDef & { register?: unknown }) {
+    RED.nodes.createNode(this, saved);
+    const def = upgraded(this, "clarus-webhook-in", saved);
     let receiver: WebhookReceiver | undefined;
     let registration: WebhookSelfRegistration | undefined;
     if (RED.settings.httpNodeRoot === false) {
@@ -52,7 +54,9 @@ export = (RED: NodeAPI) => {
     });
   }
 
-  RED.nodes.registerType("clarus-webhook-in", ClarusWebhookIn);
+  RED.nodes.registerType("clarus-webhook-in", ClarusWebhookIn, {
+    settings: versionSettings("clarus-webhook-in"),
+  });
 
   // The dialog's "Register now": it changes automations in Clarus, so it needs the node type's write permission.
   RED.httpAdmin.post("/clarus-wms/register", adminPermission(RED, "clarus-webhook-in.write"), (req, res) => {

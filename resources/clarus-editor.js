@@ -188,6 +188,97 @@
     delete node.queryMode;
   }
 
+  // Config versions: the runtime's table of steps (nodes/lib/node-versions.ts), asked for once. applySteps does
+  // what the runtime's applySteps does (nodes/lib/node-red/migrations.ts): a test holds the two to one result.
+  var migrations = null;
+  var migrationsWaiting = [];
+  var migrationsRequested = false;
+
+  function loadMigrations() {
+    if (migrationsRequested || typeof $ === "undefined" || typeof $.getJSON !== "function") return;
+    migrationsRequested = true;
+    $.getJSON("clarus-wms/migrations")
+      .done(function (data) {
+        migrations = data && typeof data === "object" ? data : {};
+        var callbacks = migrationsWaiting;
+        migrationsWaiting = [];
+        callbacks.forEach(function (callback) {
+          callback(migrations);
+        });
+      })
+      .fail(function () {
+        // The runtime still upgrades the node when it starts; the next dialog asks again.
+        migrationsRequested = false;
+        migrationsWaiting = [];
+      });
+  }
+
+  /** The version a node was saved with: 1 when it has none. */
+  function savedVersion(props) {
+    var version = Number(props.version);
+    return Math.floor(version) === version && version >= 1 ? version : 1;
+  }
+
+  /** The properties after every step above `from`, with `version` set to the last step's (a copy). */
+  function applySteps(props, steps, from) {
+    var out = {};
+    Object.keys(props).forEach(function (name) {
+      out[name] = props[name];
+    });
+    (steps || []).forEach(function (step) {
+      if (step.to <= from) return;
+      Object.keys(step.rename || {}).forEach(function (old) {
+        if (!(old in out)) return;
+        var renamed = step.rename[old];
+        if (out[renamed] === undefined) out[renamed] = out[old];
+        delete out[old];
+      });
+      Object.keys(step.replace || {}).forEach(function (name) {
+        var values = step.replace[name];
+        var key = String(out[name]);
+        if (out[name] !== undefined && Object.prototype.hasOwnProperty.call(values, key))
+          out[name] = values[key];
+      });
+      Object.keys(step.add || {}).forEach(function (name) {
+        if (out[name] === undefined) out[name] = JSON.parse(JSON.stringify(step.add[name]));
+      });
+      (step.remove || []).forEach(function (name) {
+        delete out[name];
+      });
+      out.version = step.to;
+    });
+    return out;
+  }
+
+  /**
+   * Called first in a dialog's oneditprepare: upgrades an older node's properties to its type's current version
+   * and shows the upgraded values in the dialog's fields (Node-RED filled them from the old ones).
+   */
+  function migrate(node) {
+    function upgrade(table) {
+      var type = table[node.type];
+      var from = savedVersion(node);
+      // A node of a newer package is left as it is (the runtime warns); one without a version gets it.
+      if (!type || from > type.current) return;
+      var prefix = node._def && node._def.category === "config" ? "#node-config-input-" : "#node-input-";
+      var upgraded = applySteps(node, type.steps, from);
+      Object.keys(upgraded).forEach(function (name) {
+        if (name === "version" || upgraded[name] === node[name]) return;
+        node[name] = upgraded[name];
+        var field = $(prefix + name);
+        if (field.is(":checkbox")) field.prop("checked", Boolean(upgraded[name]));
+        else if (field.length) field.val(upgraded[name]);
+      });
+      Object.keys(node._def ? node._def.defaults || {} : {}).forEach(function (name) {
+        if (!(name in upgraded) && node[name] !== undefined) delete node[name];
+      });
+      node.version = type.current;
+    }
+    if (migrations) return upgrade(migrations);
+    migrationsWaiting.push(upgrade);
+    loadMigrations();
+  }
+
   window.ClarusEditor = {
     ADDRESS_LIST: ADDRESS_LIST,
     isAddressList: isAddressList,
@@ -200,8 +291,12 @@
     saveOutputs: saveOutputs,
     createQueryEditor: createQueryEditor,
     closeQueryEditor: closeQueryEditor,
+    savedVersion: savedVersion,
+    applySteps: applySteps,
+    migrate: migrate,
   };
 
-  // Asked for as the editor loads, so the first dialog that lists events has them at once.
+  // Asked for as the editor loads, so the first dialog that lists events, or opens an older node, has them at once.
   load();
+  loadMigrations();
 })();

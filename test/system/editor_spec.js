@@ -270,8 +270,12 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         const form = $(
           inputPrefix === "node-config-input" ? "#node-config-dialog-edit-form" : "#dialog-form",
         );
+        // `version` is the config version, kept by the editor and the runtime, never typed.
         const missing = Object.keys(def.defaults).filter(
-          (prop) => $(`#${inputPrefix}-${prop}`).length === 0 && $(substitutes[prop] || "#none").length === 0,
+          (prop) =>
+            prop !== "version" &&
+            $(`#${inputPrefix}-${prop}`).length === 0 &&
+            $(substitutes[prop] || "#none").length === 0,
         );
         const credentials = Object.entries(def.credentials || {}).map(([prop, cred]) => ({
           prop,
@@ -491,8 +495,17 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       }, type);
       const node = await page.evaluate((nodeId) => {
         const n = RED.nodes.node(nodeId);
-        return { valid: n.valid, errors: n.validationErrors || [], label: RED.utils.getNodeLabel(n) };
+        const setting = n.type.replace(/-([a-z])/g, (_m, letter) => letter.toUpperCase()) + "Version";
+        return {
+          valid: n.valid,
+          errors: n.validationErrors || [],
+          label: RED.utils.getNodeLabel(n),
+          version: n.version,
+          current: RED.settings[setting],
+        };
       }, id);
+      assert.equal(typeof node.current, "number", `${type}: the runtime exports its config version`);
+      assert.equal(node.version, node.current, `${type}: a new node starts at the current config version`);
       // A fresh node is complete but for the config node it needs: no validator rejects a default.
       assert.deepEqual(node.errors, def, `${type}: invalid properties on a fresh node`);
       assert.ok(node.label && !CATALOG_KEY.test(node.label), `${type} is labelled ${node.label}`);
@@ -510,6 +523,43 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       );
       await closeEditDialog();
     }
+  });
+
+  it("should give a node saved without a config version the current one when its dialog is saved", async function () {
+    const id = await page.evaluate(() => {
+      // As every flow saved before config versions: no version property.
+      const [node] = RED.nodes.import(
+        [
+          {
+            id: "old0stock0hold",
+            type: "clarus-stock-hold",
+            z: RED.workspaces.active(),
+            name: "",
+            change: "placed",
+            otherOutput: false,
+            outputs: 1,
+            x: 500,
+            y: 500,
+            wires: [[]],
+          },
+        ],
+        { generateIds: false },
+      ).nodes;
+      return node.id;
+    });
+    assert.equal(await page.evaluate((nodeId) => RED.nodes.node(nodeId).version, id), undefined);
+    await openEditDialog(id);
+    await closeEditDialog("#node-dialog-ok");
+    const saved = await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      return { version: n.version, change: n.change, current: RED.settings.clarusStockHoldVersion };
+    }, id);
+    assert.equal(typeof saved.current, "number");
+    assert.deepEqual([saved.version, saved.change], [saved.current, "placed"]);
+    await page.evaluate((nodeId) => {
+      RED.nodes.remove(nodeId);
+      RED.view.redraw(true);
+    }, id);
   });
 
   it("should fit every label, select, input and button of every dialog at its default width", async function () {
