@@ -12,15 +12,6 @@ describe("clarus-connection", function () {
     return helper.getNode("conn");
   }
 
-  it("should be loaded with correct defaults: a 0.1 connection delivers on-receipt", async function () {
-    const node = await load({ dedupeCapacity: undefined });
-    const { delivery, store } = node.services;
-    assert.deepEqual(delivery.settings, { mode: "on-receipt", redeliverMs: 300_000, maxAttempts: 10 });
-    assert.equal(store.kind, "file");
-    assert.equal(store.dedupe.capacity, 100_000);
-    assert.equal(node.warn.callCount, 0);
-  });
-
   it("should take on-confirm with its redelivery settings", async function () {
     const node = await load({ delivery: "on-confirm", redeliverSeconds: "30", maxAttempts: 3 });
     assert.deepEqual(node.services.delivery.settings, {

@@ -107,27 +107,6 @@ describe("clarus-webhook-in: webhook registration", function () {
     return { ...sim.automationsApi.counts, lookups };
   }
 
-  it("should make no API call for registration in a 0.1 flow (no register, no publicUrl)", async function () {
-    const legacy = hook("hook");
-    delete legacy.register;
-    const out = await load([legacy], { connectionOverrides: { publicUrl: undefined } });
-    const node = helper.getNode("hook");
-    await waitForStatus(node, (s) => /listening/.test(s.text));
-    // A delivery through the whole node proves it started; still nothing was registered.
-    const id = sim.addAutomation({
-      event: "goods_out.completed",
-      url: `${publicUrl}/clarus/events/${TOKEN}`,
-    });
-    sim.generate(1, ["goods_out.completed"]);
-    await sim.flush();
-    await out.waitFor(1);
-    assert.deepEqual(registrationCalls(), NO_REGISTRATION_CALLS);
-    assert.deepEqual(
-      sim.store.automations.all().map((a) => a.id),
-      [id],
-    );
-  });
-
   it("should create one automation per event whose deliveries reach the flow, classified exactly", async function () {
     const out = await load([hook("hook")]);
     const node = helper.getNode("hook");
