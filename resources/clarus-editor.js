@@ -23,35 +23,51 @@
       });
   }
 
-  // The event vocabulary, served by the runtime (nodes/lib/events/vocabulary.ts via clarus-connection) and asked for once.
-  var vocabulary = null;
-  var waiting = [];
-  var requested = false;
-
-  function load() {
-    if (requested || typeof $ === "undefined" || typeof $.getJSON !== "function") return;
-    requested = true;
-    $.getJSON("clarus-wms/events")
-      .done(function (data) {
-        vocabulary = data && typeof data === "object" ? data : {};
-        var callbacks = waiting;
-        waiting = [];
-        callbacks.forEach(function (callback) {
-          callback(vocabulary);
+  /**
+   * A JSON document the runtime serves, asked for once: `get()` is it once known (else null), `when(callback)`
+   * calls back at once when known, else when the runtime answers. A failed request is asked again next time.
+   */
+  function runtimeDocument(url) {
+    var data = null;
+    var waiting = [];
+    var requested = false;
+    function load() {
+      if (requested || typeof $ === "undefined" || typeof $.getJSON !== "function") return;
+      requested = true;
+      $.getJSON(url)
+        .done(function (answer) {
+          data = answer && typeof answer === "object" ? answer : {};
+          var callbacks = waiting;
+          waiting = [];
+          callbacks.forEach(function (callback) {
+            callback(data);
+          });
+        })
+        .fail(function () {
+          // The next dialog asks again; this one keeps the values it shows.
+          requested = false;
+          waiting = [];
         });
-      })
-      .fail(function () {
-        // The next dialog asks again; this one keeps the value it shows.
-        requested = false;
-        waiting = [];
-      });
+    }
+    return {
+      load: load,
+      get: function () {
+        return data;
+      },
+      when: function (callback) {
+        if (data) return callback(data);
+        waiting.push(callback);
+        load();
+      },
+    };
   }
+
+  // The event vocabulary (nodes/lib/events/vocabulary.ts, served by clarus-connection).
+  var vocabularyDocument = runtimeDocument("clarus-wms/events");
 
   /** Calls back with `{ resource: [action, …] }`: at once when known, else when the runtime answers. */
   function withEvents(callback) {
-    if (vocabulary) return callback(vocabulary);
-    waiting.push(callback);
-    load();
+    vocabularyDocument.when(callback);
   }
 
   /** Every `resource.action` of a vocabulary, in its order. */
@@ -87,7 +103,7 @@
       if (known.length === 0) $("<option></option>").attr("value", value).text(value).appendTo(select);
       select.val(value);
     }
-    if (!vocabulary) render({});
+    if (!vocabularyDocument.get()) render({});
     withEvents(render);
   }
 
@@ -120,8 +136,10 @@
       });
       return [{ value: "events", multiple: true, options: options }];
     }
-    input.typedInput({ types: types(vocabulary || {}, current) }).typedInput("value", current.join(","));
-    if (vocabulary) return;
+    input
+      .typedInput({ types: types(vocabularyDocument.get() || {}, current) })
+      .typedInput("value", current.join(","));
+    if (vocabularyDocument.get()) return;
     withEvents(function (events) {
       var selected = splitList(input.typedInput("value"));
       input.typedInput("types", types(events, selected)).typedInput("value", selected.join(","));
@@ -190,28 +208,7 @@
 
   // Config versions: the runtime's table of steps (nodes/lib/node-versions.ts), asked for once. applySteps does
   // what the runtime's applySteps does (nodes/lib/node-red/migrations.ts): a test holds the two to one result.
-  var migrations = null;
-  var migrationsWaiting = [];
-  var migrationsRequested = false;
-
-  function loadMigrations() {
-    if (migrationsRequested || typeof $ === "undefined" || typeof $.getJSON !== "function") return;
-    migrationsRequested = true;
-    $.getJSON("clarus-wms/migrations")
-      .done(function (data) {
-        migrations = data && typeof data === "object" ? data : {};
-        var callbacks = migrationsWaiting;
-        migrationsWaiting = [];
-        callbacks.forEach(function (callback) {
-          callback(migrations);
-        });
-      })
-      .fail(function () {
-        // The runtime still upgrades the node when it starts; the next dialog asks again.
-        migrationsRequested = false;
-        migrationsWaiting = [];
-      });
-  }
+  var migrationTable = runtimeDocument("clarus-wms/migrations");
 
   /** The version a node was saved with: 1 when it has none. */
   function savedVersion(props) {
@@ -274,9 +271,7 @@
       });
       node.version = type.current;
     }
-    if (migrations) return upgrade(migrations);
-    migrationsWaiting.push(upgrade);
-    loadMigrations();
+    migrationTable.when(upgrade);
   }
 
   window.ClarusEditor = {
@@ -297,6 +292,6 @@
   };
 
   // Asked for as the editor loads, so the first dialog that lists events, or opens an older node, has them at once.
-  load();
-  loadMigrations();
+  vocabularyDocument.load();
+  migrationTable.load();
 })();
