@@ -91,7 +91,7 @@ export interface RegistrationLease {
  * lease in the connection's store, one at a time across instances: several Node-RED instances deploying the
  * same flows at once create each automation once.
  *
- * Clarus documents no REST read of an automation (research/clarus.md §3.4). Where `GET
+ * Clarus documents no REST read of an automation. Where `GET
  * /api/automations/{id}` answers with the actions, changes are exact PATCHes (UPDATE the parameters by id).
  * Where it does not, the memory of what was last written decides, and a changed URL replaces the
  * automation (DELETE, then POST) since a PATCH cannot name the parameter to change.
