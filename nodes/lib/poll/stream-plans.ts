@@ -237,7 +237,7 @@ function byDateWindow(spec: CompletedRecordSpec, model: SchemaModel): Attempt {
   return { stream };
 }
 
-/** The brief's order: id with `in`, id with `eq`, then the next documented key likewise. */
+/** Fewest requests first: id with `in` (all values at once), id with `eq`, then the next key likewise. */
 function lookupKey(spec: CompletedRecordSpec, model: SchemaModel, records: RootList) {
   for (const key of spec.keys) {
     const operator = lookupOperator(model, records, key);
