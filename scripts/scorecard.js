@@ -4,10 +4,10 @@
 //
 //   node scripts/scorecard.js [packageDir] [--strict] [--json] [--first-published <ISO date>]
 //
-// The library's own checks (node-red-dev-cli src/libs/checkpackage.js, checknodes.js, checkdeps.js;
-// research/nodered.md §2.1) that need the network are left out or stood in for: N01 and P08 (the catalogue),
-// P02 (clones the repository); P06/P07 read the registry, so the versions they need are pinned below; D03
-// asks npm for each dependency's latest version, for which the version locked in package-lock.json stands in.
+// The library's own checks (node-red-dev-cli src/libs/checkpackage.js, checknodes.js, checkdeps.js) that
+// need the network are left out or stood in for: N01 and P08 (the catalogue), P02 (clones the repository);
+// P06/P07 read the registry, so the versions they need are pinned below; D03 asks npm for each dependency's
+// latest version, for which the version locked in package-lock.json stands in.
 const { execFile } = require("node:child_process");
 const fs = require("node:fs");
 const path = require("node:path");

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 
 /**
- * OAuth2 client credentials (research/clarus.md §4.2). Clarus does not document the token lifetime, so it
+ * OAuth2 client credentials, the grant Clarus documents. Clarus does not document the token lifetime, so it
  * is an option; tokens are random (not seeded) because nothing a test measures depends on their value.
  */
 export interface AuthOptions {

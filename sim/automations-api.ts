@@ -4,7 +4,7 @@ import type { Store } from "./store";
 import type { Automation } from "./types";
 
 /**
- * The REST automations API (research/clarus.md §3.4): `POST /api/automations`, `PATCH` and `DELETE
+ * The REST automations API as Clarus documents it: `POST /api/automations`, `PATCH` and `DELETE
  * /api/automations/{id}`, JSON:API bodies with integer ids, 204 on delete, and the documented error shapes
  * (404/422 `{"errors":[{code, symbol, details, source, context}]}`; 401 and 403 come from the server's
  * tenant check). Clarus documents no REST read: lists go through GraphQL `automations`. The simulator also

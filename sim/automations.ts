@@ -10,13 +10,12 @@ import type {
 } from "./types";
 
 /**
- * Automations as the Clarus REST API manages them (research/clarus.md §3.3–3.4): attributes plus
- * conditions, actions and action parameters, changed inline through `ADD`/`UPDATE`/`DESTROY` change
- * objects. Every change is checked against the documented enums and applied to a copy first, so a 422
- * leaves the automation as it was.
+ * Automations as the Clarus REST API manages them: attributes plus conditions, actions and action
+ * parameters, changed inline through `ADD`/`UPDATE`/`DESTROY` change objects. Every change is checked
+ * against the documented enums and applied to a copy first, so a 422 leaves the automation as it was.
  */
 
-/** The documented `destination_type` enum (SPEC `AutomationActionChange`). */
+/** The `destination_type` enum Clarus documents (`AutomationActionChange` in its OpenAPI spec). */
 const DESTINATION_TYPES = new Set([
   "api",
   "ftp",
@@ -29,7 +28,7 @@ const DESTINATION_TYPES = new Set([
   "process_picks",
 ]);
 
-/** The documented `parameter_code` enum (SPEC `AutomationActionParameterChange`). */
+/** The `parameter_code` enum Clarus documents (`AutomationActionParameterChange` in its OpenAPI spec). */
 const PARAMETER_CODES = new Set([
   "hold_notes",
   "webhook_method",

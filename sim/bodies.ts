@@ -3,7 +3,8 @@ import type { GoodsOut, JsonObject, Receipt, Transaction } from "./types";
 
 /**
  * Webhook bodies: REST-style records with integer ids and snake_case fields, as Clarus REST returns them
- * (research/clarus.md §2). Built at the moment of the event, so later changes never rewrite a sent body.
+ * (Clarus publishes no webhook body). Built at the moment of the event, so later changes never rewrite a
+ * sent body.
  */
 
 export function goodsOutBody(store: Store, order: GoodsOut): JsonObject {

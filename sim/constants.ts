@@ -1,10 +1,10 @@
 /**
  * Vocabulary the simulator writes. Codes marked [I] are inferences: Clarus does not publish transaction
- * subtypes for adjustments and holds (research/clarus.md §5.2), and the node package classifies with the
- * same codes (nodes/lib/events/classify.ts), so both sides agree until a live tenant says otherwise.
+ * subtypes for adjustments and holds, and the node package classifies with the same codes
+ * (nodes/lib/events/classify.ts), so both sides agree until a live tenant says otherwise.
  */
 
-/** The six events the simulator generates, written `resource.event` (DESIGN.md "Event vocabulary"). */
+/** The six events the simulator generates, written `resource.event` like the node package's vocabulary. */
 export const SIM_EVENTS = {
   salesOrderDispatched: "goods_out.completed",
   goodsInCompleted: "goods_in.completed",
@@ -54,7 +54,7 @@ export const TASK_TYPE = {
 
 export const TASK_STATUS = { available: "AVAILABLE", completed: "COMPLETED" } as const;
 
-/** Documented goods_out status ids (SPEC `GoodsOutStatusId`). */
+/** The goods_out status ids Clarus documents (`GoodsOutStatusId` in its OpenAPI spec). */
 export const GOODS_OUT_STATUSES = [
   { id: 1, code: "DRAFT", name: "Draft" },
   { id: 2, code: "PENDING", name: "Pending" },

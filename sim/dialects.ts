@@ -1,7 +1,6 @@
 /**
- * The schemas the simulator can speak. Clarus documents only part of its GraphQL schema
- * (research/clarus.md §5.2, §5.5), so a client must work on whatever a tenant has; the dialects are the
- * shapes it is tested against:
+ * The schemas the simulator can speak. Clarus documents only part of its GraphQL schema, so a client must
+ * work on whatever a tenant has; the dialects are the shapes it is tested against:
  * - `rich`: every field the simulator knows, relations as objects (`goods_out { id }`), `id` filters.
  * - `documented`: only the fields and filters the Clarus docs show; no task points at its goods-out or
  *   receipt, no `id` filter on goods-outs and receipts, transactions filter `subtype` with `eq`/`in` only.
@@ -82,7 +81,7 @@ const TRANSACTION_FIELDS = `id: ID!, subtype: String!, category: String!, quanti
   created_at: String!, product: Product!, account: Account!, warehouse: Warehouse!, location_from: Location
   location_to: Location, completing_user: User`;
 
-/** GoodsOutsFilterType in the docs: no `id` (research/clarus.md §5.5). */
+/** GoodsOutsFilterType as Clarus documents it: no `id` filter. */
 const DOCUMENTED_GOODS_OUT_FILTERS = [
   "reference",
   "goods_out_status_code",
@@ -125,7 +124,7 @@ type Task { ${TASK_FIELDS}, goods_out_id: ID, goods_in_receipt_line_id: ID, good
   operators: { "InboundGoodFilterType.id": "IdEqOperatorType" },
 };
 
-/** research/clarus.md §5.2 and §5.5, field by field; `product{}` and the like are read as `{id code}`. */
+/** What the Clarus docs show, field by field and filter by filter; `product{}` and the like are `{id code}`. */
 const DOCUMENTED: DialectSpec = {
   objects: `${REFERENCE_TYPES}
 type GoodsOutStatus { code: String!, name: String! }

@@ -1,9 +1,9 @@
 import type { Prng } from "./prng";
 
 /**
- * Fault injection on the API (DESIGN.md "Demo and simulator"). The exclusive outcomes (5xx, 429, GraphQL
- * errors, partial data, 408) share one uniform draw, so each fires at exactly its configured share even when
- * several are set; slowness and hanging come on top.
+ * Fault injection on the API, so tests meet the failures a real tenant can give. The exclusive outcomes
+ * (5xx, 429, GraphQL errors, partial data, 408) share one uniform draw, so each fires at exactly its
+ * configured share even when several are set; slowness and hanging come on top.
  */
 export interface FaultOptions {
   /** Share of requests answered 500/502/503 with a non-GraphQL body. */

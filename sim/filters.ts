@@ -1,8 +1,8 @@
 import { GraphQLError } from "graphql";
 
 /**
- * Clarus filter operators (research/clarus.md §5.1). One spec per resource drives both the SDL input type
- * and the matching, so a filter the schema accepts is always one the simulator applies.
+ * Clarus filter operators, as Clarus documents them per field kind. One spec per resource drives both the
+ * SDL input type and the matching, so a filter the schema accepts is always one the simulator applies.
  */
 export type FilterKind = "string" | "integer" | "decimal" | "datetime" | "boolean" | "id";
 

@@ -1,4 +1,4 @@
-/** Clarus REST's 403/404/422 body (research/clarus.md §4.3); `source` names the field at fault. */
+/** Clarus REST's documented 403/404/422 body; `source` names the field at fault. */
 export function restError(
   code: number,
   symbol: string,

@@ -24,7 +24,7 @@ import type {
 } from "./types";
 
 /**
- * The GraphQL side of the tenant (research/clarus.md §5): one root field per resource, each with
+ * The GraphQL side of the tenant, shaped as Clarus documents it: one root field per resource, each with
  * `all(filter, first, after)` returning a Relay connection. Node objects are built lazily (functions
  * the default resolver calls), so nested references cost nothing unless a query selects them.
  */

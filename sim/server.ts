@@ -15,7 +15,7 @@ import type { ClarusGraphql, RequestContext } from "./schema";
  * crash the process.
  *
  * Tenant check: a valid bearer token is checked first (401 `{"error": ...}`, Clarus REST's 401 shape),
- * then `X-Clarus-Subdomain`; missing or wrong answers 403 in Clarus REST's `errors` shape (§4.3).
+ * then `X-Clarus-Subdomain`; missing or wrong answers 403 in Clarus REST's documented `errors` shape.
  */
 export interface ServerDeps {
   auth: TokenAuthority;

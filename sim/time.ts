@@ -1,4 +1,4 @@
-/** Clarus timestamps are ISO-8601 UTC with second precision ("2026-06-15T14:32:08Z", clarus.md §2). */
+/** Timestamps as Clarus's examples write them: ISO-8601 UTC with second precision ("2026-06-15T14:32:08Z"). */
 export function isoSeconds(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }

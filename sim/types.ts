@@ -1,6 +1,6 @@
 /**
  * Row shapes of the simulated warehouse. Ids are numbers here (Clarus REST returns integers); GraphQL turns
- * them into `ID` strings on the way out, exactly as the two Clarus APIs differ (research/clarus.md §2).
+ * them into `ID` strings on the way out, exactly as the two Clarus APIs differ.
  */
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -142,7 +142,7 @@ export interface Task extends Row {
 
 export type WebhookMethod = "POST" | "GET";
 
-/** One parameter of an automation action, e.g. `webhook_url` (research/clarus.md §3.3). */
+/** One parameter of an automation action, e.g. `webhook_url`; codes from Clarus's documented enum. */
 export interface AutomationParameter {
   id: number;
   parameter_code: string;

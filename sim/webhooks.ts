@@ -7,7 +7,7 @@ import type { Prng } from "./prng";
 import type { JsonObject, WebhookMethod } from "./types";
 
 /**
- * The Clarus webhook sender (research/clarus.md §1): one request per automation and event, with the five
+ * The Clarus webhook sender, as Clarus documents it: one request per automation and event, with the five
  * `X-ClarusWMS-*` headers and nothing else Clarus-specific. Drops and repeats are decided when the event
  * is queued, from a seeded PRNG, so the same seed drops the same deliveries however fast the receiver is.
  */
@@ -22,7 +22,7 @@ export interface WebhookOptions {
   delayMs?: number | [number, number];
   /** Sender request timeout (default 10 000 ms). */
   timeoutMs?: number;
-  /** Wrap each body as `{"data": {...}}` (clarus.md §2 notes a possible envelope). */
+  /** Wrap each body as `{"data": {...}}`: automation conditions read `data.<field>`, so Clarus may send one. */
   envelope?: boolean;
   /**
    * `full` (the default): every field the simulator knows. `documented`: a stock event carries only the keys
@@ -32,7 +32,7 @@ export interface WebhookOptions {
   bodies?: "full" | "documented";
 }
 
-/** The keys of the documented positive stock adjustment webhook (research/clarus.md §2). */
+/** The keys Clarus documents for the positive stock adjustment webhook. */
 const DOCUMENTED_STOCK_KEYS = [
   "id",
   "created_at",

@@ -13,7 +13,7 @@ const webhookNode = require(path.join(build, "clarus-webhook-in.js"));
 
 /**
  * helper.request() reaches only the admin app, so the webhook node's initializer is wrapped to capture
- * the RED.httpNode app it registers on (research/nodered.md §2.9).
+ * the RED.httpNode app it registers on; supertest then reaches the webhook routes without a server.
  */
 function capturingWebhookNode(onHttpNode) {
   return function (RED) {

@@ -21,7 +21,7 @@ describe("clarus-connection", function () {
     });
   });
 
-  it("should lower a dedupeCapacity over 1,000,000 to the bound, with a warning (issue 13 item 13)", async function () {
+  it("should lower a dedupeCapacity over 1,000,000 to the bound, with a warning", async function () {
     const node = await load({ dedupeCapacity: 10_000_000 });
     assert.equal(node.services.store.dedupe.capacity, 1_000_000);
     assert.ok(

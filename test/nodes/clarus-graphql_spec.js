@@ -129,7 +129,7 @@ for (const schema of SCHEMA_DIALECTS) {
       assert.match(msg.error.message, /no API credentials/);
     });
 
-    it("should send a mutation answered 5xx once, never again (issue 13 item 6)", async function () {
+    it("should send a mutation answered 5xx once, never again", async function () {
       const node = await load({ query: "mutation Hold($ids: [ID!]) { stocks { hold(ids: $ids) { id } } }" });
       node.receive({ payload: "warm up the token" }); // the simulator has no mutations: a GraphQL error
       await caught.waitFor(1);

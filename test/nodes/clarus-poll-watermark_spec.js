@@ -1,5 +1,5 @@
-// The poll's watermark and the records it waits for (issue 13 items 2, 3 and 8): time from the API's
-// clock, records that complete after their tasks, and lookups that page.
+// The poll's watermark and the records it waits for: time from the API's clock, records that complete
+// after their tasks, and lookups that page.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");

@@ -201,7 +201,8 @@ describe("event classification in clarus-webhook-in", function () {
     ["stock.placed_on_hold", { id: 16, subtype: "HOLD", quantity: 20 }],
     ["stock.released_from_hold", { id: 17, subtype: "OFFHOLD", quantity: 20 }],
     ["unknown", { id: 18, colour: "blue" }],
-    // Movements that carry a quantity and a new quantity are not adjustments (issue 13 item 11).
+    // Movements that carry a quantity and a new quantity are not adjustments: picks, dispatches, receipts and
+    // putaways have both too, so their subtype decides.
     ["unknown", { id: 19, subtype: "PICK", quantity: -5, new_quantity: 20 }],
     ["unknown", { id: 20, subtype: "DISP", quantity: -2, new_quantity: 0 }],
     ["unknown", { id: 21, subtype: "RCV", quantity: 12, new_quantity: 12 }],

@@ -1,6 +1,6 @@
-// Webhook self-registration (DESIGN.md "Webhook registration") against the simulator's real REST and GraphQL
-// APIs: a webhook-in with `register` makes Clarus's automations match it, and the simulator's deliveries to
-// those automations reach the flow over real HTTP.
+// Webhook self-registration (the webhook-in's `register` and the connection's `publicUrl`) against the
+// simulator's real REST and GraphQL APIs: a webhook-in with `register` makes Clarus's automations match it,
+// and the simulator's deliveries to those automations reach the flow over real HTTP.
 const assert = require("node:assert/strict");
 
 const {

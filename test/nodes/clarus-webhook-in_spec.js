@@ -59,7 +59,7 @@ describe("clarus-webhook-in", function () {
   });
 
   context("when a delivery is valid", function () {
-    it("should answer 200 and emit the message shape of DESIGN.md", async function () {
+    it("should answer 200 and emit the message shape of every source node, without req or res", async function () {
       await load();
       await post().expect(200, { ok: true }).expect("Content-Type", /json/);
       const [msg] = await out.waitFor(1);
@@ -420,7 +420,7 @@ describe("clarus-webhook-in", function () {
     });
   });
 
-  context("when a delivery carries no business key (issue 13 item 1)", function () {
+  context("when a delivery carries no business key", function () {
     const twoEvents = [
       { id: "43", event: "goods_out.updated" },
       { id: "44", event: "goods_out.processed" },
@@ -465,7 +465,7 @@ describe("clarus-webhook-in", function () {
     });
   });
 
-  context("when the flow is redeployed while a request is being read (issue 13 item 5)", function () {
+  context("when the flow is redeployed while a request is being read", function () {
     for (const deploymentType of ["full", "nodes"]) {
       it(`should answer it 503 on a ${deploymentType} deploy and take the retry as fresh`, async function () {
         await load();

@@ -2,7 +2,7 @@ const assert = require("node:assert/strict");
 
 const { SIM, fetchToken, gql, startReceiver } = require("./helpers");
 
-/** A webhook automation's JSON:API create body, as research/clarus.md §3.4 documents it. */
+/** A webhook automation's JSON:API create body, as Clarus documents it for `POST /api/automations`. */
 function webhookDocument(
   url,
   { event = "completed", resource = "goods_out", name = "hook", method = "POST" } = {},

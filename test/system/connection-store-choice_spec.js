@@ -1,4 +1,4 @@
-// The connection's `store`, `redisUrl` and `redisPrefix` (DESIGN.md "Several Node-RED instances"), loaded in
+// The connection's `store`, `redisUrl` and `redisPrefix` (docs/several-instances.md), loaded in
 // Node-RED through the test helper, against a real redis-server: a 0.1 connection stays on files, `store: redis`
 // builds the Redis store, and a Redis that is wrong or away is a clear log line and status, never a crash.
 const assert = require("node:assert/strict");

@@ -1,8 +1,8 @@
 // Delivery guarantees of the packed package in a real Node-RED (red.js as a child process, the tarball
-// installed into its user directory), measured the way issue 10 measured the loss: the core `file` node
+// installed into its user directory), measured the way a user sees the loss: the core `file` node
 // appends each event's id as the durable effect, kill -9 interrupts the run, Node-RED restarts and Clarus
 // retries every delivery. `on-confirm` must lose no acknowledged event; `on-receipt` (a 0.1 connection, no
-// new property set) is measured beside it. The lost and doubled counts are printed for the closing notes.
+// new property set) is measured beside it. The lost and doubled counts are printed after the suite.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const http = require("node:http");
@@ -213,7 +213,7 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
     if (red) await red.kill();
     removeDir(tmp);
     if (figures.length > 0) {
-      console.log("\n  delivery figures (issue 10):");
+      console.log("\n  delivery figures:");
       console.log(
         "  " +
           ["scenario", "mode", "acknowledged", "lost", "doubled", "redelivered"]
@@ -281,7 +281,7 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
 
       const { lost } = await restartRetryAndCount({ scenario: "3 s step, 300", mode, output, ids, before });
       if (mode === "on-receipt") {
-        // What issue 10 reported: events inside the slow step when Node-RED died are gone for good.
+        // The loss on-confirm exists for: events inside the slow step when Node-RED died are gone for good.
         assert.ok(lost.length > 0, "on-receipt lost nothing: the scenario did not hold events in the step");
       }
     });

@@ -261,7 +261,7 @@ describe("examples/", function () {
       );
     });
 
-    it("should use only clarus nodes and the core nodes named in the brief", function () {
+    it("should use only clarus nodes and the few core nodes allowed in examples", function () {
       for (const { file, flow } of EXAMPLES) {
         for (const node of flow) {
           assert.ok(

@@ -1,6 +1,6 @@
 // Three real Node-RED processes, installed from the packed tarball, running the same flow on one real
 // redis-server behind a round-robin "load balancer" (this test), as copies of one project behind nginx or a
-// Kubernetes service (issue 11 item 5). The flow: clarus-webhook-in and a clarus-poll → delay (the flow's
+// Kubernetes service. The flow: clarus-webhook-in and a clarus-poll → delay (the flow's
 // work) → a function writing "<source> <dedupe key> <attempt>" → the core `file` node appending it to
 // events.txt in the instance's own directory (the durable effect, counted per instance) → clarus-confirm, on a
 // connection with `store: redis` and `delivery: on-confirm`.
@@ -12,7 +12,7 @@
 //    `redeliverSeconds`: nothing acknowledged is lost.
 // 3. Redis restarts in the middle of traffic: 503s, then recovery by itself, nothing acknowledged lost.
 // Throughout, each poll ran on one instance at a time (the runs' start and end lines never overlap).
-// The counts are printed after the suite for the closing notes.
+// The counts are printed after the suite.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const http = require("node:http");
@@ -288,7 +288,7 @@ describe("three Node-RED instances on one Redis (the packed package)", function 
     await redis?.dispose();
     await sim?.stop();
     if (figures.length > 0) {
-      console.log("\n  several instances on one Redis (issue 11):");
+      console.log("\n  several instances on one Redis:");
       for (const figure of figures) console.log(`  ${figure}`);
     }
   });

@@ -1,4 +1,4 @@
-// clarus-webhook-in and clarus-poll on a connection with `store: redis` (issue 11), in Node-RED through the test
+// clarus-webhook-in and clarus-poll on a connection with `store: redis`, in Node-RED through the test
 // helper, against a real redis-server and the simulator: a poll's state and lease live in Redis; a lease held by
 // another instance makes the poll skip and say so; a Redis that is away or wrong turns the nodes red with the
 // cause (webhook-in answers 503, polls wait, nothing runs), and everything resumes when it is back, without a

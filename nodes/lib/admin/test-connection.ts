@@ -22,7 +22,10 @@ export interface TestStep {
   text: string;
 }
 
-/** The answer of the Test connection button (DESIGN.md "Meeting the tenant's real schema"). */
+/**
+ * The answer of the Test connection button: each step that worked or why not, so a user sees before
+ * deploying whether the tenant's schema lets every built-in stream read.
+ */
 export interface TestReport {
   ok: boolean;
   token: TestStep;

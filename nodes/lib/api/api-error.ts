@@ -195,7 +195,7 @@ function failure(
   return { error: new ClarusApiError(message, { reason }), notSent, short };
 }
 
-/** Reads a Clarus REST error body: 401 `{"error"}`, 403/404/422 `{"errors":[...]}` (clarus.md §4.3). */
+/** Reads a Clarus REST error body, in the shapes Clarus documents: 401 `{"error"}`, else `{"errors":[...]}`. */
 export function restApiErrors(body: unknown): { text?: string; entries: RestApiErrorEntry[] } {
   if (!isPlainObject(body)) return { entries: [] };
   if (typeof body.error === "string") {

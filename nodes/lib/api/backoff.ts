@@ -1,4 +1,4 @@
-/** Retry policy of the API client (research/reliability.md §3). */
+/** Retry policy of the API client: few attempts, capped jittered backoff, a bounded `Retry-After`. */
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   maxAttempts: number;

@@ -3,7 +3,7 @@ import { isPlainObject } from "../json";
 import type { ClarusClient, GraphqlRequestOptions } from "./client";
 import { ClarusApiError } from "./client";
 
-/** A Relay connection as every Clarus list returns it (research/clarus.md §5.1). */
+/** A Relay connection (`edges`, `pageInfo`), which Clarus documents as the shape of every list. */
 export interface RelayConnection {
   nodes: JsonObject[];
   hasNextPage: boolean;

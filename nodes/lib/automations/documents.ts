@@ -4,8 +4,9 @@ import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 
 /**
- * The JSON:API documents of Clarus's REST automations API (research/clarus.md §3.4): a webhook automation to
- * create, the changes that bring one back to the wanted URL and method, and what a read tells about one.
+ * The JSON:API documents of Clarus's REST automations API (`POST`, `PATCH`, `DELETE /api/automations`): a
+ * webhook automation to create, the changes that bring one back to the wanted URL and method, and what a
+ * read tells about one.
  */
 
 export type WebhookMethod = "POST" | "GET";
@@ -37,7 +38,7 @@ function webhookAction(wanted: WantedAutomation): JsonObject {
     type: "ADD",
     attributes: {
       destination_type: "webhook",
-      // The docs' example code; Clarus documents no other for webhooks (research/clarus.md §3.4).
+      // The code of Clarus's own example; Clarus documents no other for webhooks.
       destination_code: "default",
       parameters_changes: [
         addParameter("webhook_url", wanted.url),

@@ -8,7 +8,7 @@ import { type Documents, safeFileName } from "../store/connection-store";
 /**
  * What webhook registration last wrote into each automation it manages, as a fingerprint of URL and method (never
  * the URL, which holds the token). Clarus documents no REST read of an automation's actions, so on a tenant
- * without one this is how a redeploy tells "unchanged" from "the token was rotated" (research/clarus.md §3.4).
+ * without one this is how a redeploy tells "unchanged" from "the token was rotated".
  * Kept as a document of the connection's store (`registrations-<connection id>`: a file in the Node-RED user
  * directory, or Redis, where every instance reads what any of them registered), so restarts keep it.
  */

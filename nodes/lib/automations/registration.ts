@@ -83,15 +83,15 @@ export interface RegistrationLease {
 
 /**
  * Webhook self-registration: one enabled Clarus automation per listed event, named `node-red-clarus <node id>
- * <event> @<installation mark>` (automation-names.ts), whose webhook action posts to the node's URL. Existing
+ * <event> @<installation mark>` (names.ts), whose webhook action posts to the node's URL. Existing
  * ones are found by name (so never created twice, across redeploys and restarts), changed in place when the
  * URL or method differs, disabled by `disable` (the node paused, or nothing listed) and deleted only by `remove`.
- * Another installation's automations of the same node id are never changed or deleted (automation-ownership.ts).
+ * Another installation's automations of the same node id are never changed or deleted (ownership.ts).
  * Runs one at a time per connection, so two nodes deploying at once never interleave their calls, and, with a
  * lease in the connection's store, one at a time across instances: several Node-RED instances deploying the
  * same flows at once create each automation once.
  *
- * Clarus documents no REST read of an automation (research/clarus.md §3.4). Where `GET
+ * Clarus documents no REST read of an automation. Where `GET
  * /api/automations/{id}` answers with the actions, changes are exact PATCHes (UPDATE the parameters by id).
  * Where it does not, the memory of what was last written decides, and a changed URL replaces the
  * automation (DELETE, then POST) since a PATCH cannot name the parameter to change.

@@ -71,7 +71,7 @@ function single(value: string | string[] | undefined): string | undefined {
   return trimmed === "" ? undefined : trimmed;
 }
 
-/** Compares URLs the way a person would: no scheme, no case, no trailing slash (clarus.md §1.1). */
+/** Compares URLs the way a person would: no scheme, no case, no trailing slash. Clarus documents no exact form. */
 export function normaliseHost(value: string): string {
   return value
     .trim()

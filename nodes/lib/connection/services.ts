@@ -58,7 +58,7 @@ export interface ClarusTuning {
 /**
  * What a `clarus-connection` shares with every node that uses it: the tenant's identity, the webhook
  * secret, the automation map, the one store (dedupe keys, inbox, documents) and the delivery guarantee
- * built on it (DESIGN.md `clarus-connection`, "Delivery guarantee").
+ * built on it (on-receipt or on-confirm; see docs/delivery.md).
  */
 export class ConnectionServices {
   /** The connection node's id, carried by every message as `msg.clarus.connection`. */
@@ -70,7 +70,7 @@ export class ConnectionServices {
   readonly apiDomain: string;
   /** What its webhook-in nodes last saw Clarus send, for Test connection. */
   readonly webhookIdentities = new ObservedIdentities();
-  /** Where Clarus reaches this Node-RED (DESIGN.md "Webhook registration"); empty when not set. */
+  /** Where Clarus reaches this Node-RED: the base of the URLs webhook registration writes; empty when not set. */
   readonly publicUrl: string;
   /**
    * Dedupe claims, the on-confirm inbox, documents and leases: files in the user directory (`store: file`,

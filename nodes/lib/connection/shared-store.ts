@@ -17,7 +17,7 @@ export interface RedisTuning {
   leaseSeconds?: number;
 }
 
-/** DESIGN.md "Several Node-RED instances": the lease period of a poll node's runs. */
+/** The lease period of a poll node's runs: another instance takes over within two periods of a crash. */
 export const DEFAULT_LEASE_SECONDS = 30;
 
 /** The lease period in ms: `clarus.redis.leaseSeconds` when it is a positive number, else the default. */
@@ -26,13 +26,13 @@ export function leaseMsOf(tuning: RedisTuning | undefined): number {
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_LEASE_SECONDS) * 1000;
 }
 
-/** DESIGN.md `store`: `redis` when set so, else `file`, as every 0.1 flow (which has no `store`) expects. */
+/** The connection's `store`: `redis` when set so, else `file`, as every 0.1 flow (it has no `store`) expects. */
 export function storeKindOf(def: Pick<ConnectionDef, "store">): StoreKind {
   return String(def.store ?? "").trim() === "redis" ? "redis" : "file";
 }
 
 /**
- * The Redis store of a connection with `store: redis` (DESIGN.md "Several Node-RED instances"): `redisUrl` from
+ * The Redis store of a connection with `store: redis` (docs/several-instances.md): `redisUrl` from
  * the credentials, keys under `redisPrefix`, claims for `dedupeHours`, first redeliveries after the delivery's
  * own `redeliverMs` (read once, in delivery/settings.ts, so both wait the same). A bad URL gives a store that
  * refuses every call with the reason; it never throws.

@@ -31,7 +31,7 @@ export interface ConnectionDef extends NodeDef {
   delivery?: string;
   redeliverSeconds?: number | string;
   maxAttempts?: number | string;
-  /** Where shared state lives (DESIGN.md "Several Node-RED instances"): `file` (default) or `redis`. */
+  /** Where shared state lives: `file` (default, the user directory) or `redis` (shared by several instances). */
   store?: string;
   /** Key prefix in Redis; default `clarus:<subdomain>:`. */
   redisPrefix?: string;

@@ -1,4 +1,7 @@
-/** How a connection counts an event as delivered (DESIGN.md "Delivery guarantee"). */
+/**
+ * How a connection counts an event as delivered: once it enters the flow (`on-receipt`), or only when a
+ * clarus-confirm node sees it (`on-confirm`, redelivered until then). See docs/delivery.md.
+ */
 export type DeliveryMode = "on-receipt" | "on-confirm";
 
 export interface DeliverySettings {

@@ -18,7 +18,10 @@ export interface ClassifyInput {
   record: JsonObject;
 }
 
-/** DESIGN.md's order, first match wins: fixed event, automation map, payload heuristics, unknown. */
+/**
+ * First match wins: fixed event, automation map, payload heuristics, unknown. Clarus sends no event name,
+ * so what the user configured outranks what is guessed from the body.
+ */
 export function classifyEvent(input: ClassifyInput): Classification {
   if (input.fixedEvent && input.fixedEvent !== "auto") return { event: input.fixedEvent, by: "fixed" };
   if (input.automationId) {
@@ -30,7 +33,7 @@ export function classifyEvent(input: ClassifyInput): Classification {
   return { event: UNKNOWN_EVENT, by: "none" };
 }
 
-/** Stock transaction subtypes for adjustments and holds; Clarus does not publish them (clarus.md §5.2). */
+/** Stock transaction subtypes for adjustments and holds: guesses, since Clarus does not publish them. */
 export const TRANSACTION_SUBTYPE_EVENTS: Readonly<Record<string, string>> = {
   ADJUP: EVENT.stockPositivelyAdjusted,
   ADJDOWN: EVENT.stockNegativelyAdjusted,
@@ -40,7 +43,7 @@ export const TRANSACTION_SUBTYPE_EVENTS: Readonly<Record<string, string>> = {
 
 const COMPLETED_GOODS_OUT_STATUS = 6;
 
-/** Heuristics from the documented field lists (clarus.md §2); used only when nothing better is known. */
+/** Heuristics from the field lists Clarus documents per event; used only when nothing better is known. */
 export function eventFromPayload(record: JsonObject): string | undefined {
   const subtype = typeof record.subtype === "string" ? record.subtype.trim().toUpperCase() : undefined;
   if (subtype && TRANSACTION_SUBTYPE_EVENTS[subtype]) return TRANSACTION_SUBTYPE_EVENTS[subtype];

@@ -7,7 +7,7 @@ import { occursOncePerRecord, UNKNOWN_EVENT } from "./vocabulary";
 
 /**
  * The business key of an event: the same whether the event came by webhook or by poll, so the two paths
- * deduplicate against each other (DESIGN.md "Dedupe"). Undefined when the record carries no usable key.
+ * deduplicate against each other. Undefined when the record carries no usable key.
  */
 export function businessKey(event: string, record: JsonObject): string | undefined {
   if (event === UNKNOWN_EVENT) return undefined;

@@ -2,7 +2,7 @@ import type { NodeMessage } from "node-red";
 
 import type { JsonObject } from "../json";
 
-/** The five identity headers of a Clarus webhook (research/clarus.md §1.1). */
+/** The five `X-ClarusWMS-*` headers Clarus documents on a webhook (Integration-ID only when one applies). */
 export interface ClarusIdentity {
   domain?: string;
   apiDomain?: string;
@@ -13,7 +13,7 @@ export interface ClarusIdentity {
 
 export type EventSource = "webhook" | "poll";
 
-/** `msg.clarus`: the same fields whichever path brought the event (DESIGN.md "Message shape"). */
+/** `msg.clarus`: the same fields whichever path brought the event, so a flow need not care which did. */
 export interface ClarusMeta {
   event: string;
   source: EventSource;
@@ -53,7 +53,7 @@ export interface EventMessageParts {
   connection: string;
 }
 
-/** The one message shape of every source node (DESIGN.md "Message shape"). */
+/** The one message shape of every source node, webhook-in and poll alike: `topic`, `payload`, `clarus`. */
 export function eventMessage(parts: EventMessageParts): ClarusMessage {
   const { identity } = parts;
   return {

@@ -6,8 +6,8 @@ import { unwrapRecord } from "./records";
 import { EVENT } from "./vocabulary";
 
 /**
- * What the filter nodes require of a record before they pass it on. Clarus publishes no webhook payload
- * (research/clarus.md §2), so each schema is strict only on what its event needs (the record id, and for
+ * What the filter nodes require of a record before they pass it on. Clarus publishes no webhook payload,
+ * only lists of fields, so each schema is strict only on what its event needs (the record id, and for
  * stock events the quantity and product) and checks the type of the other fields it knows only when they
  * are present: every one of them may be missing or null, and unknown fields always pass.
  */
@@ -15,7 +15,7 @@ import { EVENT } from "./vocabulary";
 const NOT_BLANK = /\S/;
 const DECIMAL = /^[+-]?\d+(\.\d+)?$/;
 
-/** Ids: integers from REST-style bodies, strings from GraphQL (clarus.md §2). */
+/** Ids: integers from REST-style bodies, strings from GraphQL, as Clarus's two APIs give them. */
 const ID_MESSAGE = "must be an integer or a non-empty string";
 const id = z.union([z.number().int(ID_MESSAGE), z.string().regex(NOT_BLANK, ID_MESSAGE)], {
   error: (issue) => (issue.input === undefined ? "is required" : ID_MESSAGE),
@@ -27,7 +27,7 @@ const quantity = z.union([z.number(), z.string().regex(DECIMAL, "must be a numbe
 });
 
 /**
- * Some date fields are date-only ("2026-03-11"), others ISO-8601 date-times (clarus.md §2). Clarus asks
+ * In Clarus's examples some date fields are date-only ("2026-03-11"), others ISO-8601 date-times. Clarus asks
  * for a zone but a date-time without one is still a date: refusing it would fail a valid event.
  */
 const date = z.union([z.iso.date(), z.iso.datetime({ offset: true, local: true })], {
@@ -98,7 +98,7 @@ export const receiptRecord = z.looseObject({
   ...timestamps,
 });
 
-/** A stock transaction: the documented key list of the stock adjustment webhooks (clarus.md §2). */
+/** A stock transaction: the key list Clarus documents for the stock adjustment webhooks. */
 export const stockTransactionRecord = z.looseObject({
   id,
   quantity,

@@ -1,8 +1,8 @@
 import { isPlainObject, type JsonObject } from "../json";
 
 /**
- * The record a delivery is about. Clarus documents the automation payload as `data.<field>`
- * (research/clarus.md §2), so a body with no id of its own and an object under `data` is an envelope.
+ * The record a delivery is about. Clarus's automation conditions address the payload as `data.<field>`,
+ * so a body with no id of its own and an object under `data` is an envelope.
  */
 export function unwrapRecord(payload: JsonObject): JsonObject {
   if (payload.id === undefined && isPlainObject(payload.data)) return payload.data;

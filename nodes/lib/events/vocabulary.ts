@@ -1,6 +1,7 @@
 /**
- * The Clarus automation vocabulary, written `resource.event` (research/clarus.md §3.2). Clarus sends
- * no event name with a webhook, so this list is what classification and the filter nodes agree on.
+ * The Clarus automation vocabulary: the `resource_name` and `event` pairs Clarus documents for its
+ * automations, written `resource.event`. Clarus sends no event name with a webhook, so this list is what
+ * classification and the filter nodes agree on.
  */
 export const CLARUS_EVENTS: Readonly<Record<string, readonly string[]>> = {
   goods_out: ["created", "completed", "updated", "processed", "cancelled"],

@@ -8,7 +8,7 @@ import { ConfigError, errorMessage } from "../node-red/errors";
 import { flag } from "../node-red/properties";
 import { STATUS, ThrottledStatus } from "../node-red/status";
 
-/** Properties every filter node has (DESIGN.md "Filter nodes"). */
+/** Properties every filter node has, whatever events it matches. */
 export interface FilterDef extends NodeDef {
   /** Send the messages that do not match on a second output instead of dropping them. */
   otherOutput?: boolean | string;

@@ -1,6 +1,6 @@
 import type { Node, NodeStatus } from "node-red";
 
-/** Every status a clarus node shows; node code never writes fill/shape literals (style.md §3). */
+/** Every status a clarus node shows; node code never writes fill/shape literals, so states look alike. */
 export const STATUS = {
   ok: (text: string): NodeStatus => ({ fill: "green", shape: "dot", text }),
   working: (text: string): NodeStatus => ({ fill: "blue", shape: "ring", text }),

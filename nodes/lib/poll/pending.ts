@@ -3,7 +3,7 @@ import { instantMs } from "../instant";
 /**
  * Records a poll stream has seen but that were not yet in the state its event needs (a dispatch task
  * completed before its order; an overdue open order): kept in the poll state and read again on each
- * run until they are, so no event is lost for completing late (issue 13 item 2). Bounded: at most
+ * run until they are, so no event is lost for completing late. Bounded: at most
  * `limit` entries, each dropped after `maxAgeMs` without being seen.
  *
  * Entries are `<key>:<value>` (e.g. `id:1042`, `reference:SO-7`) with the time last seen.

@@ -23,7 +23,7 @@ export interface LookupOptions {
 
 /**
  * The records whose key is one of `values` and that match the lookup's filter. Every page is read:
- * an API that caps pages below `first` must not drop records (issue 13 item 8).
+ * an API that caps pages below `first` must not drop records.
  */
 export async function lookupRecords(
   lookup: RecordLookup,

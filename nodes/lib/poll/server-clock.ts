@@ -4,7 +4,8 @@ import { isPlainObject, type JsonObject } from "../json";
 /**
  * The API's "now" as one poll run learns it: the earliest send time the API's `Date` headers give
  * (client.ts `onServerClock`), else the latest record timestamp read. A watermark taken from it never
- * runs ahead of the API, whatever this machine's clock says (issue 13 item 3).
+ * runs ahead of the API, whatever this machine's clock says: a fast local clock would otherwise skip the
+ * records the API stamps between its time and ours.
  */
 export class ServerClock {
   private sentAt?: number;

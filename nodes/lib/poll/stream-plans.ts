@@ -23,10 +23,10 @@ import {
 } from "./streams";
 
 /**
- * Plans each built-in stream against a tenant's schema (DESIGN.md "Meeting the tenant's real schema"):
- * the fields it wants that exist, the first relation path a task offers, lookups by `in`, else `eq`,
- * else another key, and the documented fallback where tasks point nowhere. A stream that cannot be read
- * at all says what it lacks.
+ * Plans each built-in stream against a tenant's schema, since Clarus documents only part of it and one
+ * field a tenant lacks fails the whole query: the fields it wants that exist, the first relation path a
+ * task offers, lookups by `in`, else `eq`, else another key, and the documented fallback where tasks point
+ * nowhere. A stream that cannot be read at all says what it lacks.
  */
 export type StreamPlan = { stream: PollStream } | { failure: string; short: string };
 
@@ -104,7 +104,8 @@ function completedFilter(spec: CompletedRecordSpec): JsonObject {
 
 /**
  * Tasks of the stream's types completed since the watermark, then the records they point at that are in
- * state. A record not in state yet is kept pending and read again on each run (issue 13 item 2).
+ * state. A record not in state yet is kept pending and read again on each run, so it is not lost for
+ * reaching its state after its task completed.
  */
 function throughTasks(spec: CompletedRecordSpec, model: SchemaModel): Attempt {
   const tasks = list(model, "tasks");
@@ -236,7 +237,7 @@ function byDateWindow(spec: CompletedRecordSpec, model: SchemaModel): Attempt {
   return { stream };
 }
 
-/** The brief's order: id with `in`, id with `eq`, then the next documented key likewise. */
+/** Fewest requests first: id with `in` (all values at once), id with `eq`, then the next key likewise. */
 function lookupKey(spec: CompletedRecordSpec, model: SchemaModel, records: RootList) {
   for (const key of spec.keys) {
     const operator = lookupOperator(model, records, key);

@@ -60,7 +60,11 @@ export interface CompletedRecordSpec {
   relations: ReadonlyArray<{ select: string; key: string }>;
 }
 
-/** Sales orders dispatched (research/clarus.md §5.3, §5.5). */
+/**
+ * Sales orders dispatched: goods-outs in status COMPLETED. Clarus documents no `updated_at` filter on them,
+ * so they are found through DISP tasks where a task points at its goods-out, else by a date window on
+ * `expected_date_of_dispatch`, the one documented date filter.
+ */
 export const GOODS_OUT_COMPLETED: CompletedRecordSpec = {
   name: "goods_out.completed",
   event: EVENT.salesOrderDispatched,
@@ -104,8 +108,8 @@ export const GOODS_IN_COMPLETED: CompletedRecordSpec = {
 };
 
 /**
- * Adjustments and holds: the key list of the stock adjustment webhooks (research/clarus.md §2), what the
- * docs show of a transaction, and the stock it moved. Not `completing_user`: webhooks do not carry it, and
+ * Adjustments and holds: the key list Clarus documents for the stock adjustment webhooks, what its docs
+ * show of a transaction, and the stock it moved. Not `completing_user`: webhooks do not carry it, and
  * every field costs throughput on a backfill.
  */
 export const TRANSACTION_FIELDS = `id subtype category quantity new_quantity created_at product { id code }

@@ -6,7 +6,7 @@ const EVENT_ID = /^[a-z_]+\.[a-z_]+$/;
 
 /**
  * The poll node's `subtypes` property: transaction subtype code -> event, as an object
- * (`{"ADJUP": "stock.positively_adjusted"}`). Clarus does not publish the codes (research/clarus.md §5.2),
+ * (`{"ADJUP": "stock.positively_adjusted"}`). Clarus does not publish these codes,
  * so a node without the property (a 0.1 flow) uses the built-in guesses. Codes compare in upper case.
  */
 export function subtypeEvents(value: unknown): Record<string, string> {

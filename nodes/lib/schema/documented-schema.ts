@@ -2,9 +2,9 @@ import type { ObjectField, SchemaModel, TypeRef } from "./schema-model";
 import { parseSelection, type SelectionNode } from "./selection";
 
 /**
- * The one schema known to exist: the lists, node fields and filters Clarus documents
- * (research/clarus.md §5.1, §5.2, §5.5). Used when a tenant refuses introspection. `product{}` and the
- * like, whose subfields the docs leave open, are read as `{ id code }`.
+ * The one schema known to exist: the lists, node fields, filters and filter operators Clarus documents for
+ * its GraphQL API, and nothing more. Used when a tenant refuses introspection. `product{}` and the like,
+ * whose subfields the docs leave open, are read as `{ id code }`.
  */
 interface DocumentedList {
   root: string;
@@ -18,7 +18,7 @@ interface DocumentedList {
 
 type OperatorKind = "String" | "Integer" | "Decimal" | "Datetime" | "Boolean" | "Id" | "Subtype";
 
-/** §5.1: each filter field takes an operator object. */
+/** Each filter field takes an operator object; these are the operators Clarus documents per kind. */
 const OPERATORS: Readonly<Record<OperatorKind, readonly string[]>> = {
   String: ["eq", "ilike", "like", "in", "between"],
   Integer: ["eq", "gt", "gteq", "lt", "lteq", "between"],
@@ -26,7 +26,7 @@ const OPERATORS: Readonly<Record<OperatorKind, readonly string[]>> = {
   Datetime: ["eq", "from", "to", "between"],
   Boolean: ["eq"],
   Id: ["eq", "gt", "gteq", "lt", "lteq", "in", "filled"],
-  // §5.5: TransactionFilterType.subtype is a SubtypeTypeInputType.
+  // Clarus documents TransactionFilterType.subtype as a SubtypeTypeInputType, with `eq` and `in` only.
   Subtype: ["eq", "in"],
 };
 
@@ -103,7 +103,7 @@ const LISTS: readonly DocumentedList[] = [
       product { id code } task_type { id code } location_from { id code } location_to { id code }`,
   },
   {
-    // §3.4: the filter fields are documented, the filter type's name is not.
+    // Clarus documents the filter fields of `automations`, but not the filter type's name.
     root: "automations",
     filters: {},
     fields: "id name resource_name event enabled integration_id created_at",

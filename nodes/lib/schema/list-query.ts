@@ -27,7 +27,7 @@ export function listQuery(
   );
 }
 
-/** Whether a list can be paged with Relay `first`/`after` (research/clarus.md §5.1). */
+/** Whether a list can be paged with Relay `first`/`after`, as Clarus documents for every list. */
 export function canPage(list: RootList): boolean {
   return list.args.has("first") && list.args.has("after");
 }

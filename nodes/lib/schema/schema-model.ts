@@ -20,7 +20,7 @@ export interface ObjectField {
 }
 
 export interface SchemaModel {
-  /** "introspection", or "documented" when only research/clarus.md §5.2 is known. */
+  /** "introspection", or "documented" when introspection was refused and only what Clarus documents is known. */
   source: "introspection" | "documented";
   queryType: string;
   objects: TypeTable<ReadonlyMap<string, ObjectField>>;

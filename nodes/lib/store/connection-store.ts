@@ -3,8 +3,8 @@ import type { ClarusMeta } from "../events/message";
 /**
  * Everything a clarus-connection keeps between requests, runs, redeploys and restarts, behind one
  * interface with two backends: files in the Node-RED user directory (`store: file`, the default) and
- * Redis or Valkey (`store: redis`, shared by several Node-RED instances; DESIGN.md "Several Node-RED
- * instances"). Nodes never touch files or Redis themselves.
+ * Redis or Valkey (`store: redis`, shared by several Node-RED instances; see docs/several-instances.md).
+ * Nodes never touch files or Redis themselves.
  *
  * Every method may reject with a StoreUnavailableError (Redis unreachable, a disk that refuses writes, a
  * store already closed): callers then answer 503 (webhook-in) or wait (poll), and nothing is half done.

@@ -11,8 +11,9 @@ export function watchHealth(store: ConnectionStore, listener: (health: StoreHeal
 }
 
 /**
- * What a node using the store shows while the store cannot answer (DESIGN.md: Redis unreachable, "the status
- * is red"); undefined when it is fine and the node shows its own status.
+ * What a node using the store shows while the store cannot answer: red with the cause (an unreachable Redis
+ * shows on every node that needs it), blue while it connects; undefined when it is fine and the node shows
+ * its own status.
  */
 export function storeHealthStatus(kind: StoreKind, health: StoreHealth): NodeStatus | undefined {
   const name = kind === "redis" ? "Redis" : "store";

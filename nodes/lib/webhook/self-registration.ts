@@ -296,7 +296,7 @@ export class WebhookSelfRegistration {
       this.node.status(STATUS.ok(`registered ${serving} event(s)`));
       return;
     }
-    // A source node reports with a message so Catch nodes see it (style.md §3); the token never goes in.
+    // With a message, not node.error alone: only then does a Catch node see it. The token never goes in.
     this.node.error(`registration with Clarus failed: ${text}`, {
       topic: "registration",
       payload: { url: shownUrl(request), ...report },

@@ -1,6 +1,6 @@
 // ClarusClient.rest, the Clarus REST API (`/api/...`, JSON:API) that webhook registration builds on, and
 // the causes a ClarusApiError names. The simulator has no REST API, so a scripted loopback server answers
-// in Clarus's documented shapes (research/clarus.md §3.4, §4.3); the simulator covers token and 403 paths.
+// in the shapes Clarus documents for automations and REST errors; the simulator covers token and 403 paths.
 const assert = require("node:assert/strict");
 
 const { startSimulator } = require("../../../build/dev/sim/index.js");

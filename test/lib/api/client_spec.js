@@ -153,7 +153,7 @@ describe("ClarusClient against the simulator", function () {
   });
 });
 
-describe("ClarusClient retries of mutations (issue 13 item 6)", function () {
+describe("ClarusClient retries of mutations", function () {
   const MUTATION = `mutation Hold($ids: [ID!]) { stocks { hold(ids: $ids) { id } } }`;
   let sim;
   let api;
@@ -274,7 +274,7 @@ describe("ClarusClient retries of mutations (issue 13 item 6)", function () {
   });
 });
 
-describe("ClarusClient's shared token request (issue 13 item 9)", function () {
+describe("ClarusClient's shared token request", function () {
   let sim;
   let loopback;
   let api;
@@ -366,7 +366,7 @@ describe("ClarusClient's shared token request (issue 13 item 9)", function () {
   });
 });
 
-describe("ClarusClient deadline and size cap (issue 13 item 10)", function () {
+describe("ClarusClient deadline and size cap", function () {
   let loopback;
   let api;
 

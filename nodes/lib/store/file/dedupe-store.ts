@@ -10,9 +10,9 @@ import { cutBack, openForAppend, writeAll } from "./durable-write";
 import { readTextIfExists, writeFileAtomic } from "./json-file";
 
 export interface DedupeStoreOptions {
-  /** How long a key counts as seen (DESIGN.md `dedupeHours`). */
+  /** How long a key counts as seen (the connection's `dedupeHours`). */
   ttlMs: number;
-  /** Most keys kept; the least recently seen goes first (DESIGN.md `dedupeCapacity`). */
+  /** Most keys kept; the least recently seen goes first (the connection's `dedupeCapacity`). */
   capacity: number;
   /** Base path of the store's files; undefined keeps the store in memory only. */
   file?: string;
@@ -31,8 +31,9 @@ const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 const MIN_JOURNAL_LINES_BEFORE_COMPACTION = 1000;
 
 /**
- * The most keys one store may hold (DESIGN.md `dedupeCapacity`). At about 150 B a key this is some 150 MB of
- * heap at worst; the store grows with the keys it holds, so a large bound costs nothing until it is used.
+ * The most keys one store may hold, whatever the connection's `dedupeCapacity` says. At about 150 B a key
+ * this is some 150 MB of heap at worst; the store grows with the keys it holds, so a large bound costs
+ * nothing until it is used.
  */
 export const MAX_DEDUPE_CAPACITY = 1_000_000;
 

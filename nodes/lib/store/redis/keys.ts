@@ -48,7 +48,7 @@ export class RedisKeys {
   }
 }
 
-/** DESIGN.md `redisPrefix`: what the user set, else `clarus:<subdomain>:`. */
+/** The connection's `redisPrefix`: what the user set, else `clarus:<subdomain>:`, so tenants can share a Redis. */
 export function redisPrefix(configured: string | undefined, subdomain: string): string {
   const prefix = (configured ?? "").trim();
   if (prefix !== "") return prefix;

@@ -171,7 +171,7 @@ describe("DedupeStore", function () {
     assert.equal(s.size, 500, "only keys younger than the flush interval are lost");
   });
 
-  it("should compact on load a journal torn by a kill, so the next batch survives the next crash (issue 13 item 7)", async function () {
+  it("should compact on load a journal torn by a kill, so the next batch survives the next crash", async function () {
     const file = path.join(tempUserDir(), "dedupe");
     const future = Date.now() + HOUR;
     // A kill in the middle of a write leaves a partial last line without its newline.
@@ -197,7 +197,7 @@ describe("DedupeStore", function () {
     );
   });
 
-  it("should refuse claims once closed, so nothing is claimed that is never journaled (issue 13 item 5)", async function () {
+  it("should refuse claims once closed, so nothing is claimed that is never journaled", async function () {
     const file = path.join(tempUserDir(), "dedupe");
     const s = store({ file });
     assert.equal(s.claim("before"), true);
@@ -220,7 +220,7 @@ describe("DedupeStore", function () {
     assert.equal(reopened.has("released"), false);
   });
 
-  it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front (issue 13 item 13)", async function () {
+  it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front", async function () {
     // A child with --expose-gc measures the heap and array buffers a store of the largest capacity takes at once.
     const script = `
       const { DedupeStore } = require(${JSON.stringify(require.resolve("../../../../build/nodes/lib/store/file/dedupe-store.js"))});
