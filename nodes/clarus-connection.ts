@@ -1,6 +1,7 @@
 import type { NodeAPI } from "node-red";
 
 import { deadLettersHandler } from "./lib/admin/dead-letters-route";
+import { metricsHandler } from "./lib/admin/metrics-route";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
@@ -57,6 +58,22 @@ export = (RED: NodeAPI) => {
   RED.httpAdmin.get("/clarus-wms/events", adminPermission(RED, "clarus-connection.read"), (_req, res) => {
     res.json(CLARUS_EVENTS);
   });
+
+  // Prometheus scrapes every deployed connection's counters here.
+  const deployedServices = () => {
+    const ids: string[] = [];
+    RED.nodes.eachNode((node) => {
+      if (node.type === "clarus-connection") ids.push(node.id);
+    });
+    return ids
+      .map((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services)
+      .filter((services): services is ConnectionServices => services !== undefined);
+  };
+  RED.httpAdmin.get(
+    "/clarus-wms/metrics",
+    adminPermission(RED, "clarus-connection.read"),
+    metricsHandler(deployedServices),
+  );
 
   // The editor upgrades an older node's properties when its dialog opens, with the steps the runtime applies.
   RED.httpAdmin.get("/clarus-wms/migrations", adminPermission(RED, "clarus-connection.read"), (_req, res) => {

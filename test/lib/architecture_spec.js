@@ -20,6 +20,7 @@ const FLOORS = {
   "store/redis": 3.5,
   schema: 3,
   filter: 3,
+  metrics: 3,
   delivery: 4,
   automations: 4,
   connection: 5,

@@ -8,6 +8,7 @@ const { FileConnectionStore } = require("../../build/nodes/lib/store/file/file-s
 const { StoreUnavailableError } = require("../../build/nodes/lib/store/connection-store.js");
 const { Delivery } = require("../../build/nodes/lib/delivery/delivery.js");
 const { emitPolledEvents } = require("../../build/nodes/lib/poll/emission.js");
+const { ConnectionCounters } = require("../../build/nodes/lib/metrics/counters.js");
 const { tempUserDir } = require("../helpers/node-red");
 
 const HOUR = 3_600_000;
@@ -86,7 +87,14 @@ describe("an event the store can never take", function () {
       send: (msg) => sent.push(msg),
       error: (error, msg) => errors.push({ error: String(error), msg }),
     };
-    const connection = { id: "conn", subdomain: "acme", apiUrl: "https://clarus-api.com", delivery };
+    const counters = new ConnectionCounters();
+    const connection = {
+      id: "conn",
+      subdomain: "acme",
+      apiUrl: "https://clarus-api.com",
+      delivery,
+      counters,
+    };
     let ids = 0;
     const events = [
       { event: "goods_out.completed", record: { id: 1, reference: "SO-1" } },
@@ -95,6 +103,11 @@ describe("an event the store can never take", function () {
     ];
     const outcome = await emitPolledEvents(node, connection, events, () => `m${++ids}`);
     assert.deepEqual(outcome, { fresh: 2, duplicates: 0 });
+    assert.equal(
+      counters.snapshot().pollOnly.get("goods_out.completed"),
+      2,
+      "the skipped record is not counted",
+    );
     assert.deepEqual(
       sent.map((msg) => msg.payload.id),
       [1, 3],

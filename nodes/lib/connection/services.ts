@@ -9,6 +9,8 @@ import { type AutomationRegistrar, connectionRegistrar } from "../automations/re
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
 import { isKnownEvent } from "../events/vocabulary";
+import { type ConnectionCounters, countersOf, forgetCounters } from "../metrics/counters";
+import { clarusMetrics } from "../metrics/prometheus";
 import { NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
 import { TenantSchema } from "../schema/tenant-schema";
@@ -78,6 +80,10 @@ export class ConnectionServices {
    */
   readonly store: ConnectionStore;
   readonly delivery: Delivery;
+  /** What the connection's nodes did (events, duplicates, rejections, poll runs), for the metrics. */
+  readonly counters: ConnectionCounters;
+  /** The `connection` label of its metrics: the node's name, else its id. */
+  readonly metricsLabel: string;
   /** A poll node's lease period (settings.js `clarus.redis.leaseSeconds`). */
   readonly leaseMs: number;
   readonly webhookToken?: SecretMatcher;
@@ -96,6 +102,12 @@ export class ConnectionServices {
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
     this.id = def.id;
+    this.counters = countersOf(def.id);
+    this.metricsLabel = String(def.name || def.id);
+    // Renamed: the latency series under the old name ends; the counters follow the id and carry on.
+    if (this.counters.label !== undefined && this.counters.label !== this.metricsLabel)
+      clarusMetrics.forget(this.counters.label);
+    this.counters.label = this.metricsLabel;
     this.credentials = credentials;
     this.tuning = env.tuning ?? {};
     this.warn = env.warn;
@@ -247,6 +259,9 @@ export class ConnectionServices {
     this.client?.close();
     await this.delivery.close();
     await this.store.close(reason === "deleted");
+    // Counters count on across redeploys; only a deletion ends them (Prometheus sees a restart as a reset).
+    if (reason === "deleted") forgetCounters(this.id);
+    if (reason === "deleted") clarusMetrics.forget(this.metricsLabel);
   }
 }
 

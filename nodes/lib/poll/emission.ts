@@ -63,6 +63,13 @@ export async function emitPolledEvents(
       reportUnstorable(node, message.topic, message.payload, outcome.message);
       return;
     }
+    if (outcome instanceof Error) return;
+    // Fresh from the poll (sent now, or held and sent by the inbox): no webhook had claimed it.
+    if (outcome === "duplicate") connection.counters.duplicate(message.topic, "poll");
+    else {
+      connection.counters.entered(message.topic, "poll");
+      connection.counters.pollOnly(message.topic);
+    }
     if (outcome === "duplicate") duplicates++;
     if (outcome !== "fresh") return;
     sent++;

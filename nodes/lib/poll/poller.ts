@@ -215,6 +215,7 @@ export class Poller {
     }
     if (held) return held.value;
     this.show(STATUS.working("another instance is polling"));
+    this.connection.counters.pollRun(this.settings.streamName, "skipped");
     return { kind: "busy" };
   }
 
@@ -235,6 +236,7 @@ export class Poller {
       Date.now() - ranAt < intervalMs - Math.min(intervalMs / 10, 60_000)
     ) {
       this.show(STATUS.ok(`${clockTime(ranAt)} polled by another instance`));
+      this.connection.counters.pollRun(this.settings.streamName, "skipped");
       trigger.done?.();
       return { kind: "recent", at: ranAt };
     }
@@ -247,6 +249,7 @@ export class Poller {
       const text = `${clockTime(Date.now())} ${outcome.fresh} new, ${outcome.duplicates} dup${outcome.complete ? "" : ", more"}`;
       this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${text}`);
       this.show(STATUS.ok(text));
+      this.connection.counters.pollRun(name, "ok");
       trigger.done?.();
     } catch (error) {
       this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${errorMessage(error)}`);
@@ -269,6 +272,7 @@ export class Poller {
       this.plan = undefined;
       reason += " (the schema is read again for the next run)";
     }
+    this.connection.counters.pollRun(this.settings.streamName, "error");
     const message = `poll ${this.settings.streamName} failed: ${reason}`;
     const short = error instanceof StreamPlanError ? error.short : errorMessage(error).slice(0, 40);
     this.show(STATUS.failed(short));
@@ -287,6 +291,7 @@ export class Poller {
       this.waitingForStore = true;
       this.node.warn(`poll ${this.settings.streamName} waits for the store: ${errorMessage(error)}`);
     }
+    this.connection.counters.pollRun(this.settings.streamName, "error");
     const failure = describeStoreFailure(this.connection.store);
     this.storeFailure = failure;
     this.status.set(STATUS.failed(failure));

@@ -11,6 +11,8 @@ import { dedupeKeyFor } from "../events/dedupe-keys";
 import { type ClarusIdentity, type ClarusMessage, eventMessage } from "../events/message";
 import { unwrapRecord } from "../events/records";
 import type { JsonObject } from "../json";
+import { type RejectionReason } from "../metrics/counters";
+import { clarusMetrics } from "../metrics/prometheus";
 import { errorMessage } from "../node-red/errors";
 import { RateLimitedLog } from "../node-red/rate-limited-log";
 import { STATUS, ThrottledStatus } from "../node-red/status";
@@ -26,6 +28,8 @@ const BODY_TIMEOUT_MS = 30_000;
 
 /** A request that passed every check: its parsed body, the bytes it came as, and its identity headers. */
 interface CheckedDelivery {
+  /** `performance.now()` when the request reached the node. */
+  startedAt: number;
   payload: JsonObject;
   bytes: Buffer | string;
   identity: ClarusIdentity;
@@ -33,6 +37,8 @@ interface CheckedDelivery {
 
 class Rejection extends Error {
   constructor(
+    /** Which of the fixed reasons it counts under. */
+    readonly reason: RejectionReason,
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
@@ -167,7 +173,7 @@ export class WebhookReceiver {
       this.reject(
         req,
         res,
-        new Rejection(405, `method ${req.method} not allowed`, { Allow: methods.join(", ") }),
+        new Rejection("method", 405, `method ${req.method} not allowed`, { Allow: methods.join(", ") }),
       );
       return;
     }
@@ -189,6 +195,7 @@ export class WebhookReceiver {
   ): Promise<void> {
     let payload: JsonObject;
     let bytes: Buffer | string;
+    const startedAt = performance.now();
     const identity = readIdentity(req.headers);
     try {
       this.checkSource(req);
@@ -202,25 +209,25 @@ export class WebhookReceiver {
       if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
       return;
     }
-    await this.accept(req, res, { payload, bytes, identity }, signal);
+    await this.accept(req, res, { startedAt, payload, bytes, identity }, signal);
   }
 
   private checkSource(req: Request): void {
     if (this.settings.allowIps.isEmpty) return;
     const client = this.settings.proxyTrust.clientAddress(req);
     if (!this.settings.allowIps.contains(client)) {
-      throw new Rejection(403, `source address ${client ?? "unknown"} is not allowed`);
+      throw new Rejection("ip", 403, `source address ${client ?? "unknown"} is not allowed`);
     }
   }
 
   private checkToken(req: Request, segment: string | undefined): void {
     if (!this.settings.requireToken) {
-      if (segment !== undefined) throw new Rejection(404, "not found");
+      if (segment !== undefined) throw new Rejection("not-found", 404, "not found");
       return;
     }
     const candidate = segment ?? queryToken(req) ?? bearerToken(req);
     if (!this.connection.webhookToken?.matches(candidate)) {
-      throw new Rejection(401, candidate === undefined ? "token missing" : "token wrong");
+      throw new Rejection("token", 401, candidate === undefined ? "token missing" : "token wrong");
     }
   }
 
@@ -243,12 +250,16 @@ export class WebhookReceiver {
       // One warning a minute per header, whatever values a flood carries.
       this.warnings.warn(`X-ClarusWMS-${mismatch.header} refused`, problem);
     }
-    throw new Rejection(403, mismatch.message);
+    throw new Rejection("identity", 403, mismatch.message);
   }
 
   private async readJson(req: Request, signal: AbortSignal): Promise<{ payload: JsonObject; bytes: Buffer }> {
     if (!isJsonContentType(req.headers["content-type"])) {
-      throw new Rejection(415, `content type ${JSON.stringify(req.headers["content-type"])} is not JSON`);
+      throw new Rejection(
+        "content-type",
+        415,
+        `content type ${JSON.stringify(req.headers["content-type"])} is not JSON`,
+      );
     }
     if (!hasUnreadBody(req)) {
       throw new Error(
@@ -260,15 +271,16 @@ export class WebhookReceiver {
       bytes = await readBody(req, this.settings.maxBytes, BODY_TIMEOUT_MS, signal);
     } catch (error) {
       if (error instanceof BodyTooLargeError)
-        throw new Rejection(413, error.message, { Connection: "close" });
-      if (error instanceof BodyTimeoutError) throw new Rejection(408, error.message, { Connection: "close" });
+        throw new Rejection("size", 413, error.message, { Connection: "close" });
+      if (error instanceof BodyTimeoutError)
+        throw new Rejection("timeout", 408, error.message, { Connection: "close" });
       if (error instanceof BodyAbortedError) throw retryLater(error.message);
       throw error;
     }
     try {
       return { payload: parseJsonObject(bytes.toString("utf8")), bytes };
     } catch (error) {
-      if (error instanceof BodyError) throw new Rejection(400, error.message);
+      if (error instanceof BodyError) throw new Rejection("malformed", 400, error.message);
       throw error;
     }
   }
@@ -316,7 +328,7 @@ export class WebhookReceiver {
       if (error instanceof AcceptCancelledError) return this.reject(req, res, retryLater(error.message));
       // Not the store's failure: this event can never be stored, so a retry would fail the same way.
       if (error instanceof UnstorableEventError)
-        return this.reject(req, res, new Rejection(400, error.message));
+        return this.reject(req, res, new Rejection("unstorable", 400, error.message));
       if (!(error instanceof StoreUnavailableError)) throw error;
       this.storeFailure = describeStoreFailure(this.connection.store);
       // The caller learns only that the store is away; where it is (a Redis host, port and database, a
@@ -330,6 +342,10 @@ export class WebhookReceiver {
     }
     const fresh = outcome !== "duplicate";
     answer(res, 200, fresh ? ACCEPTED : DUPLICATE);
+    const { counters } = this.connection;
+    clarusMetrics.acknowledged(this.connection.metricsLabel, (performance.now() - delivery.startedAt) / 1000);
+    if (fresh) counters.entered(event, "webhook");
+    else counters.duplicate(event, "webhook");
     if (fresh) this.counts.accepted++;
     else this.counts.duplicates++;
     this.showCounts();
@@ -360,6 +376,7 @@ export class WebhookReceiver {
 
   private reject(req: Request, res: Response, rejection: Rejection): void {
     this.counts.rejected++;
+    this.connection.counters.rejected(rejection.reason);
     this.showCounts();
     this.warnings.warn(
       `rejected ${rejection.status}`,
@@ -392,7 +409,7 @@ export class WebhookReceiver {
 
 /** A 503 Clarus retries: the node is closing (a redeploy) or the store cannot take the event now. */
 function retryLater(reason: string, detail?: string): Rejection {
-  return new Rejection(503, reason, { "Retry-After": RETRY_AFTER_SECONDS }, detail);
+  return new Rejection("unavailable", 503, reason, { "Retry-After": RETRY_AFTER_SECONDS }, detail);
 }
 
 const STORE_UNAVAILABLE = "the store is unavailable; try again later";
@@ -454,7 +471,7 @@ function queryPayload(req: Request): { payload: JsonObject; bytes: string } {
   const payload: JsonObject = {};
   for (const [key, value] of params) {
     if (key === "__proto__" || key === "constructor" || key === "prototype") {
-      throw new Rejection(400, `query holds a forbidden key (${key})`);
+      throw new Rejection("malformed", 400, `query holds a forbidden key (${key})`);
     }
     payload[key] = value;
   }

@@ -1,0 +1,182 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+import { type CountersSnapshot, labelValues } from "./counters";
+
+/** What the exposition reads of one deployed connection at scrape time. */
+export interface MetricsSource {
+  /** The `connection` label: the connection node's name, else its id. */
+  label: string;
+  counters: { snapshot(): CountersSnapshot };
+  /** True while its store can answer (files: until closed; Redis: connected). */
+  storeUp: boolean;
+  /** Its inbox counts, read from the store (shared by every instance on Redis). */
+  inboxCounts(): Promise<{ pending: number; dead: number }>;
+}
+
+/** A scrape must answer even while Redis hangs: inbox gauges that take longer are left out of that scrape. */
+const INBOX_DEADLINE_MS = 500;
+
+/** Upper bounds (seconds) of the acknowledgement-latency buckets. */
+const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The package's metrics in a registry of its own (not prom-client's global one, which other code in the same
+ * Node-RED may fill). Counters and gauges are read from each connection's counters when scraped; the latency
+ * histogram is observed as webhook-in answers.
+ */
+export class ClarusMetrics {
+  readonly registry = new Registry();
+  private readonly ack: Histogram<"connection">;
+  private sources: () => MetricsSource[] = () => [];
+
+  constructor() {
+    const registers = [this.registry];
+    const each = (collect: (source: MetricsSource, snapshot: CountersSnapshot) => void) => {
+      for (const source of this.sources()) collect(source, source.counters.snapshot());
+    };
+    const counter = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      values: (snapshot: CountersSnapshot) => ReadonlyMap<string, number>,
+    ) =>
+      new Counter<"connection" | L>({
+        name,
+        help,
+        labelNames: ["connection", ...labelNames],
+        registers,
+        collect() {
+          this.reset();
+          each((source, snapshot) => {
+            for (const [key, n] of values(snapshot)) {
+              const labels = Object.fromEntries(labelNames.map((label, i) => [label, labelValues(key)[i]!]));
+              this.inc({ connection: source.label, ...labels } as Record<"connection" | L, string>, n);
+            }
+          });
+        },
+      });
+    counter("clarus_events_total", "Events that entered the flow.", ["event", "source"], (s) => s.events);
+    counter(
+      "clarus_duplicates_total",
+      "Deliveries and polled records answered as duplicates.",
+      ["event", "source"],
+      (s) => s.duplicates,
+    );
+    counter(
+      "clarus_poll_only_events_total",
+      "Events the poll brought that no webhook had delivered.",
+      ["event"],
+      (s) => s.pollOnly,
+    );
+    counter(
+      "clarus_webhook_rejected_total",
+      "Webhook requests refused, by reason.",
+      ["reason"],
+      (s) => s.rejected,
+    );
+    counter(
+      "clarus_poll_runs_total",
+      "Poll runs, by stream and outcome.",
+      ["stream", "outcome"],
+      (s) => s.pollRuns,
+    );
+    this.ack = new Histogram({
+      name: "clarus_webhook_ack_seconds",
+      help: "Time from a webhook request to its 200 answer.",
+      labelNames: ["connection"],
+      buckets: ACK_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: "clarus_last_event_timestamp_seconds",
+      help: "When the last event entered the flow, by source (Unix time).",
+      labelNames: ["connection", "source"],
+      registers,
+      collect() {
+        this.reset();
+        each((source, snapshot) => {
+          for (const [from, at] of Object.entries(snapshot.lastEventAt)) {
+            this.set({ connection: source.label, source: from }, at / 1000);
+          }
+        });
+      },
+    });
+    const storeUp = new Gauge({
+      name: "clarus_store_up",
+      help: "1 while the connection's store can answer, else 0.",
+      labelNames: ["connection"],
+      registers,
+    });
+    const pending = new Gauge({
+      name: "clarus_inbox_pending",
+      help: "Events in the inbox waiting for a confirm (on-confirm).",
+      labelNames: ["connection"],
+      registers,
+    });
+    const dead = new Gauge({
+      name: "clarus_dead_letters",
+      help: "Dead letters in the inbox.",
+      labelNames: ["connection"],
+      registers,
+    });
+    // One collect for the three store gauges: the store is asked once per connection and scrape.
+    const storeGauges = async () => {
+      storeUp.reset();
+      pending.reset();
+      dead.reset();
+      await Promise.all(
+        this.sources().map(async (source) => {
+          storeUp.set({ connection: source.label }, source.storeUp ? 1 : 0);
+          const counts = await withinDeadline(source.inboxCounts(), INBOX_DEADLINE_MS);
+          if (!counts) return;
+          pending.set({ connection: source.label }, counts.pending);
+          dead.set({ connection: source.label }, counts.dead);
+        }),
+      );
+    };
+    this.storeGauges = storeGauges;
+  }
+
+  private readonly storeGauges: () => Promise<void>;
+
+  /** Where the exposition finds the deployed connections. */
+  readFrom(sources: () => MetricsSource[]): void {
+    this.sources = sources;
+  }
+
+  /** A webhook-in answered 200 after `seconds`. */
+  acknowledged(connection: string, seconds: number): void {
+    this.ack.observe({ connection }, seconds);
+  }
+
+  /** A connection renamed or deleted: its latency series go. */
+  forget(connection: string): void {
+    this.ack.remove({ connection });
+  }
+
+  /** The Prometheus text exposition. */
+  async text(): Promise<string> {
+    await this.storeGauges();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+async function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The one registry of this package in the process. */
+export const clarusMetrics = new ClarusMetrics();
