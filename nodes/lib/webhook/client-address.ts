@@ -1,53 +1,91 @@
 import type { IncomingMessage } from "node:http";
-
-import ipaddr from "ipaddr.js";
+import { BlockList, isIP, SocketAddress } from "node:net";
 
 import { ConfigError } from "../node-red/errors";
 
-type Address = ipaddr.IPv4 | ipaddr.IPv6;
-type Range = [Address, number];
+type Family = "ipv4" | "ipv6";
 
-/** A list of CIDR ranges or single addresses, comma or whitespace separated. */
+interface Address {
+  /** Canonical text: IPv4 dotted quad, or IPv6 as `SocketAddress` writes it (lower case, `::`, no zone). */
+  text: string;
+  family: Family;
+  /** For an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`), the IPv4 address it carries. */
+  ipv4?: string;
+}
+
+const MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/;
+const MAPPED_PREFIX_BITS = 96;
+const MAX_BITS: Record<Family, number> = { ipv4: 32, ipv6: 128 };
+
+/**
+ * A list of CIDR ranges or single addresses, comma or whitespace separated, in one `BlockList` per family: an
+ * IPv6 range admits IPv6 clients only, where a single `BlockList` would let `::/0` match IPv4 clients through
+ * their mapped form. IPv4-mapped entries (`::ffff:10.0.0.0/104`) and clients are IPv4.
+ */
 export class AddressList {
-  private readonly ranges: Range[];
+  private readonly lists: Record<Family, BlockList> = { ipv4: new BlockList(), ipv6: new BlockList() };
+  private size = 0;
 
   constructor(text: string, what: string) {
-    this.ranges = [];
     for (const entry of text.split(/[\s,]+/).filter(Boolean)) {
-      try {
-        this.ranges.push(entry.includes("/") ? ipaddr.parseCIDR(entry) : singleAddress(entry));
-      } catch {
+      if (!this.add(entry)) {
         throw new ConfigError(`${what}: ${JSON.stringify(entry)} is not an IP address or CIDR range`);
       }
+      this.size++;
     }
   }
 
   get isEmpty(): boolean {
-    return this.ranges.length === 0;
+    return this.size === 0;
   }
 
   contains(address: string | undefined): boolean {
     const parsed = parseAddress(address);
     if (!parsed) return false;
-    return this.ranges.some(([range, bits]) => parsed.kind() === range.kind() && parsed.match(range, bits));
+    const [text, family] = parsed.ipv4 ? [parsed.ipv4, "ipv4" as const] : [parsed.text, parsed.family];
+    return this.lists[family].check(text, family);
+  }
+
+  /** Adds one entry; false when it is not an address or a range. */
+  private add(entry: string): boolean {
+    const slash = entry.lastIndexOf("/");
+    const address = parseAddress(slash < 0 ? entry : entry.slice(0, slash));
+    if (!address) return false;
+    if (slash < 0) {
+      if (address.ipv4) this.lists.ipv4.addAddress(address.ipv4, "ipv4");
+      else this.lists[address.family].addAddress(address.text, address.family);
+      return true;
+    }
+    const bitsText = entry.slice(slash + 1);
+    if (!/^\d+$/.test(bitsText)) return false;
+    const bits = Number(bitsText);
+    if (bits > MAX_BITS[address.family]) return false;
+    if (address.ipv4 && bits >= MAPPED_PREFIX_BITS) {
+      this.lists.ipv4.addSubnet(address.ipv4, bits - MAPPED_PREFIX_BITS, "ipv4");
+    } else {
+      this.lists[address.family].addSubnet(address.text, bits, address.family);
+    }
+    return true;
   }
 }
 
-function singleAddress(text: string): Range {
-  const address = ipaddr.parse(text);
-  return [unmap(address), unmap(address).kind() === "ipv4" ? 32 : 128];
-}
-
-/** IPv4 clients on a dual-stack socket appear as ::ffff:a.b.c.d; compare them as IPv4. */
-function unmap(address: Address): Address {
-  return address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()
-    ? (address as ipaddr.IPv6).toIPv4Address()
-    : address;
-}
-
+/**
+ * An address as `net.isIP` defines one: dotted-quad IPv4 without leading zeros, or IPv6 with an optional zone
+ * (`fe80::1%eth0`), which no range compares; the zone goes before `SocketAddress` so it never looks up an interface.
+ */
 function parseAddress(text: string | undefined): Address | undefined {
-  if (!text || !ipaddr.isValid(text)) return undefined;
-  return unmap(ipaddr.parse(text));
+  if (!text) return undefined;
+  const family = isIP(text);
+  if (family === 4) return { text, family: "ipv4" };
+  if (family !== 6) return undefined;
+  let canonical: string;
+  try {
+    canonical = new SocketAddress({ address: text.replace(/%.*$/, ""), family: "ipv6" }).address;
+  } catch {
+    return undefined;
+  }
+  const mapped = MAPPED.exec(canonical);
+  return { text: canonical, family: "ipv6", ipv4: mapped?.[1] };
 }
 
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
