@@ -2,7 +2,8 @@
 // helper, against a real redis-server and the simulator: a poll's state and lease live in Redis; a lease held by
 // another instance makes the poll skip and say so; a Redis that is away or wrong turns the nodes red with the
 // cause (webhook-in answers 503, polls wait, nothing runs), and everything resumes when it is back, without a
-// redeploy. A claim on its way while webhook-in closes is released and answered 503.
+// redeploy. A claim on its way while webhook-in closes is released and answered 503. Two instances register
+// each automation once, and check a node's drift once per period between them.
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const http = require("node:http");
@@ -382,6 +383,76 @@ describe("webhook-in and clarus-poll on a Redis store", function () {
             `node-red-clarus hook goods_out.completed @${installation.mark}`,
           ],
         );
+        assert.equal(await raw.exists(`${PREFIX}lease:registration`), 0, "released");
+      } finally {
+        await Promise.all(stores.map((store) => store.close(false)));
+        await sim.stop();
+      }
+    });
+
+    it("should check a node's drift on one of them per period, and repair once", async function () {
+      const sim = await startSimulator({ history: 0, seed: 4 });
+      const quiet = { info() {}, warn() {}, debug() {} };
+      const stores = [0, 1].map(() =>
+        createRedisStore({
+          redisUrl: redis.url(),
+          prefix: PREFIX,
+          claimTtlMs: 60_000,
+          redeliverMs: 60_000,
+          log: quiet,
+        }),
+      );
+      try {
+        const installation = installationOf("http://127.0.0.1:9");
+        const request = {
+          nodeId: "hook",
+          installation,
+          events: ["goods_out.completed", "goods_in.completed"],
+          url: "http://127.0.0.1:9/clarus/events",
+          method: "POST",
+        };
+        // Two processes: two queues (two connection ids here) on one store, as in the test above.
+        const registrars = stores.map((store, index) =>
+          connectionRegistrar({
+            connectionId: `conn-${index}`,
+            client: new ClarusClient({
+              apiUrl: sim.url,
+              subdomain: sim.subdomain,
+              clientId: sim.clientId,
+              clientSecret: sim.clientSecret,
+            }),
+            documents: store,
+            lease: { store, ttlMs: LEASE_SECONDS * 1000 },
+            warn: () => undefined,
+          }),
+        );
+        const registered = await registrars[0].ensure(request);
+        const expected = new Map(registered.items.map((item) => [item.event, item.automationId]));
+        const [disabled] = registered.items;
+        sim.updateAutomation(Number(disabled.automationId), { enabled: false });
+        const lookups = () =>
+          sim.requestLog.filter((entry) => entry.path === "/graphql" && entry.variables?.filter?.name).length;
+        const before = { lookups: lookups(), updates: sim.automationsApi.counts.update };
+
+        const drift = { ...request, periodMs: 60_000, expected };
+        const reports = await Promise.all(registrars.map((registrar) => registrar.checkDrift(drift)));
+        assert.deepEqual(reports.map((report) => report.outcome).sort(), ["checked", "recent"]);
+        const checked = reports.find((report) => report.outcome === "checked");
+        assert.deepEqual(
+          checked.repairs.map((repair) => [repair.automationId, repair.kinds]),
+          [[disabled.automationId, ["disabled"]]],
+        );
+        assert.deepEqual(
+          { lookups: lookups() - before.lookups, updates: sim.automationsApi.counts.update - before.updates },
+          { lookups: 1, updates: 1 },
+        );
+        assert.ok(sim.store.automations.all().every((a) => a.enabled));
+        // The check is shared through the store: the instance that did not check counts it as made elsewhere.
+        assert.deepEqual(registrars.map((r) => [r.drift.checks, r.drift.checkedElsewhere]).sort(), [
+          [0, 1],
+          [1, 0],
+        ]);
+        assert.ok(await raw.exists(`${PREFIX}doc:drift-hook`), "the last check is kept in Redis");
         assert.equal(await raw.exists(`${PREFIX}lease:registration`), 0, "released");
       } finally {
         await Promise.all(stores.map((store) => store.close(false)));

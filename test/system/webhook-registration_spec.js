@@ -1,7 +1,8 @@
 // Webhook self-registration in the real Node-RED (red.js as a child process, the package linked into its user
 // directory, flows deployed through the admin API): redeploys and restarts never create or delete an automation,
 // a rotated token is updated in place, disabling the node or its tab disables its automations and enabling it
-// enables the same ones again, emptying `register` disables them, and deleting the node deletes them.
+// enables the same ones again, emptying `register` disables them, deleting the node deletes them, and one
+// disabled in Clarus is enabled again by the next drift check.
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
@@ -40,6 +41,7 @@ describe("webhook registration in the real Node-RED", function () {
     register = EVENTS,
     hookDisabled = false,
     tabDisabled = false,
+    driftMinutes,
   } = {}) {
     const connection = connectionConfig({
       name: "sim",
@@ -48,6 +50,8 @@ describe("webhook registration in the real Node-RED", function () {
       apiUrl: sim.url,
       publicUrl: `http://127.0.0.1:${port}`,
       automations: [],
+      // Unset, as in every flow made before it: 15 minutes, so no check runs within a test.
+      ...(driftMinutes !== undefined ? { driftMinutes } : {}),
       credentials: { clientId: sim.clientId, clientSecret: sim.clientSecret, webhookToken: token },
     });
     const hook = webhookConfig({
@@ -161,6 +165,34 @@ describe("webhook registration in the real Node-RED", function () {
     assert.deepEqual(ours(), before);
     assert.equal(sim.automationsApi.counts.delete, deletes);
     assert.deepEqual(await deliverEach(), [200, 200, 200]);
+  });
+
+  it("should enable an automation disabled in Clarus again at the next drift check", async function () {
+    await deployAndRegister({ driftMinutes: 0.05 });
+    const ids = states().map(([id]) => id);
+    const [target] = ids;
+    const { create, delete: deleted } = sim.automationsApi.counts;
+    const since = red.lines.length;
+    sim.updateAutomation(target, { enabled: false });
+    assert.deepEqual(await deliverEach(), [200, 200], "the disabled automation still delivered");
+    const { line } = await red.waitForLine(/was disabled in Clarus/, { since });
+    assert.match(
+      line,
+      new RegExp(
+        `\\[warn\\] \\[clarus-webhook-in:registering\\] automation ${target} \\([a-z_.]+\\) was disabled in Clarus: enabled again$`,
+      ),
+    );
+    assert.deepEqual(
+      states(),
+      ids.map((id) => [id, true]),
+    );
+    assert.deepEqual([sim.automationsApi.counts.create, sim.automationsApi.counts.delete], [create, deleted]);
+    assert.deepEqual(await deliverEach(), [200, 200, 200]);
+    assert.deepEqual(
+      red.lines.slice(since).filter((l) => l.includes(TOKEN)),
+      [],
+      "log lines holding the webhook token",
+    );
   });
 
   for (const [what, paused] of [

@@ -16,8 +16,10 @@ import {
   type WantedAutomation,
   type WebhookMethod,
 } from "./documents";
+import { DriftCounts, driftOf, type DriftRepair } from "./drift";
+import { checkedWithin, DriftChecks } from "./drift-checks";
 import { automationName, exactNames, type Installation, namePattern, parseAutomationName } from "./names";
-import { type Found, type LeftAlone, type Owned, sortOut } from "./ownership";
+import { type Found, type LeftAlone, type Owned, type OwnershipEvidence, sortOut } from "./ownership";
 import { RegistrationMemory, registrationMemoryName, webhookFingerprint } from "./registration-memory";
 
 export type RegistrationOutcome = "exists" | "created" | "updated" | "disabled" | "deleted" | "failed";
@@ -61,6 +63,27 @@ export interface EnsureRequest extends NodeAutomations {
   url: string;
   method: WebhookMethod;
 }
+
+/** A drift check's request: the node's registration, and what it knows of the automations serving it. */
+export interface DriftRequest extends EnsureRequest {
+  /** How often the node's automations are read back (`driftMinutes`). */
+  periodMs: number;
+  /** The automation that last served each event, by event: a deleted one is named by it, and forgotten. */
+  expected: ReadonlyMap<string, string>;
+  /** Aborted when the node closes: a check that has not begun yet is not made. */
+  signal?: AbortSignal;
+}
+
+/** What one drift check of a node did. */
+export type DriftReport =
+  /** Read back: one item per listed event (an unchanged one `exists`), and one repair per drifted one. */
+  | { outcome: "checked"; items: RegistrationItem[]; repairs: DriftRepair[] }
+  /** The read failed: nothing was changed. */
+  | { outcome: "failed"; error: string }
+  /** Another instance sharing the store checked the node at `at` (epoch ms), less than a period ago. */
+  | { outcome: "recent"; at: number }
+  /** The node closed before its check began. */
+  | { outcome: "cancelled" };
 
 const FIND_OWN = `query ClarusRegisteredAutomations($filter: AutomationFilterType, $first: Int, $after: String) {
   automations { all(filter: $filter, first: $first, after: $after) {
@@ -108,6 +131,10 @@ export class AutomationRegistrar {
     private readonly client: ClarusClient,
     private readonly memory: RegistrationMemory,
     private readonly lease?: RegistrationLease,
+    /** When each node was last checked for drift, shared by the instances on one store. */
+    private readonly driftChecks?: DriftChecks,
+    /** The connection's drift figures: every check and repair is counted here. */
+    readonly drift: DriftCounts = new DriftCounts(),
   ) {}
 
   /**
@@ -138,6 +165,22 @@ export class AutomationRegistrar {
   }
 
   /**
+   * Reads the node's automations back (one `automations` query by exact name) and repairs those changed in
+   * Clarus since it registered them: a disabled one is enabled, a deleted one created again, a re-pointed one
+   * set back (drift.ts). Unchanged ones cost no write. Holds the registration lease like `ensure`, and is left
+   * out when another instance on the store checked the node less than a period ago.
+   */
+  checkDrift(request: DriftRequest): Promise<DriftReport> {
+    return serialised(this.key, () => this.exclusive(() => this.driftNow(request))).catch(
+      (error: unknown): DriftReport => {
+        // The lease or the last check could not be read: the store cannot answer.
+        this.drift.failed();
+        return { outcome: "failed", error: redactToken(describeApiError(error), request.secret) };
+      },
+    );
+  }
+
+  /**
    * Runs `work` holding the registration lease, after waiting for another instance that holds it (its
    * automations are then found by name, not made again). Rejects when the store cannot answer.
    */
@@ -161,12 +204,8 @@ export class AutomationRegistrar {
     return this.withOwn(request, async (ours) => {
       const items: RegistrationItem[] = [];
       for (const event of request.events) {
-        const name = automationName(request.nodeId, event, request.installation);
-        const wanted = { name, event, url: request.url, method: request.method };
-        // The one already named as wanted is kept first: it needs no rename.
-        const same = ours
-          .filter((f) => f.event === event)
-          .sort((a, b) => Number(b.name === name) - Number(a.name === name));
+        const wanted = wantedFor(request, event);
+        const same = ofEvent(ours, wanted);
         items.push(await this.attempt(wanted, secret, () => this.ensureOne(wanted, same)));
       }
       for (const unlisted of ours.filter((f) => !request.events.includes(f.event) && f.enabled)) {
@@ -174,6 +213,65 @@ export class AutomationRegistrar {
       }
       return items;
     });
+  }
+
+  private async driftNow(request: DriftRequest): Promise<DriftReport> {
+    if (request.signal?.aborted) return { outcome: "cancelled" };
+    const at = await this.driftChecks?.lastCheck(request.nodeId);
+    if (at !== undefined && checkedWithin(at, request.periodMs, Date.now())) {
+      this.drift.leftOut();
+      return { outcome: "recent", at };
+    }
+    let ours: Owned[];
+    try {
+      ({ ours } = await sortOut(
+        await this.lookUp(request.nodeId, { in: exactNames(request.nodeId, request.installation) }),
+        this.evidence(request),
+      ));
+    } catch (error) {
+      this.drift.failed();
+      return { outcome: "failed", error: redactToken(describeApiError(error), request.secret) };
+    }
+    const items: RegistrationItem[] = [];
+    const repairs: DriftRepair[] = [];
+    for (const event of request.events) {
+      const wanted = wantedFor(request, event);
+      const [kept] = ofEvent(ours, wanted);
+      const item = await this.attempt(wanted, request.secret, async () => {
+        if (!kept) {
+          const previous = request.expected.get(event);
+          const created = await this.ensureOne(wanted, []);
+          if (previous !== undefined) {
+            await this.memory.forget([previous]);
+            created.removedIds = [previous];
+          }
+          repairs.push({
+            event,
+            ...(previous !== undefined ? { automationId: previous } : {}),
+            ...(created.automationId !== undefined ? { replacedBy: created.automationId } : {}),
+            kinds: ["deleted"],
+            changes: ["deleted"],
+          });
+          return created;
+        }
+        const details = kept.details ?? (await this.read(kept.id));
+        const found = driftOf(kept, details, wanted);
+        if (!found) return itemFor(kept, "exists");
+        // Copies of one event are left to the next deploy: only the one kept is repaired here.
+        const repaired = await this.ensureOne(wanted, [details ? { ...kept, details } : kept]);
+        const replacedBy = repaired.automationId !== kept.id ? repaired.automationId : undefined;
+        repairs.push({ event, automationId: kept.id, ...(replacedBy ? { replacedBy } : {}), ...found });
+        return repaired;
+      });
+      items.push(item);
+    }
+    this.drift.checked(
+      repairs,
+      items.some((item) => item.outcome === "failed"),
+    );
+    // Not recorded (the store went away): another instance may check the node again this period; no harm.
+    await this.driftChecks?.record(request.nodeId, Date.now()).catch(() => undefined);
+    return { outcome: "checked", items, repairs };
   }
 
   private disableNow(node: NodeAutomations): Promise<RegistrationReport> {
@@ -186,7 +284,8 @@ export class AutomationRegistrar {
     });
   }
 
-  private removeNow(node: NodeAutomations): Promise<RegistrationReport> {
+  private async removeNow(node: NodeAutomations): Promise<RegistrationReport> {
+    await this.driftChecks?.forget(node.nodeId).catch(() => undefined);
     return this.withOwn(node, async (ours) => {
       const items: RegistrationItem[] = [];
       for (const automation of ours) {
@@ -222,17 +321,22 @@ export class AutomationRegistrar {
     let ours: Owned[];
     let leftAlone: LeftAlone[];
     try {
-      ({ ours, leftAlone } = await sortOut(await this.findNamed(node), {
-        installation: node.installation,
-        listensAt: node.listensAt,
-        remembers: async (id) => (await this.memory.fingerprintOf(id)) !== undefined,
-        read: (id) => this.read(id),
-      }));
+      ({ ours, leftAlone } = await sortOut(await this.findNamed(node), this.evidence(node)));
     } catch (error) {
       return { items: [], error: redactToken(describeApiError(error), node.secret) };
     }
     const items = await work(ours);
     return leftAlone.length > 0 ? { items, leftAlone } : { items };
+  }
+
+  /** What proves an automation named for the node this installation's (ownership.ts). */
+  private evidence(node: NodeAutomations): OwnershipEvidence {
+    return {
+      installation: node.installation,
+      listensAt: node.listensAt,
+      remembers: async (id) => (await this.memory.fingerprintOf(id)) !== undefined,
+      read: (id) => this.read(id),
+    };
   }
 
   /** Runs one item's work; a failure becomes a `failed` item, so the other items still run. */
@@ -370,10 +474,12 @@ export class AutomationRegistrar {
 export function connectionRegistrar(options: {
   connectionId: string;
   client: ClarusClient;
-  /** Where the registration memory is kept: the connection's store. */
-  documents: Pick<Documents, "readDocument" | "writeDocument">;
+  /** Where the registration memory and the drift checks are kept: the connection's store. */
+  documents: Documents;
   /** One registration at a time across the instances that share the store. */
   lease?: RegistrationLease;
+  /** The connection's drift figures; a registrar of its own counts into a fresh one. */
+  drift?: DriftCounts;
   warn: (message: string) => void;
 }): AutomationRegistrar {
   const memory = new RegistrationMemory(
@@ -381,7 +487,27 @@ export function connectionRegistrar(options: {
     registrationMemoryName(options.connectionId),
     options.warn,
   );
-  return new AutomationRegistrar(options.connectionId, options.client, memory, options.lease);
+  return new AutomationRegistrar(
+    options.connectionId,
+    options.client,
+    memory,
+    options.lease,
+    new DriftChecks(options.documents),
+    options.drift,
+  );
+}
+
+/** What the node's automation of `event` should be. */
+function wantedFor(request: EnsureRequest, event: string): WantedAutomation {
+  const name = automationName(request.nodeId, event, request.installation);
+  return { name, event, url: request.url, method: request.method };
+}
+
+/** The node's automations of the wanted event; the one already named as wanted first: it needs no rename. */
+function ofEvent(ours: readonly Owned[], wanted: WantedAutomation): Owned[] {
+  return ours
+    .filter((f) => f.event === wanted.event)
+    .sort((a, b) => Number(b.name === wanted.name) - Number(a.name === wanted.name));
 }
 
 function itemFor(automation: Found, outcome: RegistrationOutcome): RegistrationItem {

@@ -5,6 +5,7 @@ import type { Node } from "node-red";
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
 import { AutomationDiscovery } from "../automations/discovery";
+import { DriftCounts } from "../automations/drift";
 import { type AutomationRegistrar, connectionRegistrar } from "../automations/registration";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
@@ -17,6 +18,7 @@ import { TenantSchema } from "../schema/tenant-schema";
 import { type ConnectionStore, safeFileName } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/file/dedupe-store";
 import { FileConnectionStore } from "../store/file/file-store";
+import { driftPeriodMs } from "./drift-minutes";
 import { type ExpectedIdentity, expectedIdentity } from "./identity-headers";
 import { ObservedIdentities } from "./observed-identity";
 import { SecretMatcher } from "./secret";
@@ -86,6 +88,13 @@ export class ConnectionServices {
   readonly metricsLabel: string;
   /** A poll node's lease period (settings.js `clarus.redis.leaseSeconds`). */
   readonly leaseMs: number;
+  /** How often webhook-in nodes read their registered automations back (`driftMinutes`); 0: never. */
+  readonly driftMs: number;
+  /**
+   * What the drift checks of this connection's webhook-in nodes found and repaired since it started: checks,
+   * failed checks, repairs by kind (`DriftCounts`). For status and metrics; never holds a URL.
+   */
+  readonly drift = new DriftCounts();
   readonly webhookToken?: SecretMatcher;
   /** Where this connection keeps files in the user directory (its file store, registration memory). */
   readonly stateDir?: string;
@@ -118,6 +127,7 @@ export class ConnectionServices {
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
     this.apiDomain = (def.apiDomain ?? "").trim();
     this.publicUrl = (def.publicUrl ?? "").trim();
+    this.driftMs = driftPeriodMs(def.driftMinutes, env.warn);
     const token = credentials.webhookToken?.trim();
     if (token) this.webhookToken = new SecretMatcher(token);
     for (const mapping of validMappings(def.automations, env.warn)) {
@@ -203,6 +213,7 @@ export class ConnectionServices {
       client: this.api,
       documents: this.store,
       lease: { store: this.store, ttlMs: this.leaseMs },
+      drift: this.drift,
       warn: this.warn,
     });
     return this.registration;

@@ -26,6 +26,11 @@ export interface ConnectionDef extends NodeDef {
   /** Where Clarus reaches this Node-RED, for webhook registration; empty: no registration (0.1). */
   publicUrl?: string;
   automations?: AutomationMapping[];
+  /**
+   * How often webhook-in nodes read the automations they registered back and repair what was changed in
+   * Clarus (minutes, decimals allowed; 0: never); default 15. A 0.1 flow registers nothing, so nothing runs.
+   */
+  driftMinutes?: number | string;
   dedupeHours?: number | string;
   dedupeCapacity?: number | string;
   delivery?: string;

@@ -14,6 +14,7 @@ import { ConfigError, errorMessage, NotConfiguredError } from "../node-red/error
 import type { CloseReason } from "../node-red/lifecycle";
 import { redactToken } from "../node-red/redact";
 import { STATUS } from "../node-red/status";
+import { DriftWatch } from "./drift-watch";
 import { checkPublicUrl, type HttpRoots, nodeRootUrl, webhookUrl } from "./public-url";
 
 /** Where the node listens, as the receiver serves it: what the registered URL is built from. */
@@ -138,7 +139,8 @@ export function failures(report: RegistrationReport): number {
  * A webhook-in node's registration: at deploy, make Clarus's automations match the node (never stopping it
  * from receiving; failures go to the status, the log and Catch nodes), or disable them when `register` is
  * empty; when the node is disabled, disable them (the same ones are enabled again when it is); when it is
- * deleted, delete them, whatever `register` says. A redeploy or restart changes nothing.
+ * deleted, delete them, whatever `register` says. A redeploy or restart changes nothing. Once registered, the
+ * automations are read back every `driftMinutes` of the connection and repaired (`DriftWatch`).
  */
 export class WebhookSelfRegistration {
   private active = true;
@@ -148,6 +150,8 @@ export class WebhookSelfRegistration {
   private readonly owner: NodeAutomations;
   /** Why the node does not register (bad `register`, `publicUrl`, no credentials): reported by `start`. */
   private problem?: unknown;
+  /** Reads the registered automations back, from the end of the registration until the node closes. */
+  private watch?: DriftWatch;
 
   constructor(
     private readonly node: Node,
@@ -226,6 +230,7 @@ export class WebhookSelfRegistration {
    */
   async close(reason: CloseReason): Promise<void> {
     this.active = false;
+    this.watch?.stop();
     if (!this.services.hasApiCredentials) return;
     let change: Promise<void>;
     if (reason === "deleted") {
@@ -274,6 +279,24 @@ export class WebhookSelfRegistration {
     }
   }
 
+  private showRegistered(request: EnsureRequest): void {
+    this.node.status(STATUS.ok(`registered ${request.events.length} event(s)`));
+  }
+
+  /**
+   * Whatever the registration's outcome: what failed now (Clarus away at deploy) is made by the first check
+   * that can, as a repair.
+   */
+  private watchForDrift(report: RegistrationReport, request: EnsureRequest): void {
+    const periodMs = this.services.driftMs;
+    if (periodMs <= 0 || this.watch) return;
+    this.watch = new DriftWatch(this.node, this.services, request, periodMs, {
+      registeredStatus: () => this.showRegistered(request),
+      applied: (changes) => applyToConnection(this.services, changes),
+    });
+    this.watch.start(report);
+  }
+
   private finished(report: RegistrationReport, request: EnsureRequest): void {
     applyToConnection(this.services, report);
     if (!this.active) return;
@@ -290,10 +313,10 @@ export class WebhookSelfRegistration {
         `automation(s) ${refused.join(", ")} are not in this node's Automations list, so their deliveries are refused (403): add them or clear the list`,
       );
     }
+    this.watchForDrift(report, request);
     if (failed === 0) {
-      const serving = report.items.filter((i) => i.outcome !== "disabled").length;
       this.node.log(`registered with Clarus at ${shownUrl(request)}: ${text}`);
-      this.node.status(STATUS.ok(`registered ${serving} event(s)`));
+      this.showRegistered(request);
       return;
     }
     // With a message, not node.error alone: only then does a Catch node see it. The token never goes in.
