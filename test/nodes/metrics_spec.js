@@ -110,6 +110,12 @@ describe("metrics: counters and the Prometheus exposition", function () {
       "connection=acme,outcome=ok,stream=goods_out.completed -> 1",
     ]);
     assert.deepEqual(samples(metrics.clarus_store_up), ["connection=acme -> 1"]);
+    // Nothing registered here, so nothing to repair (the drift specs count repairs).
+    assert.deepEqual(samples(metrics.clarus_automation_repairs_total), [
+      "connection=acme,kind=deleted -> 0",
+      "connection=acme,kind=disabled -> 0",
+      "connection=acme,kind=re-pointed -> 0",
+    ]);
     assert.deepEqual(samples(metrics.clarus_inbox_pending), ["connection=acme -> 0"]);
     // Five fresh and one duplicate answered 200. (The parser keeps a histogram's buckets, not its labels.)
     const answered = (scraped) =>

@@ -15,6 +15,7 @@ export function metricsHandler(deployed: () => ConnectionServices[]) {
       label: services.metricsLabel,
       counters: services.counters,
       storeUp: services.store.health.state === "ready",
+      driftRepairs: services.drift.repairs,
       inboxCounts: () => services.store.inboxCounts(),
     })),
   );

@@ -9,6 +9,8 @@ export interface MetricsSource {
   counters: { snapshot(): CountersSnapshot };
   /** True while its store can answer (files: until closed; Redis: connected). */
   storeUp: boolean;
+  /** Automations its drift checks repaired since the connection started, by kind of drift. */
+  driftRepairs: Readonly<Record<string, number>>;
   /** Its inbox counts, read from the store (shared by every instance on Redis). */
   inboxCounts(): Promise<{ pending: number; dead: number }>;
 }
@@ -31,6 +33,7 @@ export class ClarusMetrics {
 
   constructor() {
     const registers = [this.registry];
+    const sources = () => this.sources();
     const each = (collect: (source: MetricsSource, snapshot: CountersSnapshot) => void) => {
       for (const source of this.sources()) collect(source, source.counters.snapshot());
     };
@@ -80,6 +83,19 @@ export class ClarusMetrics {
       ["stream", "outcome"],
       (s) => s.pollRuns,
     );
+    new Counter({
+      name: "clarus_automation_repairs_total",
+      help: "Registered automations repaired after a change in Clarus, by kind (disabled, deleted, re-pointed).",
+      labelNames: ["connection", "kind"],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of sources()) {
+          for (const [kind, n] of Object.entries(source.driftRepairs))
+            this.inc({ connection: source.label, kind }, n);
+        }
+      },
+    });
     this.ack = new Histogram({
       name: "clarus_webhook_ack_seconds",
       help: "Time from a webhook request to its 200 answer.",
