@@ -99,6 +99,7 @@ export = (RED: NodeAPI) => {
       connections: () => deployedConnections.values(),
       adminAuth: adminPermission(RED, "clarus-connection.read"),
       publicHealth: () => tuning()?.publicHealth === true,
+      tokenHeader: () => (RED.settings as { adminAuth?: { tokenHeader?: string } }).adminAuth?.tokenHeader,
     }),
   );
 };

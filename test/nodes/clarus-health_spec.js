@@ -232,5 +232,15 @@ describe("clarus-connection health endpoint", function () {
       assert.equal(status, 200);
       assert.equal(body.connections[0].name, "Acme production");
     });
+
+    it("should take adminAuth's own token header for credentials too", async function () {
+      helper.settings({ clarus: { publicHealth: true }, adminAuth: { tokenHeader: "X-Ops-Token" } });
+      await helper.load([connectionNode], [connectionConfig({ name: "Acme production" })], {
+        conn: { webhookToken: TOKEN },
+      });
+      assert.equal((await health()).body.connections[0].name, undefined);
+      const { body } = await health({ "X-Ops-Token": "some-admin-token" });
+      assert.equal(body.connections[0].name, "Acme production");
+    });
   });
 });

@@ -20,6 +20,8 @@ export interface HealthRouteOptions {
   adminAuth: RequestHandler;
   /** settings.js `clarus.publicHealth`: a request without credentials gets the states, without admin auth. */
   publicHealth: () => boolean;
+  /** settings.js `adminAuth.tokenHeader`: a header other than Authorization that carries an admin token. */
+  tokenHeader?: () => string | undefined;
 }
 
 /** A connection as the public answer shows it: states only, no name, no cause (a cause can name a host). */
@@ -39,7 +41,7 @@ export interface PublicConnectionHealth {
  */
 export function healthHandler(options: HealthRouteOptions): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (options.publicHealth() && !carriesCredentials(req)) {
+    if (options.publicHealth() && !carriesCredentials(req, options.tokenHeader?.())) {
       void answer(res, options.connections(), statesOnly);
       return;
     }
@@ -81,7 +83,8 @@ function statesOnly(report: ConnectionHealth): PublicConnectionHealth {
   };
 }
 
-/** A bearer token where Node-RED's admin auth looks for one: the Authorization header or `access_token`. */
-function carriesCredentials(req: Request): boolean {
-  return req.headers.authorization !== undefined || req.query?.access_token !== undefined;
+/** A token where Node-RED's admin auth looks for one: Authorization, `access_token`, or its own token header. */
+function carriesCredentials(req: Request, tokenHeader: string | undefined): boolean {
+  if (req.headers.authorization !== undefined || req.query?.access_token !== undefined) return true;
+  return typeof tokenHeader === "string" && req.headers[tokenHeader.toLowerCase()] !== undefined;
 }
