@@ -1,6 +1,7 @@
 import type { NodeAPI } from "node-red";
 
 import { deadLettersHandler } from "./lib/admin/dead-letters-route";
+import { healthHandler } from "./lib/admin/health-route";
 import { metricsHandler } from "./lib/admin/metrics-route";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
@@ -11,6 +12,9 @@ import { closeReason, isDeployed } from "./lib/node-red/lifecycle";
 import { NODE_MIGRATIONS, upgraded, versionSettings } from "./lib/node-versions";
 
 export = (RED: NodeAPI) => {
+  /** The connections deployed now, for the health endpoint: added as each starts, removed as it closes. */
+  const deployedConnections = new Map<string, ConnectionServices>();
+
   function ClarusConnection(this: ClarusConnectionNode, saved: ConnectionDef) {
     RED.nodes.createNode(this, saved);
     const def = upgraded(this, "clarus-connection", saved);
@@ -26,10 +30,13 @@ export = (RED: NodeAPI) => {
         isDeployed: (id) => isDeployed(RED, id),
       },
     });
+    const services = this.services;
+    deployedConnections.set(this.id, services);
     // Pending events are sent again once the flows run, so every source node has registered its sender.
     const startDelivery = () => this.services.delivery.start();
     RED.events.once("flows:started", startDelivery);
     this.on("close", (removed: boolean, done: () => void) => {
+      if (deployedConnections.get(this.id) === services) deployedConnections.delete(this.id);
       RED.events.off("flows:started", startDelivery);
       this.services.close(closeReason(RED, this, removed)).then(done, (error: unknown) => {
         this.error(error);
@@ -99,5 +106,17 @@ export = (RED: NodeAPI) => {
     "/clarus-wms/connections/:id/dead-letters",
     adminPermission(RED, "clarus-connection.read"),
     deadLettersHandler((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services),
+  );
+
+  // For probes and monitoring: the route is registered behind the admin auth; settings.js
+  // clarus.publicHealth also answers requests without credentials, with states only.
+  RED.httpAdmin.get(
+    "/clarus-wms/health",
+    healthHandler({
+      connections: () => deployedConnections.values(),
+      adminAuth: adminPermission(RED, "clarus-connection.read"),
+      publicHealth: () => tuning()?.publicHealth === true,
+      tokenHeader: () => (RED.settings as { adminAuth?: { tokenHeader?: string } }).adminAuth?.tokenHeader,
+    }),
   );
 };

@@ -175,6 +175,16 @@ export class ClarusClient {
     return response.data as T;
   }
 
+  /**
+   * Asks the token endpoint for a new token now, in one attempt without retries, and keeps it for the calls
+   * that follow: a health check wants the endpoint's answer now, not after a backoff. Rejects with what went
+   * wrong; the token already held stays. A pasted access token has nothing to ask for.
+   */
+  async refreshToken(): Promise<void> {
+    if (this.options.accessToken) return;
+    await this.fetchToken(1);
+  }
+
   /** Stops token requests that nobody waits for any more; the connection is closing. */
   close(): void {
     this.lifetime.abort(new Error("the connection is closing"));
@@ -210,6 +220,7 @@ export class ClarusClient {
     config: AxiosRequestConfig,
     repeat: Repeat,
     options: RequestOptions,
+    maxAttempts = this.retry.maxAttempts,
   ): Promise<AxiosResponse> {
     for (let attempt = 0; ; attempt++) {
       const deadline = new AttemptSignal(this.timeoutMs, options.signal);
@@ -224,7 +235,7 @@ export class ClarusClient {
           if (repeat === "unsafe" && isTransient(failure.error.reason)) failure.error.message += NOT_REPEATED;
           throw failure.error;
         }
-        await this.backoff(attempt, failure.error, failure.short, undefined, options);
+        await this.backoff(attempt, maxAttempts, failure.error, failure.short, undefined, options);
         continue;
       } finally {
         deadline.dispose();
@@ -234,7 +245,7 @@ export class ClarusClient {
       if (status === 429 || (status >= 500 && repeat === "safe")) {
         const failure = new ClarusApiError(`Clarus API answered HTTP ${status}`, { status });
         const retryAfter = status === 429 ? retryAfterMs(response.headers["retry-after"]) : undefined;
-        await this.backoff(attempt, failure, `HTTP ${status}`, retryAfter, options);
+        await this.backoff(attempt, maxAttempts, failure, `HTTP ${status}`, retryAfter, options);
         continue;
       }
       if (status >= 500) {
@@ -256,13 +267,14 @@ export class ClarusClient {
 
   private async backoff(
     attempt: number,
+    maxAttempts: number,
     failure: ClarusApiError,
     reason: string,
     retryAfter: number | undefined,
     options: RequestOptions,
   ): Promise<void> {
-    if (attempt + 1 >= this.retry.maxAttempts) {
-      failure.message += ` (gave up after ${this.retry.maxAttempts} attempts)`;
+    if (attempt + 1 >= maxAttempts) {
+      if (maxAttempts > 1) failure.message += ` (gave up after ${maxAttempts} attempts)`;
       throw failure;
     }
     const delayMs =
@@ -367,7 +379,7 @@ export class ClarusClient {
     if (this.token?.value === refused) this.token = undefined;
   }
 
-  private async fetchToken(): Promise<CachedToken> {
+  private async fetchToken(maxAttempts = this.retry.maxAttempts): Promise<CachedToken> {
     const form = new URLSearchParams({
       grant_type: "client_credentials",
       client_id: this.options.clientId ?? "",
@@ -387,6 +399,7 @@ export class ClarusClient {
       },
       "safe",
       waiters,
+      maxAttempts,
     );
     const body: unknown = response.data;
     if (response.status === 400 || response.status === 401) {

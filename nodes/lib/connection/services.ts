@@ -18,11 +18,15 @@ import { TenantSchema } from "../schema/tenant-schema";
 import { type ConnectionStore, safeFileName } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/file/dedupe-store";
 import { FileConnectionStore } from "../store/file/file-store";
+import { parseRedisUrl } from "../store/redis/url";
 import { driftPeriodMs } from "./drift-minutes";
+import { type ConnectionHealth, connectionHealth, type PartHealth, storePartHealth } from "./health";
 import { type ExpectedIdentity, expectedIdentity } from "./identity-headers";
 import { ObservedIdentities } from "./observed-identity";
+import { PollRuns } from "./poll-runs";
 import { SecretMatcher } from "./secret";
 import { leaseMsOf, type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
+import { TokenCheck } from "./token-check";
 import type { AutomationMapping, ConnectionCredentials, ConnectionDef } from "./types";
 
 export const DEFAULT_API_URL = "https://clarus-api.com";
@@ -57,6 +61,10 @@ export interface ClarusTuning {
   /** The inbox file's group commit and fsync, both on by default; off only to measure what they cost. */
   inbox?: { groupCommit?: boolean; sync?: boolean };
   redis?: RedisTuning;
+  /** Also serve `GET /clarus-wms/health` without admin auth, with states only (docs/operating.md). */
+  publicHealth?: boolean;
+  /** How often the health endpoint asks the token endpoint again after a token was obtained (default 30). */
+  health?: { tokenCheckSeconds?: number };
 }
 
 /**
@@ -67,6 +75,8 @@ export interface ClarusTuning {
 export class ConnectionServices {
   /** The connection node's id, carried by every message as `msg.clarus.connection`. */
   readonly id: string;
+  /** The connection node's name, else its subdomain, as the editor labels it. */
+  readonly name: string;
   readonly subdomain: string;
   readonly domain: string;
   readonly apiUrl: string;
@@ -95,6 +105,8 @@ export class ConnectionServices {
    * failed checks, repairs by kind (`DriftCounts`). For status and metrics; never holds a URL.
    */
   readonly drift = new DriftCounts();
+  /** The poll nodes on this connection and how their runs go, for the health endpoint. */
+  readonly pollRuns = new PollRuns();
   readonly webhookToken?: SecretMatcher;
   /** Where this connection keeps files in the user directory (its file store, registration memory). */
   readonly stateDir?: string;
@@ -105,6 +117,7 @@ export class ConnectionServices {
   private client?: ClarusClient;
   private tenantSchema?: TenantSchema;
   private registration?: AutomationRegistrar;
+  private tokenCheck?: TokenCheck;
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
   private readonly warn: (message: string) => void;
@@ -123,6 +136,7 @@ export class ConnectionServices {
     this.stateDir = stateDirOf(env.userDir);
     this.leaseMs = leaseMsOf(this.tuning.redis);
     this.subdomain = (def.subdomain ?? "").trim();
+    this.name = (def.name ?? "").trim() || this.subdomain;
     this.domain = (def.domain ?? "").trim();
     this.apiUrl = (def.apiUrl ?? "").trim() || DEFAULT_API_URL;
     this.apiDomain = (def.apiDomain ?? "").trim();
@@ -258,6 +272,43 @@ export class ConnectionServices {
     return this.discovery?.lookup(automationId, { signal });
   }
 
+  /**
+   * How the connection is doing, for the health endpoint: the store's last known health, whether an API token
+   * can be obtained (waiting at most `waitMs` for the token endpoint), and its poll nodes' runs. Never awaits
+   * the store, so a Redis that hangs cannot hold the answer up.
+   */
+  async health(waitMs: number): Promise<ConnectionHealth> {
+    const api = await this.apiHealth(waitMs);
+    const parts = { store: storePartHealth(this.store.health), api, polls: this.pollRuns.health() };
+    return connectionHealth(this, parts, this.secrets());
+  }
+
+  /**
+   * No credentials is no fault (a connection for webhooks only); a pasted access token is taken as it is,
+   * since only a call to the API could tell whether Clarus still accepts it.
+   */
+  private async apiHealth(waitMs: number): Promise<PartHealth> {
+    if (!this.hasApiCredentials) return { ok: true, state: "not-configured" };
+    if (this.credentials.accessToken?.trim()) return { ok: true, state: "static" };
+    this.tokenCheck ??= new TokenCheck(() => this.api.refreshToken(), {
+      intervalMs: tokenCheckMsOf(this.tuning.health),
+    });
+    return this.tokenCheck.check(waitMs);
+  }
+
+  /** Every secret of the connection as it could appear in a text, to blank it out of the health report. */
+  private secrets(): string[] {
+    const { clientSecret, accessToken, webhookToken, redisUrl } = this.credentials;
+    const secrets = [clientSecret, accessToken, webhookToken, redisUrl].map((s) => s?.trim() ?? "");
+    try {
+      const password = parseRedisUrl(redisUrl).password;
+      if (password) secrets.push(password, encodeURIComponent(password));
+    } catch {
+      // No usable redisUrl: the whole URL is blanked above.
+    }
+    return secrets.filter((secret) => secret !== "");
+  }
+
   expectedIdentity(automationIds: ReadonlySet<string>): ExpectedIdentity {
     return expectedIdentity(this.subdomain, this.domain, this.apiUrl, automationIds, this.apiDomain);
   }
@@ -309,6 +360,12 @@ function dedupeCapacity(value: unknown, warn: (message: string) => void): number
     `dedupeCapacity ${capacity} is over the limit of ${MAX_DEDUPE_CAPACITY}; ${MAX_DEDUPE_CAPACITY} is used`,
   );
   return MAX_DEDUPE_CAPACITY;
+}
+
+/** `clarus.health.tokenCheckSeconds` in ms when it is a positive number, else the default. */
+function tokenCheckMsOf(health: ClarusTuning["health"]): number | undefined {
+  const seconds = Number(health?.tokenCheckSeconds);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
 /** Where connections and their nodes keep files: `clarus/` in the Node-RED user directory. */

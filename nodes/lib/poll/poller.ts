@@ -2,6 +2,7 @@ import type { Node, NodeMessage, NodeStatus } from "node-red";
 
 import type { ClarusClient, GraphqlRequestOptions, RetryInfo } from "../api/client";
 import { relayPages } from "../api/relay";
+import type { PollRunReporter } from "../connection/poll-runs";
 import type { ConnectionServices } from "../connection/services";
 import { errorMessage } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
@@ -81,6 +82,8 @@ export class Poller {
   private readonly status: ThrottledStatus;
   private readonly leaseMs: number;
   private readonly unwatchStore: () => void;
+  /** Tells the connection how the runs go, for its health. */
+  private readonly runs: PollRunReporter;
   /** The node's own status, shown again when the store recovers. */
   private own: NodeStatus;
   /** Why the store cannot answer (its health summary), while it cannot. */
@@ -105,6 +108,7 @@ export class Poller {
     this.leaseMs = connection.leaseMs;
     this.own = STATUS.ok(`every ${settings.intervalMs / 60_000} min`);
     this.unwatchStore = watchHealth(connection.store, (health) => this.onStoreHealth(health));
+    this.runs = connection.pollRuns.register(node.id, settings.streamName, settings.intervalMs);
   }
 
   start(): void {
@@ -129,6 +133,7 @@ export class Poller {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.unwatchStore();
+    this.runs.unregister();
     this.abort.abort(new Error("the poll node is closing"));
     await this.running;
     for (const trigger of this.waiting.splice(0))
@@ -154,9 +159,11 @@ export class Poller {
       done: (error) => batch.forEach((t) => t.done?.(error)),
       timed: batch.every((t) => t.timed),
     };
-    this.running = this.attempt(trigger)
+    const startedAt = Date.now();
+    this.running = this.attempt(trigger, startedAt)
       .catch((error: unknown): Attempt => {
         // Not expected (every failure of a run is reported inside it); never left unhandled.
+        this.runs.failed(startedAt);
         this.node.error(`poll ${this.settings.streamName} failed: ${errorMessage(error)}`);
         trigger.done?.(error instanceof Error ? error : new Error(String(error)));
         return { kind: "ran" };
@@ -199,18 +206,18 @@ export class Poller {
   }
 
   /** Runs while holding the stream's lease; another instance holding it makes this one skip. */
-  private async attempt(trigger: PollTrigger): Promise<Attempt> {
+  private async attempt(trigger: PollTrigger, startedAt: number): Promise<Attempt> {
     let held: { value: Attempt } | undefined;
     try {
       held = await whileHolding(
         this.connection.store,
         this.state.name,
         this.leaseMs,
-        (signal) => this.run(trigger, signal),
+        (signal) => this.run(trigger, signal, startedAt),
         this.abort.signal,
       );
     } catch (error) {
-      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error);
+      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error, startedAt);
       throw error;
     }
     if (held) return held.value;
@@ -219,13 +226,13 @@ export class Poller {
     return { kind: "busy" };
   }
 
-  private async run(trigger: PollTrigger, signal: AbortSignal): Promise<Attempt> {
+  private async run(trigger: PollTrigger, signal: AbortSignal, startedAt: number): Promise<Attempt> {
     const { intervalMs } = this.settings;
     let state: PollState;
     try {
       state = await this.state.load();
     } catch (error) {
-      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error);
+      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error, startedAt);
       throw error;
     }
     const ranAt = state.ranAt ? Date.parse(state.ranAt) : undefined;
@@ -237,6 +244,7 @@ export class Poller {
     ) {
       this.show(STATUS.ok(`${clockTime(ranAt)} polled by another instance`));
       this.connection.counters.pollRun(this.settings.streamName, "skipped");
+      this.runs.succeeded();
       trigger.done?.();
       return { kind: "recent", at: ranAt };
     }
@@ -250,6 +258,7 @@ export class Poller {
       this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${text}`);
       this.show(STATUS.ok(text));
       this.connection.counters.pollRun(name, "ok");
+      this.runs.succeeded();
       trigger.done?.();
     } catch (error) {
       this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${errorMessage(error)}`);
@@ -258,7 +267,8 @@ export class Poller {
         return { kind: "ran" };
       }
       // Nothing was lost: the watermark stayed, and the run is made again once the store answers.
-      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error);
+      if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error, startedAt);
+      this.runs.failed(startedAt);
       this.failed(trigger, error);
     }
     return { kind: "ran" };
@@ -286,7 +296,9 @@ export class Poller {
   }
 
   /** Said once for each time a run starts waiting; the connection logs the store's own changes. */
-  private storeCannotAnswer(error: StoreUnavailableError): Attempt {
+  private storeCannotAnswer(error: StoreUnavailableError, startedAt: number): Attempt {
+    // A run that cannot start fails the stream as surely as one that fails.
+    this.runs.failed(startedAt);
     if (!this.waitingForStore) {
       this.waitingForStore = true;
       this.node.warn(`poll ${this.settings.streamName} waits for the store: ${errorMessage(error)}`);

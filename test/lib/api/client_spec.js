@@ -80,6 +80,37 @@ describe("ClarusClient against the simulator", function () {
     });
   });
 
+  it("should ask for a new token on refreshToken, though one is held, and use it from then on", async function () {
+    const api = client();
+    await api.graphql(STOCKS, { first: 1 });
+    await api.refreshToken();
+    assert.equal(sim.requests.token, 2);
+    sim.expireTokens(); // only tokens issued so far: the next one is not refused
+    await api.refreshToken();
+    await api.graphql(STOCKS, { first: 1 });
+    assert.equal(sim.requests.token, 3, "the refreshed token is the one the calls use");
+  });
+
+  it("should fail refreshToken after one attempt, keeping the token it held", async function () {
+    const api = client({ retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 } });
+    await api.graphql(STOCKS, { first: 1 });
+    sim.setFaults({ error5xx: 1, applyToToken: true });
+    await assert.rejects(api.refreshToken(), (error) => {
+      assert.match(error.message, /^Clarus API answered HTTP 50\d$/);
+      return true;
+    });
+    assert.equal(sim.requests.token, 2, "one attempt, no retries");
+    sim.clearFaults();
+    await api.graphql(STOCKS, { first: 1 });
+    assert.equal(sim.requests.token, 2, "the token held before still serves");
+  });
+
+  it("should have nothing to refresh with a pasted access token", async function () {
+    const api = client({ clientId: undefined, clientSecret: undefined, accessToken: "a-pasted-token" });
+    await api.refreshToken();
+    assert.equal(sim.requests.token, 0);
+  });
+
   it("should retry 5xx with capped jittered backoff and give up after maxAttempts", async function () {
     const delays = [];
     const api = client({ retry: { baseDelayMs: 5, maxDelayMs: 20, maxAttempts: 4 } });
