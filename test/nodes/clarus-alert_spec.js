@@ -4,7 +4,7 @@
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
-const { helper } = require("../helpers/node-red");
+const { helper, tempUserDir } = require("../helpers/node-red");
 const { startWarehouse } = require("../helpers/clarus-sim");
 const { waitForStatus } = require("../helpers/status");
 
@@ -23,18 +23,16 @@ const { forgetCounters } = require(path.join(build, "lib", "metrics", "counters.
 const SETTINGS = { clarus: { timeoutMs: 2000, alertCheckSeconds: 0.2 } };
 
 /** The warehouse of clarus-sim.js with an alert node on its connection, its output into `alerts`. */
-function withAlert(rules, options = {}) {
-  return startWarehouse({
+async function withAlert(rules, options = {}) {
+  const alert = { id: "alert", type: "clarus-alert", connection: "conn", rules, wires: [["alerts"]] };
+  const warehouse = await startWarehouse({
     settings: SETTINGS,
     ...options,
-    extra: {
-      nodes: [alertNode],
-      flow: [
-        { id: "alert", type: "clarus-alert", connection: "conn", rules, wires: [["alerts"]] },
-        { id: "alerts", type: "helper" },
-      ],
-    },
+    extra: { nodes: [alertNode], flow: [alert, { id: "alerts", type: "helper" }] },
   });
+  // Changed, it is what the warehouse's next load() deploys.
+  warehouse.alertDef = alert;
+  return warehouse;
 }
 
 function collector(id) {
@@ -145,12 +143,14 @@ describe("clarus-alert", function () {
     assert.deepEqual([resolved.topic, resolved.payload.state], ["silence", "resolved"]);
   });
 
-  it("should fire once on dead letters, naming the count and the connection by its id", async function () {
+  it("should fire once on dead letters, again once after a redeploy, and not above a higher threshold", async function () {
+    const userDir = tempUserDir();
     warehouse = await withAlert([{ rule: "dead-letters", threshold: 1 }], {
+      userDir,
       connection: { delivery: "on-confirm", redeliverSeconds: 1, maxAttempts: 1 },
     });
     await warehouse.load();
-    const alerts = collector("alerts");
+    let alerts = collector("alerts");
     // Nobody confirms: after their one attempt both become dead letters.
     warehouse.sim.generate(2, ["goods_out.completed"]);
     await warehouse.sim.flush();
@@ -161,6 +161,25 @@ describe("clarus-alert", function () {
     assert.equal(firing.payload.connection, "conn");
     assert.equal(firing.payload.detail, "2 dead letters in the inbox (alert above 1).");
     await waitForStatus(helper.getNode("alert"), (status) => status.text === "firing: dead-letters");
+
+    // The state is in memory: after a redeploy the dead letters, still in the inbox file, fire once more.
+    await helper.unload();
+    await warehouse.load();
+    alerts = collector("alerts");
+    const [again] = await alerts.waitFor(1);
+    assert.deepEqual(
+      [again.topic, again.payload.state, again.payload.detail],
+      ["dead-letters", "firing", "2 dead letters in the inbox (alert above 1)."],
+    );
+
+    // Redeployed with a threshold above the count: nothing holds, so nothing is sent.
+    warehouse.alertDef.rules = [{ rule: "dead-letters", threshold: 2 }];
+    await helper.unload();
+    await warehouse.load();
+    alerts = collector("alerts");
+    // The first check shows "ok" only when no rule holds; a firing one would show "firing: dead-letters".
+    await waitForStatus(helper.getNode("alert"), (status) => status.text === "ok");
+    assert.deepEqual(alerts.received, []);
   });
 
   it("should refuse a bad rule at deploy, in the status and to a Catch node", async function () {
