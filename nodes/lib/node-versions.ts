@@ -19,6 +19,7 @@ export const NODE_MIGRATIONS = {
   "clarus-stock-adjustment": { current: 1, steps: [] },
   "clarus-stock-hold": { current: 1, steps: [] },
   "clarus-event": { current: 1, steps: [] },
+  "clarus-alert": { current: 1, steps: [] },
 } as const satisfies Record<string, TypeMigrations>;
 
 export type ClarusNodeType = keyof typeof NODE_MIGRATIONS;

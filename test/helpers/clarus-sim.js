@@ -58,7 +58,7 @@ function pollConfig(id, stream, overrides = {}) {
 /**
  * A warehouse: the simulator with one automation per event pointing at our webhook-in, and a flow of
  * webhook-in plus one poll per stream, all into `out`. Completion and errors of polls are observed with
- * core complete and catch nodes, never by waiting.
+ * core complete and catch nodes, never by waiting. `extra`: more node modules and flow nodes to load with them.
  */
 async function startWarehouse({
   webhook = {},
@@ -71,6 +71,7 @@ async function startWarehouse({
   simOptions = {},
   connection = {},
   credentials = {},
+  extra = { nodes: [], flow: [] },
 } = {}) {
   const sim = await startSimulator({ history: 0, seed, webhook, schema, ...simOptions });
   let app;
@@ -117,9 +118,10 @@ async function startWarehouse({
         { id: "on-catch", type: "catch", scope: POLL_IDS, wires: [["caught"]] },
         { id: "completed", type: "helper" },
         { id: "caught", type: "helper" },
+        ...extra.flow,
       ];
       await helper.load(
-        [connectionNode, capturingWebhookNode((httpNode) => (app = httpNode)), pollNode],
+        [connectionNode, capturingWebhookNode((httpNode) => (app = httpNode)), pollNode, ...extra.nodes],
         flow,
         {
           conn: {

@@ -26,6 +26,7 @@ const FLOORS = {
   connection: 5,
   webhook: 6,
   poll: 6,
+  alert: 6,
   admin: 7,
 };
 

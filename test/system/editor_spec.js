@@ -265,6 +265,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           query: "#node-input-query-editor",
           automations: "#node-config-input-automation-list",
           subtypes: "#node-input-subtype-list",
+          rules: "#node-input-rule-list",
         };
         const def = RED.nodes.getType(nodeType);
         const form = $(
@@ -573,6 +574,14 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         async () => {
           await page.check("#node-input-allPages");
           return "all pages";
+        },
+      ],
+      "clarus-alert": [
+        async () => {
+          // A new row is a silence rule, the one with the most figures: minutes, days, hours.
+          await page.click(".node-input-rule-list-row .red-ui-editableList-addButton");
+          await page.waitForFunction(() => $(".node-input-clarus-rule-days:visible").length === 1);
+          return "a silence rule";
         },
       ],
     };

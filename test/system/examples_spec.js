@@ -352,7 +352,12 @@ describe("examples/", function () {
         port,
         extra: {
           debugMaxLength: 1_000_000,
-          clarus: { timeoutMs: 5000, retry: { baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 50 } },
+          clarus: {
+            timeoutMs: 5000,
+            retry: { baseDelayMs: 5, maxDelayMs: 50, maxRetryAfterMs: 50 },
+            // The alert example is checked twice a second rather than every 15 s.
+            alertCheckSeconds: 0.5,
+          },
         },
       });
       red = await startNodeRed({ userDir, port });
@@ -721,6 +726,90 @@ describe("examples/", function () {
         assert.match(
           real.msg.topic,
           new RegExp(`^Stock on hold: ${event.body.quantity} x ${event.body.product.code}`),
+        );
+        assertCleanLog(0);
+      });
+    });
+
+    describe("06 - Alert when webhooks go missing", function () {
+      const ex = () => example("06 - ");
+      let flow;
+
+      it("should deploy with no errors, its rules holding nothing yet", async function () {
+        // Its step 2: a poll on the connection, run here by an inject; and a window of 3 s instead of 60 min.
+        flow = configured(ex(), ["goods_in.completed"], "/clarus/alert-webhooks", (nodes) => {
+          const tab = nodes.find((n) => n.type === "tab").id;
+          const connection = nodes.find(isConfig).id;
+          const alert = nodes.find((n) => n.type === "clarus-alert");
+          alert.rules[0].minutes = 0.05;
+          nodes.push(
+            {
+              id: "a1e7000000000001",
+              type: "inject",
+              z: tab,
+              name: "Poll now",
+              props: [{ p: "payload" }],
+              repeat: "",
+              once: false,
+              payload: "",
+              payloadType: "date",
+              x: 150,
+              y: 220,
+              wires: [["a1e7000000000002"]],
+            },
+            {
+              id: "a1e7000000000002",
+              type: "clarus-poll",
+              version: 1,
+              z: tab,
+              name: "Poll goods in",
+              connection,
+              stream: "goods_in.completed",
+              query: "",
+              event: "",
+              intervalMinutes: 60,
+              lookbackMinutes: 10,
+              pageSize: 100,
+              maxPages: 1000,
+              runOnStart: false,
+              subtypes: null,
+              x: 350,
+              y: 220,
+              wires: [[]],
+            },
+          );
+        });
+        const since = comms.messages.length;
+        await deployCleanly(flow);
+        await statusesAfter(since, [node(flow, "clarus-alert", "Connection alerts").id], /^ok$/);
+      });
+
+      it("should mail once when the poll finds what no webhook delivered, and once when it is over", async function () {
+        const mail = node(flow, "debug", "Alert: connect e-mail here");
+        const since = comms.messages.length;
+        sim.setWebhookOptions({ dropRate: 1 });
+        await generate(["goods_in.completed", "goods_in.completed"]);
+        sim.setWebhookOptions({ dropRate: 0 });
+        await inject("a1e7000000000001");
+        const firing = await comms.waitForDebug(mail.id, (m) => /is firing/.test(m.msg.payload), { since });
+        const connection = flow.find(isConfig).id;
+        assert.equal(firing.msg.topic, "webhooks-missing");
+        assert.match(
+          firing.msg.payload,
+          new RegExp(
+            `^Clarus WMS alert: webhooks-missing is firing on the connection ${connection}\\.\n\n` +
+              "The poll found \\d+ events in the last 3 seconds that no webhook delivered \\(alert at 1\\)\\.\n\n" +
+              "Since: 20\\d\\d-",
+          ),
+        );
+        const resolved = await comms.waitForDebug(mail.id, (m) => /is resolved/.test(m.msg.payload), {
+          since,
+        });
+        assert.match(resolved.msg.payload, /The poll found 0 events in the last 3 seconds/);
+        const mails = comms.debugSince(since).filter((m) => m.id === mail.id);
+        assert.deepEqual(
+          mails.map((m) => m.msg.payload.split(" on the")[0]),
+          ["Clarus WMS alert: webhooks-missing is firing", "Clarus WMS alert: webhooks-missing is resolved"],
         );
         assertCleanLog(0);
       });
