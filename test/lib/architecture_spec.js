@@ -11,6 +11,7 @@ const LIB = path.join(__dirname, "..", "..", "nodes", "lib");
 const FLOORS = {
   "json.ts": 0,
   "instant.ts": 0,
+  "deadline.ts": 0,
   "node-red": 1,
   events: 2,
   api: 2,

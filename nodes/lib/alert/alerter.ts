@@ -1,6 +1,7 @@
 import type { Node, NodeMessage } from "node-red";
 
 import type { ConnectionServices } from "../connection/services";
+import { withinDeadline } from "../deadline";
 import { STATUS } from "../node-red/status";
 import { evaluateRule, type Observation, type PollOnlySample, pollOnlyTotal } from "./rules";
 import type { AlertRule, AlertRuleName } from "./settings";
@@ -131,18 +132,5 @@ export class Alerter {
     if (text === this.shownStatus) return;
     this.shownStatus = text;
     this.node.status(names.length === 0 ? STATUS.ok(text) : STATUS.failed(text));
-  }
-}
-
-async function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise.catch(() => undefined), late]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,3 +1,4 @@
+import { withinDeadline } from "../deadline";
 import { errorMessage } from "../node-red/errors";
 import type { PartHealth } from "./health";
 
@@ -41,7 +42,7 @@ export class TokenCheck {
     const last = this.last;
     const due = !last || last.error !== undefined || this.now() - last.at >= this.intervalMs;
     if (due && !this.inFlight) this.start();
-    if (this.inFlight) await within(this.inFlight.done, waitMs);
+    if (this.inFlight) await withinDeadline(this.inFlight.done, waitMs);
     return this.known();
   }
 
@@ -78,16 +79,4 @@ export class TokenCheck {
     if (this.last.error !== undefined) return { ok: false, state: "unavailable", cause: this.last.error };
     return { ok: true, state: "ready" };
   }
-}
-
-/** Resolves when `promise` settles or after `ms`, whichever is first; never rejects, leaves no timer behind. */
-function within(promise: Promise<void>, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, Math.max(0, ms));
-    timer.unref();
-    void promise.finally(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
+import { withinDeadline } from "../deadline";
 import { type CountersSnapshot, labelValues } from "./counters";
 
 /** What the exposition reads of one deployed connection at scrape time. */
@@ -178,19 +179,6 @@ export class ClarusMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-}
-
-async function withinDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise.catch(() => undefined), late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

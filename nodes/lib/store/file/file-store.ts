@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
+import { withinDeadline } from "../../deadline";
 import { errorMessage } from "../../node-red/errors";
 import {
   type ConnectionStore,
@@ -80,7 +81,10 @@ export class FileConnectionStore implements ConnectionStore {
       this.files = openFiles(options, id);
       this.opened = Promise.resolve(this.files);
     } else {
-      this.opened = settledWithin(previous, HANDOVER_WAIT_MS).then((settled) => {
+      this.opened = withinDeadline(
+        previous.then(() => true),
+        HANDOVER_WAIT_MS,
+      ).then((settled) => {
         if (!settled)
           options.warn(`the connection's earlier store is still closing; its files are read anyway`);
         this.files = openFiles(options, id);
@@ -242,18 +246,4 @@ function openFiles(options: FileStoreOptions, id: string): OpenFiles {
   const ttl = dedupe.ttl;
   for (const { key, admittedAt } of inbox.loadedKeys) dedupe.ensureClaimed(key, admittedAt + ttl);
   return { dedupe, inbox };
-}
-
-/** True once `promise` has settled, false when `ms` pass first. */
-async function settledWithin(promise: Promise<void>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
