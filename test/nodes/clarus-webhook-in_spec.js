@@ -314,6 +314,24 @@ describe("clarus-webhook-in", function () {
       assert.equal(status.shape, "dot");
     });
 
+    it("should warn about each cause of a rejection, not once per status code", async function () {
+      const node = await load();
+      await post("/clarus/events").expect(401);
+      await post("/clarus/events/wrong").expect(401);
+      await post("/clarus/events/wrong").expect(401);
+      await post(undefined, "not json", { ...CLARUS_HEADERS, "Content-Type": "text/plain" }).expect(415);
+      await expectOnlyBarrierReaches();
+      const warnings = node.warn.args.map((args) => String(args[0])).filter((w) => w.startsWith("rejected"));
+      assert.deepEqual(
+        warnings.map((w) => w.replace(/ \(from .*$/, "")),
+        [
+          "rejected 401: token missing",
+          "rejected 401: token wrong",
+          'rejected 415: content type "text/plain" is not JSON',
+        ],
+      );
+    });
+
     it("should apply the IP allow list to the socket peer, not X-Forwarded-For, by default", async function () {
       await load({ hook: { allowIps: "203.0.113.0/24" } });
       await post(undefined, dispatched(1), { ...CLARUS_HEADERS, "X-Forwarded-For": "203.0.113.9" }).expect(

@@ -11,17 +11,20 @@ export class RateLimitedLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** `reason` groups the messages; `detail` is appended to the one that is written. */
-  warn(reason: string, detail = ""): void {
+  /**
+   * `reason` starts the message and groups it with others, unless `group` names a finer group (two causes
+   * that share a first word); `detail` is appended to the one that is written.
+   */
+  warn(reason: string, detail = "", group = reason): void {
     const now = this.now();
-    const entry = this.lastLogged.get(reason);
+    const entry = this.lastLogged.get(group);
     if (entry && now - entry.at < this.intervalMs) {
       entry.suppressed++;
       return;
     }
     const held =
       entry && entry.suppressed > 0 ? ` (${entry.suppressed} more like this since the last warning)` : "";
-    this.lastLogged.set(reason, { at: now, suppressed: 0 });
+    this.lastLogged.set(group, { at: now, suppressed: 0 });
     this.log(`${reason}${detail ? `: ${detail}` : ""}${held}`);
   }
 }

@@ -378,9 +378,13 @@ export class WebhookReceiver {
     this.counts.rejected++;
     this.connection.counters.rejected(rejection.reason);
     this.showCounts();
+    // One warning a minute for each cause, so "token wrong" still reaches the log after "token missing". The
+    // token's two messages are fixed texts; other messages can carry what the request sent, so they group by reason.
+    const cause = rejection.reason === "token" ? rejection.message : rejection.reason;
     this.warnings.warn(
       `rejected ${rejection.status}`,
       `${rejection.detail ?? rejection.message} (from ${req.socket.remoteAddress ?? "unknown"})`,
+      `${rejection.status} ${cause}`,
     );
     answer(
       res,
