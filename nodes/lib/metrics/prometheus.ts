@@ -31,12 +31,16 @@ export class ClarusMetrics {
   readonly registry = new Registry();
   private readonly ack: Histogram<"connection">;
   private sources: () => MetricsSource[] = () => [];
+  /**
+   * The deployed connections and their counters as the last scrape found them: listed and snapshot once per
+   * scrape, for every collector. (Not cleared after it: a scrape overlapping another reads the newer list.)
+   */
+  private scraped: { source: MetricsSource; snapshot: CountersSnapshot }[] = [];
 
   constructor() {
     const registers = [this.registry];
-    const sources = () => this.sources();
     const each = (collect: (source: MetricsSource, snapshot: CountersSnapshot) => void) => {
-      for (const source of this.sources()) collect(source, source.counters.snapshot());
+      for (const { source, snapshot } of this.scraped) collect(source, snapshot);
     };
     const counter = <L extends string>(
       name: string,
@@ -91,10 +95,10 @@ export class ClarusMetrics {
       registers,
       collect() {
         this.reset();
-        for (const source of sources()) {
+        each((source) => {
           for (const [kind, n] of Object.entries(source.driftRepairs))
             this.inc({ connection: source.label, kind }, n);
-        }
+        });
       },
     });
     this.ack = new Histogram({
@@ -142,7 +146,7 @@ export class ClarusMetrics {
       pending.reset();
       dead.reset();
       await Promise.all(
-        this.sources().map(async (source) => {
+        this.scraped.map(async ({ source }) => {
           storeUp.set({ connection: source.label }, source.storeUp ? 1 : 0);
           const counts = await withinDeadline(source.inboxCounts(), INBOX_DEADLINE_MS);
           if (!counts) return;
@@ -173,6 +177,7 @@ export class ClarusMetrics {
 
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
+    this.scraped = this.sources().map((source) => ({ source, snapshot: source.counters.snapshot() }));
     await this.storeGauges();
     return this.registry.metrics();
   }
