@@ -359,6 +359,35 @@ describe("Redis store", function () {
       assert.equal(await store.retry("k2", 0, "again"), true);
       assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 2 });
     });
+
+    it("should count the pending entries it admitted without the admitted set in the oldest pending age", async function () {
+      const prefix = "clarus:untracked:";
+      const message = (id) => ({ topic: "t", payload: { id }, clarus: { dedupeKey: `k${id}` } });
+      const admittedAt = Date.now() - 90_000;
+      // What the previous version's admit wrote: no admitted set.
+      await raw.hSet(`${prefix}inbox:entries`, {
+        k1: JSON.stringify({ sourceNodeId: "hook", message: message(1), admittedAt }),
+        k2: JSON.stringify({ sourceNodeId: "hook", message: message(2), admittedAt: admittedAt - 30_000 }),
+      });
+      await raw.zAdd(`${prefix}inbox:due:hook`, [
+        { score: Date.now(), value: "k1" },
+        { score: Date.now(), value: "k2" },
+      ]);
+      await raw.hSet(`${prefix}inbox:source`, { k1: "hook", k2: "hook" });
+      await raw.sAdd(`${prefix}inbox:sources`, "hook");
+      await raw.zAdd(`${prefix}inbox:dead`, { score: Date.now(), value: "k2" });
+      const { store } = open({ url: server.url(), prefix });
+      // k2 is a dead letter: the oldest pending is k1, admitted 90 s ago.
+      const age = await store.oldestPendingAge();
+      assert.ok(age >= 90_000 && age < 95_000, String(age));
+      assert.equal(await raw.zScore(`${prefix}inbox:admitted`, "k1"), admittedAt);
+      assert.equal(await raw.zScore(`${prefix}inbox:admitted`, "k2"), null);
+      // One this version admits goes in at Redis's clock; confirming k1 leaves it the oldest.
+      await store.admit({ key: "k3", sourceNodeId: "hook", message: message(3) });
+      assert.equal(await store.confirm("k1"), true);
+      assert.ok((await store.oldestPendingAge()) < 5_000);
+      assert.equal(await raw.zScore(`${prefix}inbox:admitted`, "k1"), null);
+    });
   });
 
   context("when Redis goes away and comes back", function () {

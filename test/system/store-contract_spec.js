@@ -300,6 +300,25 @@ for (const makeBackend of STORE_BACKENDS) {
         assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 });
       });
 
+      it("should say how long the oldest pending event has waited since its admission, whatever its due time", async function () {
+        assert.equal(await store.oldestPendingAge(), undefined, "none pending");
+        const started = Date.now();
+        await store.admit(entry("older"));
+        await pause(60);
+        await store.admit(entry("younger"));
+        // A retry moves the older one's due time after the younger's; its admission stays first.
+        assert.equal(await store.retry("older", 60_000, "later"), true);
+        await pause(40);
+        const age = await store.oldestPendingAge();
+        assert.ok(age >= 100 - CLOCK_MS && age <= Date.now() - started + CLOCK_MS, String(age));
+        assert.equal(await store.confirm("older"), true);
+        const younger = await store.oldestPendingAge();
+        assert.ok(younger >= 40 - CLOCK_MS && younger < age - 60 + CLOCK_MS, `${younger} after ${age}`);
+        // A dead letter is not pending.
+        await store.markDead("younger", "given up");
+        assert.equal(await store.oldestPendingAge(), undefined);
+      });
+
       it("should list at most `limit` dead letters, the oldest first", async function () {
         for (const key of ["d1", "d2", "d3"]) {
           await store.admit(entry(key));

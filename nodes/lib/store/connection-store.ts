@@ -75,6 +75,9 @@ export interface ConnectionStore {
   /** Pending and dead entries now, for the status. */
   inboxCounts(): Promise<{ pending: number; dead: number }>;
 
+  /** How long the oldest pending entry has waited since it was admitted, in ms; undefined when none is pending. */
+  oldestPendingAge(): Promise<number | undefined>;
+
   /**
    * A small JSON document by name (poll watermarks, the discovered automation map); undefined if none.
    * Names are made of letters, digits, `-` and `_`; the file backend keeps `<name>.json` in the connection's

@@ -53,6 +53,9 @@ export class UnavailableStore implements ConnectionStore {
   inboxCounts(): Promise<{ pending: number; dead: number }> {
     return this.refuse();
   }
+  oldestPendingAge(): Promise<number | undefined> {
+    return this.refuse();
+  }
   readDocument(): Promise<unknown> {
     return this.refuse();
   }

@@ -165,6 +165,11 @@ export class FileConnectionStore implements ConnectionStore {
     return (await this.opened).inbox.counts();
   }
 
+  async oldestPendingAge(): Promise<number | undefined> {
+    const at = (await this.opened).inbox.oldestPendingAt();
+    return at === undefined ? undefined : Math.max(0, this.now() - at);
+  }
+
   async readDocument(name: string): Promise<unknown> {
     await this.opened;
     return this.documents.readDocument(name);

@@ -160,6 +160,12 @@ export class InboxFile {
     return { pending: this.entries.size - dead, dead };
   }
 
+  /** When the oldest pending entry was admitted: the map keeps admission order, so the first one not dead. */
+  oldestPendingAt(): number | undefined {
+    for (const entry of this.entries.values()) if (!entry.dead) return entry.admittedAt;
+    return undefined;
+  }
+
   /** Waits for the writes asked so far; with `removeFile` the file is deleted (its connection was deleted). */
   async close(removeFile: boolean): Promise<void> {
     await this.compaction;

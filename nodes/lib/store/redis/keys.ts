@@ -16,6 +16,11 @@ export class RedisKeys {
   readonly attempts: string;
   readonly errors: string;
   readonly dead: string;
+  /**
+   * Pending entries by admission time (score: Redis's clock at admission), for the oldest pending age: the due
+   * sets are per source node and ordered by due time, which a retry or redelivery moves on.
+   */
+  readonly admitted: string;
 
   constructor(readonly prefix: string) {
     this.entries = `${prefix}inbox:entries`;
@@ -25,6 +30,7 @@ export class RedisKeys {
     this.attempts = `${prefix}inbox:attempts`;
     this.errors = `${prefix}inbox:errors`;
     this.dead = `${prefix}inbox:dead`;
+    this.admitted = `${prefix}inbox:admitted`;
   }
 
   /**

@@ -17,7 +17,17 @@ import { RedisClaims } from "./claims";
 import { RedisConnection, type RedisConnectionOptions, type StoreLog } from "./connection";
 import { RedisKeys } from "./keys";
 import { acquireRedisLease } from "./lease";
-import { ADMIT, CONFIRM, DEAD_LETTERS, MARK_DEAD, MOVE_LEGACY_DUE, RETRY, TAKE_DUE } from "./scripts";
+import {
+  ADMIT,
+  CONFIRM,
+  DEAD_LETTERS,
+  MARK_DEAD,
+  MOVE_LEGACY_DUE,
+  OLDEST_PENDING,
+  RETRY,
+  TAKE_DUE,
+  TRACK_ADMITTED,
+} from "./scripts";
 import { parseRedisUrl } from "./url";
 
 export interface RedisStoreOptions {
@@ -46,6 +56,10 @@ const LEGACY_BATCH = 200;
 /** A script said the entry's source node changed under the call: read it again this often at most. */
 const SOURCE_READS = 3;
 const UNREADABLE = "the inbox entry in Redis is not valid JSON";
+/** Entries read per HSCAN page when older pending entries are added to the admitted set. */
+const TRACK_BATCH = 500;
+/** After adding them, pending entries still missing from the admitted set are looked for again this much later. */
+const TRACK_AGAIN_MS = 60_000;
 
 /**
  * The ConnectionStore in Redis or Valkey (`store: redis`), shared by every Node-RED instance that uses the same
@@ -62,6 +76,8 @@ export class RedisStore implements ConnectionStore {
   private readonly claimTtlMs: number;
   private readonly redeliverMs: number;
   private readonly now: () => number;
+  /** When untracked pending entries were last added to the admitted set (epoch ms). */
+  private trackedAt = -Infinity;
 
   constructor(options: RedisStoreOptions) {
     this.connection = options.connection;
@@ -104,7 +120,7 @@ export class RedisStore implements ConnectionStore {
     const fresh = await this.connection.run((client) =>
       ADMIT.run(
         client,
-        [k.claim(entry.key), k.entries, k.due(source), k.attempts, k.sourceOf, k.sources],
+        [k.claim(entry.key), k.entries, k.due(source), k.attempts, k.sourceOf, k.sources, k.admitted],
         [entry.key, this.claimTtlMs, JSON.stringify(stored), this.redeliverMs, source],
       ),
     );
@@ -117,7 +133,17 @@ export class RedisStore implements ConnectionStore {
       this.connection.run((client) =>
         CONFIRM.run(
           client,
-          [k.entries, k.due(source), k.attempts, k.errors, k.dead, k.sourceOf, k.sources, k.legacyDue],
+          [
+            k.entries,
+            k.due(source),
+            k.attempts,
+            k.errors,
+            k.dead,
+            k.sourceOf,
+            k.sources,
+            k.legacyDue,
+            k.admitted,
+          ],
           [key, source ?? ""],
         ),
       ),
@@ -180,7 +206,7 @@ export class RedisStore implements ConnectionStore {
       this.connection.run((client) =>
         MARK_DEAD.run(
           client,
-          [k.due(source), k.errors, k.dead, k.sourceOf, k.sources],
+          [k.due(source), k.errors, k.dead, k.sourceOf, k.sources, k.admitted],
           [key, reason, source ?? ""],
         ),
       ),
@@ -208,6 +234,26 @@ export class RedisStore implements ConnectionStore {
       Promise.all([client.hLen(this.keys.entries), client.zCard(this.keys.dead)]),
     );
     return { pending: Math.max(0, Number(entries) - Number(dead)), dead: Number(dead) };
+  }
+
+  async oldestPendingAge(): Promise<number | undefined> {
+    const k = this.keys;
+    const read = async () => {
+      const reply = await this.connection.run((client) =>
+        OLDEST_PENDING.run(client, [k.admitted, k.entries, k.dead], []),
+      );
+      const [age, tracked, entries, dead] = (Array.isArray(reply) ? reply : []).map(Number);
+      return { age: age ?? -1, untracked: (entries ?? 0) - (dead ?? 0) - (tracked ?? 0) };
+    };
+    let seen = await read();
+    // Pending entries of an older version are not in the admitted set yet: added once (again only after a
+    // while, in case an older instance of a rolling deploy goes on admitting without it).
+    if (seen.untracked > 0 && this.now() - this.trackedAt >= TRACK_AGAIN_MS) {
+      this.trackedAt = this.now();
+      await this.trackAdmitted();
+      seen = await read();
+    }
+    return seen.age >= 0 ? seen.age : undefined;
   }
 
   async readDocument(name: string): Promise<unknown> {
@@ -243,6 +289,27 @@ export class RedisStore implements ConnectionStore {
   async close(_removed: boolean): Promise<void> {
     await this.claims.close();
     await this.connection.close();
+  }
+
+  /** Puts every pending entry into the admitted set that is not in it, at the admission time it carries. */
+  private async trackAdmitted(): Promise<void> {
+    const k = this.keys;
+    let cursor = "0";
+    do {
+      const page = await this.connection.run((client) =>
+        client.hScan(k.entries, cursor, { COUNT: TRACK_BATCH }),
+      );
+      cursor = String(page.cursor);
+      const pairs: (string | number)[] = [];
+      for (const { field, value } of page.entries) {
+        const stored = parseEntry(String(value));
+        if (stored && Number.isFinite(stored.admittedAt)) pairs.push(String(field), stored.admittedAt);
+      }
+      if (pairs.length > 0)
+        await this.connection.run((client) =>
+          TRACK_ADMITTED.run(client, [k.admitted, k.entries, k.dead], pairs),
+        );
+    } while (cursor !== "0");
   }
 
   /** A taken entry that cannot be read would be taken forever: it becomes a dead letter with the reason. */

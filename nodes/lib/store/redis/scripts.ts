@@ -85,7 +85,7 @@ local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 `;
 
 /**
- * KEYS: claim, entries, due, attempts, source, sources. ARGV: dedupe key, claim TTL ms, entry JSON,
+ * KEYS: claim, entries, due, attempts, source, sources, admitted. ARGV: dedupe key, claim TTL ms, entry JSON,
  * redeliver ms, source node. 1 = fresh (claimed and pending), 0 = duplicate. One script, so a failed write
  * never leaves a claim behind.
  */
@@ -100,12 +100,13 @@ redis.call("HSET", KEYS[4], ARGV[1], 1)
 redis.call("HSET", KEYS[5], ARGV[1], ARGV[5])
 redis.call("ZADD", KEYS[3], now + tonumber(ARGV[4]), ARGV[1])
 redis.call("SADD", KEYS[6], ARGV[5])
+redis.call("ZADD", KEYS[7], now, ARGV[1])
 return 1
 `,
 );
 
 /**
- * KEYS: entries, due, attempts, errors, dead, source, sources, legacy due. ARGV: dedupe key, source node.
+ * KEYS: entries, due, attempts, errors, dead, source, sources, legacy due, admitted. ARGV: dedupe key, source node.
  * 1 = was in the inbox.
  */
 export const CONFIRM = new LuaScript(
@@ -119,6 +120,7 @@ redis.call("HDEL", KEYS[3], ARGV[1])
 redis.call("HDEL", KEYS[4], ARGV[1])
 redis.call("ZREM", KEYS[5], ARGV[1])
 redis.call("HDEL", KEYS[6], ARGV[1])
+redis.call("ZREM", KEYS[9], ARGV[1])
 if ARGV[2] ~= "" and redis.call("ZCARD", KEYS[2]) == 0 then redis.call("SREM", KEYS[7], ARGV[2]) end
 return existed
 `,
@@ -185,7 +187,7 @@ return taken
 );
 
 /**
- * KEYS: due, errors, dead, source, sources. ARGV: dedupe key, reason, source node.
+ * KEYS: due, errors, dead, source, sources, admitted. ARGV: dedupe key, reason, source node.
  * 1 = was pending, now a dead letter.
  */
 export const MARK_DEAD = new LuaScript(
@@ -197,6 +199,7 @@ ${NOW}
 redis.call("HSET", KEYS[2], ARGV[1], ARGV[2])
 redis.call("ZADD", KEYS[3], now, ARGV[1])
 redis.call("HDEL", KEYS[4], ARGV[1])
+redis.call("ZREM", KEYS[6], ARGV[1])
 if ARGV[3] ~= "" and redis.call("ZCARD", KEYS[1]) == 0 then redis.call("SREM", KEYS[5], ARGV[3]) end
 return 1
 `,
@@ -232,6 +235,46 @@ for i = 2, #ARGV, 3 do
   end
 end
 return moved
+`,
+);
+
+/**
+ * KEYS: admitted, entries, dead. The age in ms of the oldest pending entry by Redis's clock (-1: none), then
+ * the sizes of admitted, entries and dead. Members whose entry is gone or dead (left by a version before the
+ * admitted set, or by a taken entry that had vanished) are dropped on the way, a bounded number per call.
+ */
+export const OLDEST_PENDING = new LuaScript(
+  "oldest-pending",
+  `
+${NOW}
+local age = -1
+for i = 1, 100 do
+  local first = redis.call("ZRANGE", KEYS[1], 0, 0, "WITHSCORES")
+  if #first == 0 then break end
+  if redis.call("HEXISTS", KEYS[2], first[1]) == 1 and not redis.call("ZSCORE", KEYS[3], first[1]) then
+    age = math.max(0, now - tonumber(first[2]))
+    break
+  end
+  redis.call("ZREM", KEYS[1], first[1])
+end
+return { age, redis.call("ZCARD", KEYS[1]), redis.call("HLEN", KEYS[2]), redis.call("ZCARD", KEYS[3]) }
+`,
+);
+
+/**
+ * KEYS: admitted, entries, dead. ARGV: per entry, dedupe key and admission time (epoch ms). Adds the pending
+ * entries an older version admitted without the admitted set; one already there keeps its score.
+ */
+export const TRACK_ADMITTED = new LuaScript(
+  "track-admitted",
+  `
+local added = 0
+for i = 1, #ARGV, 2 do
+  if redis.call("HEXISTS", KEYS[2], ARGV[i]) == 1 and not redis.call("ZSCORE", KEYS[3], ARGV[i]) then
+    added = added + redis.call("ZADD", KEYS[1], "NX", tonumber(ARGV[i + 1]), ARGV[i])
+  end
+end
+return added
 `,
 );
 
