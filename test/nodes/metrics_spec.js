@@ -117,6 +117,22 @@ describe("metrics: counters and the Prometheus exposition", function () {
       "connection=acme,kind=re-pointed -> 0",
     ]);
     assert.deepEqual(samples(metrics.clarus_inbox_pending), ["connection=acme -> 0"]);
+    assert.deepEqual(samples(metrics.clarus_inbox_oldest_pending_seconds), ["connection=acme -> 0"]);
+    // The warehouse's connection has a client id and secret: its token was obtained.
+    assert.deepEqual(samples(metrics.clarus_api_up), ["connection=acme -> 1"]);
+    assert.deepEqual(samples(metrics.clarus_automations), [
+      "connection=acme,state=drifted -> 0",
+      "connection=acme,state=failed -> 0",
+      "connection=acme,state=missing -> 0",
+      "connection=acme,state=ok -> 0",
+    ]);
+    // The two streams that ran have a watermark, at most the few seconds of this test old.
+    const watermarks = metrics.clarus_poll_watermark_age_seconds.metrics;
+    assert.deepEqual(watermarks.map((m) => m.labels.stream).sort(), [
+      "goods_in.completed",
+      "goods_out.completed",
+    ]);
+    for (const m of watermarks) assert.ok(Number(m.value) >= 0 && Number(m.value) < 30, m.value);
     // The parser keeps a histogram's buckets but not its labels, so the count is read from the text itself.
     const answered = (scraped) =>
       Number(/^clarus_webhook_ack_seconds_count\{connection="acme"\} (\d+)$/m.exec(scraped.raw)?.[1] ?? 0);
@@ -133,8 +149,15 @@ describe("metrics: counters and the Prometheus exposition", function () {
     warehouse.sim.generate(3, ["goods_out.completed"]);
     await warehouse.sim.flush();
     await warehouse.out.waitFor(3);
+    const admitted = Date.now();
     // Nobody confirms: pending now, dead letters once they come due after their one attempt.
-    assert.deepEqual(samples((await scrape()).clarus_inbox_pending), ["connection=acme -> 3"]);
+    const pending = await scrape();
+    assert.deepEqual(samples(pending.clarus_inbox_pending), ["connection=acme -> 3"]);
+    const [oldest] = pending.clarus_inbox_oldest_pending_seconds.metrics;
+    assert.ok(
+      Number(oldest.value) > 0 && Number(oldest.value) <= (Date.now() - admitted) / 1000 + 1,
+      oldest.value,
+    );
     let dead;
     await eventually(
       async () => {
@@ -143,7 +166,9 @@ describe("metrics: counters and the Prometheus exposition", function () {
       },
       { what: "three dead letters" },
     );
-    assert.deepEqual(samples((await scrape()).clarus_inbox_pending), ["connection=acme -> 0"]);
+    const after = await scrape();
+    assert.deepEqual(samples(after.clarus_inbox_pending), ["connection=acme -> 0"]);
+    assert.deepEqual(samples(after.clarus_inbox_oldest_pending_seconds), ["connection=acme -> 0"]);
   });
 
   it("should keep attacker-chosen values out of the labels", async function () {

@@ -17,6 +17,8 @@ export function metricsHandler(deployed: () => ConnectionServices[]) {
       storeUp: services.store.health.state === "ready",
       driftRepairs: services.drift.repairs,
       inboxCounts: () => services.store.inboxCounts(),
+      oldestPendingAge: () => services.store.oldestPendingAge(),
+      checkApi: (waitMs) => services.apiHealth(waitMs),
     })),
   );
   return (_req: Request, res: Response): void => {

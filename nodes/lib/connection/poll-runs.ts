@@ -9,6 +9,8 @@ export interface PollRunReporter {
   succeeded(): void;
   /** A run that started at `startedAt` (epoch ms) failed, or could not start (the store cannot answer). */
   failed(startedAt: number): void;
+  /** The stream's watermark as the node last read or moved it (ISO 8601); undefined before a first run. */
+  watermark(at: string | undefined): void;
   /** The node closed: it is no part of the connection's health any more. */
   unregister(): void;
 }
@@ -19,6 +21,8 @@ interface PollRecord {
   intervalMs: number;
   /** The start of the first failed run since the last success. */
   failingSince?: number;
+  /** The watermark, epoch ms. */
+  watermarkAt?: number;
 }
 
 /**
@@ -38,6 +42,10 @@ export class PollRuns {
       failed: (startedAt) => {
         record.failingSince ??= startedAt;
       },
+      watermark: (at) => {
+        const ms = at === undefined ? NaN : Date.parse(at);
+        record.watermarkAt = Number.isFinite(ms) ? ms : undefined;
+      },
       // A node of the same id that registered since (a redeploy) stays.
       unregister: () => {
         if (this.polls.get(node) === record) this.polls.delete(node);
@@ -56,5 +64,19 @@ export class PollRuns {
         failingSince: new Date(failingSince).toISOString(),
       };
     });
+  }
+
+  /**
+   * Seconds since each stream's watermark, by stream name (the oldest, where two poll nodes poll one stream):
+   * how far behind the poll is. Streams without a watermark yet are left out.
+   */
+  watermarkAges(now = Date.now()): Record<string, number> {
+    const ages: Record<string, number> = {};
+    for (const { stream, watermarkAt } of this.polls.values()) {
+      if (watermarkAt === undefined) continue;
+      const age = Math.max(0, (now - watermarkAt) / 1000);
+      ages[stream] = Math.max(ages[stream] ?? 0, age);
+    }
+    return ages;
   }
 }

@@ -4,13 +4,19 @@ import type { Node } from "node-red";
 
 import type { RetryPolicy } from "../api/backoff";
 import { ClarusClient } from "../api/client";
+import { AutomationStates } from "../automations/automation-states";
 import { AutomationDiscovery } from "../automations/discovery";
 import { DriftCounts } from "../automations/drift";
 import { type AutomationRegistrar, connectionRegistrar } from "../automations/registration";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
 import { isKnownEvent } from "../events/vocabulary";
-import { type ConnectionCounters, countersOf, forgetCounters } from "../metrics/counters";
+import {
+  type ConnectionCounters,
+  type ConnectionGauges,
+  countersOf,
+  forgetCounters,
+} from "../metrics/counters";
 import { clarusMetrics } from "../metrics/prometheus";
 import { NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
@@ -107,6 +113,8 @@ export class ConnectionServices {
   readonly drift = new DriftCounts();
   /** The poll nodes on this connection and how their runs go, for the health endpoint. */
   readonly pollRuns = new PollRuns();
+  /** Its webhook-in nodes' registered automations and the state each was last found in. */
+  readonly automationStates = new AutomationStates();
   readonly webhookToken?: SecretMatcher;
   /** Where this connection keeps files in the user directory (its file store, registration memory). */
   readonly stateDir?: string;
@@ -121,6 +129,7 @@ export class ConnectionServices {
   discovery?: AutomationDiscovery;
   private readonly tuning: ClarusTuning;
   private readonly warn: (message: string) => void;
+  private readonly stopGauges: () => void;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
     this.id = def.id;
@@ -176,6 +185,18 @@ export class ConnectionServices {
       warn: env.warn,
       debug: env.debug ?? ignore,
     });
+    this.stopGauges = this.counters.readGaugesFrom(() => this.gauges());
+  }
+
+  /** What the connection knows of itself at once (no store read, no token request). */
+  gauges(): ConnectionGauges {
+    const api = this.apiState;
+    return {
+      storeUp: this.store.health.state === "ready",
+      ...(api.state === "not-configured" ? {} : { apiUp: api.ok ? 1 : 0 }),
+      watermarkAge: this.pollRuns.watermarkAges(),
+      automations: this.automationStates.counts(),
+    };
   }
 
   get hasApiCredentials(): boolean {
@@ -287,13 +308,36 @@ export class ConnectionServices {
    * No credentials is no fault (a connection for webhooks only); a pasted access token is taken as it is,
    * since only a call to the API could tell whether Clarus still accepts it.
    */
-  private async apiHealth(waitMs: number): Promise<PartHealth> {
+  async apiHealth(waitMs: number): Promise<PartHealth> {
+    const check = this.tokenChecked();
+    return check ? check.check(waitMs) : this.apiState;
+  }
+
+  /** The API part as the last token check left it, without asking again (unknown before any check). */
+  get apiState(): PartHealth {
     if (!this.hasApiCredentials) return { ok: true, state: "not-configured" };
     if (this.credentials.accessToken?.trim()) return { ok: true, state: "static" };
+    return (
+      this.tokenCheck?.lastKnown ?? {
+        ok: false,
+        state: "unknown",
+        cause: "no answer yet from the Clarus token endpoint",
+      }
+    );
+  }
+
+  /** Since when no API token could be obtained (epoch ms); undefined while tokens come or none is needed. */
+  get apiFailingSince(): number | undefined {
+    return this.tokenCheck?.failingSince;
+  }
+
+  /** The token check, for a connection that obtains its tokens with a client id and secret. */
+  private tokenChecked(): TokenCheck | undefined {
+    if (!this.hasApiCredentials || this.credentials.accessToken?.trim()) return undefined;
     this.tokenCheck ??= new TokenCheck(() => this.api.refreshToken(), {
       intervalMs: tokenCheckMsOf(this.tuning.health),
     });
-    return this.tokenCheck.check(waitMs);
+    return this.tokenCheck;
   }
 
   /** Every secret of the connection as it could appear in a text, to blank it out of the health report. */
@@ -315,6 +359,7 @@ export class ConnectionServices {
 
   /** Closes; the store's data is dropped only with a connection deleted from the flows (not a disabled one). */
   async close(reason: CloseReason): Promise<void> {
+    this.stopGauges();
     this.discovery?.stop();
     // A removed webhook node's deletions were queued as the flows stopped: they need the client and the store.
     await this.registration?.idle(REGISTRATION_CLOSE_WAIT_MS);

@@ -23,6 +23,8 @@ export interface TokenCheckOptions {
  */
 export class TokenCheck {
   private last?: { at: number; error?: string };
+  /** When the token endpoint first failed since it last gave a token (a refusal, or a request left unanswered). */
+  private failedSince?: number;
   private inFlight?: { since: number; done: Promise<void> };
   private readonly intervalMs: number;
   private readonly stallMs: number;
@@ -52,15 +54,33 @@ export class TokenCheck {
       .then(
         () => {
           this.last = { at: this.now() };
+          this.failedSince = undefined;
         },
         (error: unknown) => {
           this.last = { at: this.now(), error: errorMessage(error) };
+          this.failedSince ??= since;
         },
       )
       .finally(() => {
         this.inFlight = undefined;
       });
     this.inFlight = { since, done };
+  }
+
+  /** What the last answers said, without asking again. */
+  get lastKnown(): PartHealth {
+    return this.known();
+  }
+
+  /**
+   * Since when no token could be obtained (epoch ms): from the start of the first request that failed or has
+   * stalled since the last success; undefined while tokens come, or before any answer.
+   */
+  get failingSince(): number | undefined {
+    const stalled =
+      this.inFlight && this.now() - this.inFlight.since >= this.stallMs ? this.inFlight.since : undefined;
+    if (this.failedSince === undefined) return stalled;
+    return stalled === undefined ? this.failedSince : Math.min(stalled, this.failedSince);
   }
 
   private known(): PartHealth {

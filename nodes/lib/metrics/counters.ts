@@ -28,6 +28,25 @@ export type RejectionReason = (typeof REJECTION_REASONS)[number];
 export const POLL_OUTCOMES = ["ok", "error", "skipped"] as const;
 export type PollOutcome = (typeof POLL_OUTCOMES)[number];
 
+/** The states of a registered automation (automations/automation-states.ts says what each means). */
+export const AUTOMATION_STATES = ["ok", "drifted", "missing", "failed"] as const;
+export type AutomationState = (typeof AUTOMATION_STATES)[number];
+
+/**
+ * What a connection knows of itself at once, without asking its store (the inbox figures need the store, and
+ * are read apart): read at each snapshot from the deployed connection.
+ */
+export interface ConnectionGauges {
+  /** Its store can answer. */
+  storeUp: boolean;
+  /** 1 when the last token check obtained a token (or a pasted access token is used), else 0; undefined without API credentials. */
+  apiUp?: number;
+  /** Seconds since each poll stream's watermark, by stream. */
+  watermarkAge: Readonly<Record<string, number>>;
+  /** Its webhook-in nodes' registered automations, by state. */
+  automations: Readonly<Record<AutomationState, number>>;
+}
+
 const MINUTE_MS = 60_000;
 const RING_MINUTES = 60;
 
@@ -51,6 +70,8 @@ export interface CountersSnapshot {
   /** Per minute of the last hour, oldest first: the figures a chart draws. */
   perMinute: MinuteFigures[];
   lastEventAt: Readonly<Partial<Record<EventSource, number>>>;
+  /** The deployed connection's gauges; undefined while none is deployed. */
+  gauges?: ConnectionGauges;
 }
 
 export interface MinuteFigures {
@@ -95,8 +116,20 @@ export class ConnectionCounters {
   private readonly totals: Record<Family, Map<string, number>> = newFamilies();
   private readonly ring: Minute[] = [];
   private readonly lastEventAt: Partial<Record<EventSource, number>> = {};
+  private gaugeSource?: () => ConnectionGauges;
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * Where snapshots read the gauges: the connection deployed now. It returns a function that stops that, for
+   * its close; one deployed since keeps its own.
+   */
+  readGaugesFrom(source: () => ConnectionGauges): () => void {
+    this.gaugeSource = source;
+    return () => {
+      if (this.gaugeSource === source) this.gaugeSource = undefined;
+    };
+  }
 
   /** An event entered the flow (fresh: claimed or admitted), by the source that brought it. */
   entered(event: string, source: EventSource): void {
@@ -150,6 +183,7 @@ export class ConnectionCounters {
       lastHour,
       perMinute,
       lastEventAt: { ...this.lastEventAt },
+      gauges: this.gaugeSource?.(),
     };
   }
 

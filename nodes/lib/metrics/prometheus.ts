@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 import { withinDeadline } from "../deadline";
-import { type CountersSnapshot, labelValues } from "./counters";
+import { AUTOMATION_STATES, type CountersSnapshot, labelValues } from "./counters";
 
 /** What the exposition reads of one deployed connection at scrape time. */
 export interface MetricsSource {
@@ -14,10 +14,16 @@ export interface MetricsSource {
   driftRepairs: Readonly<Record<string, number>>;
   /** Its inbox counts, read from the store (shared by every instance on Redis). */
   inboxCounts(): Promise<{ pending: number; dead: number }>;
+  /** How long its oldest pending entry has waited (ms), from the store; undefined when none is pending. */
+  oldestPendingAge(): Promise<number | undefined>;
+  /** Asks the token endpoint when a check is due, waiting at most `waitMs`, so `clarus_api_up` is current. */
+  checkApi(waitMs: number): Promise<unknown>;
 }
 
 /** A scrape must answer even while Redis hangs: inbox gauges that take longer are left out of that scrape. */
 const INBOX_DEADLINE_MS = 500;
+/** How long a scrape waits for a token check that is due; past it the last known answer is shown. */
+const API_WAIT_MS = 500;
 
 /** Upper bounds (seconds) of the acknowledgement-latency buckets. */
 const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -122,6 +128,46 @@ export class ClarusMetrics {
         });
       },
     });
+    new Gauge({
+      name: "clarus_poll_watermark_age_seconds",
+      help: "Time since the poll stream's watermark: how far behind Clarus the poll has read.",
+      labelNames: ["connection", "stream"],
+      registers,
+      collect() {
+        this.reset();
+        each((source, snapshot) => {
+          for (const [stream, age] of Object.entries(snapshot.gauges?.watermarkAge ?? {}))
+            this.set({ connection: source.label, stream }, age);
+        });
+      },
+    });
+    new Gauge({
+      name: "clarus_api_up",
+      help: "1 while an API token can be obtained (the last token check), else 0; absent without API credentials.",
+      labelNames: ["connection"],
+      registers,
+      collect() {
+        this.reset();
+        each((source, snapshot) => {
+          const up = snapshot.gauges?.apiUp;
+          if (up !== undefined) this.set({ connection: source.label }, up);
+        });
+      },
+    });
+    new Gauge({
+      name: "clarus_automations",
+      help: "Registered automations by the state their last registration or drift check found.",
+      labelNames: ["connection", "state"],
+      registers,
+      collect() {
+        this.reset();
+        each((source, snapshot) => {
+          const counts = snapshot.gauges?.automations;
+          if (!counts) return;
+          for (const state of AUTOMATION_STATES) this.set({ connection: source.label, state }, counts[state]);
+        });
+      },
+    });
     const storeUp = new Gauge({
       name: "clarus_store_up",
       help: "1 while the connection's store can answer, else 0.",
@@ -131,6 +177,12 @@ export class ClarusMetrics {
     const pending = new Gauge({
       name: "clarus_inbox_pending",
       help: "Events in the inbox waiting for a confirm (on-confirm).",
+      labelNames: ["connection"],
+      registers,
+    });
+    const oldest = new Gauge({
+      name: "clarus_inbox_oldest_pending_seconds",
+      help: "How long the oldest pending inbox event has waited since it was admitted (0: none pending).",
       labelNames: ["connection"],
       registers,
     });
@@ -144,11 +196,19 @@ export class ClarusMetrics {
     const storeGauges = async () => {
       storeUp.reset();
       pending.reset();
+      oldest.reset();
       dead.reset();
       await Promise.all(
         this.scraped.map(async ({ source }) => {
           storeUp.set({ connection: source.label }, source.storeUp ? 1 : 0);
-          const counts = await withinDeadline(source.inboxCounts(), INBOX_DEADLINE_MS);
+          const [counts, age] = await Promise.all([
+            withinDeadline(source.inboxCounts(), INBOX_DEADLINE_MS),
+            withinDeadline(
+              source.oldestPendingAge().then((ms) => ({ ms })),
+              INBOX_DEADLINE_MS,
+            ),
+          ]);
+          if (age) oldest.set({ connection: source.label }, (age.ms ?? 0) / 1000);
           if (!counts) return;
           pending.set({ connection: source.label }, counts.pending);
           dead.set({ connection: source.label }, counts.dead);
@@ -177,7 +237,9 @@ export class ClarusMetrics {
 
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
-    this.scraped = this.sources().map((source) => ({ source, snapshot: source.counters.snapshot() }));
+    const sources = this.sources();
+    await Promise.all(sources.map((source) => source.checkApi(API_WAIT_MS).catch(() => undefined)));
+    this.scraped = sources.map((source) => ({ source, snapshot: source.counters.snapshot() }));
     await this.storeGauges();
     return this.registry.metrics();
   }

@@ -235,6 +235,7 @@ export class Poller {
       if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error, startedAt);
       throw error;
     }
+    this.runs.watermark(state.watermark);
     const ranAt = state.ranAt ? Date.parse(state.ranAt) : undefined;
     // A little slack: a timer fires an interval after the run it follows ended, not a millisecond later.
     if (
@@ -420,6 +421,7 @@ export class Poller {
     // A lease lost now means another instance may already be running: it keeps the state as it found it.
     signal.throwIfAborted();
     await this.state.save({ ...next, ranAt: new Date().toISOString() });
+    this.runs.watermark(next.watermark);
     outcome.complete = stoppedAt === undefined;
     return outcome;
   }

@@ -99,6 +99,7 @@ export class DriftWatch {
 
   private checked(report: Extract<DriftReport, { outcome: "checked" }>): void {
     this.hooks.applied({ items: report.items });
+    this.services.automationStates.checked(this.node.id, report.items, report.repairs);
     this.learn(report.items);
     for (const repair of report.repairs) this.node.warn(this.redacted(describeRepair(repair)));
     const failed = report.items.filter((item) => item.outcome === "failed");

@@ -231,6 +231,7 @@ export class WebhookSelfRegistration {
   async close(reason: CloseReason): Promise<void> {
     this.active = false;
     this.watch?.stop();
+    this.services.automationStates.forget(this.node.id);
     if (!this.services.hasApiCredentials) return;
     let change: Promise<void>;
     if (reason === "deleted") {
@@ -300,6 +301,7 @@ export class WebhookSelfRegistration {
   private finished(report: RegistrationReport, request: EnsureRequest): void {
     applyToConnection(this.services, report);
     if (!this.active) return;
+    this.services.automationStates.registered(this.node.id, request.events, report);
     this.warnLeftAlone(report);
     const text = redactToken(describeReport(report), request.secret);
     const failed = failures(report);
