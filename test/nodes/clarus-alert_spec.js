@@ -7,6 +7,7 @@ const path = require("node:path");
 const { helper, tempUserDir } = require("../helpers/node-red");
 const { startWarehouse } = require("../helpers/clarus-sim");
 const { waitForStatus } = require("../helpers/status");
+const { eventually } = require("../helpers/eventually");
 
 /** The status `node` shows now: its last call (the check that sends a message sets the status before it arrives). */
 function lastStatus(node) {
@@ -18,17 +19,22 @@ function lastStatus(node) {
 
 const build = path.join(__dirname, "..", "..", "build", "nodes");
 const alertNode = require(path.join(build, "clarus-alert.js"));
+const confirmNode = require(path.join(build, "clarus-confirm.js"));
 const { forgetCounters } = require(path.join(build, "lib", "metrics", "counters.js"));
 
-const SETTINGS = { clarus: { timeoutMs: 2000, alertCheckSeconds: 0.2 } };
+const SETTINGS = { clarus: { timeoutMs: 2000, alertCheckSeconds: 0.2, health: { tokenCheckSeconds: 0.5 } } };
 
 /** The warehouse of clarus-sim.js with an alert node on its connection, its output into `alerts`. */
 async function withAlert(rules, options = {}) {
   const alert = { id: "alert", type: "clarus-alert", connection: "conn", rules, wires: [["alerts"]] };
+  const { extra = { nodes: [], flow: [] }, ...rest } = options;
   const warehouse = await startWarehouse({
     settings: SETTINGS,
-    ...options,
-    extra: { nodes: [alertNode], flow: [alert, { id: "alerts", type: "helper" }] },
+    ...rest,
+    extra: {
+      nodes: [alertNode, ...extra.nodes],
+      flow: [alert, { id: "alerts", type: "helper" }, ...extra.flow],
+    },
   });
   // Changed, it is what the warehouse's next load() deploys.
   warehouse.alertDef = alert;
@@ -180,6 +186,132 @@ describe("clarus-alert", function () {
     // The first check shows "ok" only when no rule holds; a firing one would show "firing: dead-letters".
     await waitForStatus(helper.getNode("alert"), (status) => status.text === "ok");
     assert.deepEqual(alerts.received, []);
+  });
+
+  it("should fire once when the oldest pending event waits too long for a confirm, and resolve once it is confirmed", async function () {
+    warehouse = await withAlert([{ rule: "inbox-lag", minutes: 0.03 }], {
+      userDir: tempUserDir(),
+      connection: { delivery: "on-confirm", redeliverSeconds: 600 },
+      extra: {
+        nodes: [confirmNode],
+        flow: [{ id: "confirmer", type: "clarus-confirm", action: "confirm", wires: [[]] }],
+      },
+    });
+    await warehouse.load();
+    const alerts = collector("alerts");
+    const alert = helper.getNode("alert");
+    await waitForStatus(alert, (status) => status.text === "ok");
+    warehouse.sim.generate(2, ["goods_out.completed"]);
+    await warehouse.sim.flush();
+    const [first, second] = await warehouse.out.waitFor(2);
+    const admittedAt = Date.now();
+
+    const [firing] = await alerts.waitFor(1);
+    assert.deepEqual([firing.topic, firing.payload.state], ["inbox-lag", "firing"]);
+    assert.match(
+      firing.payload.detail,
+      /^The oldest pending event has waited \d seconds for a confirm \(alert at 2 seconds\)\.$/,
+    );
+    assert.ok(Date.parse(firing.payload.since) >= admittedAt + 1000, firing.payload.since);
+    await waitForStatus(alert, (status) => status.text === "firing: inbox-lag");
+
+    // Confirming the older one leaves the younger one, which has waited as long: still firing, no message.
+    helper.getNode("confirmer").receive(first);
+    const store = helper.getNode("conn").services.store;
+    await eventually(async () => (await store.inboxCounts()).pending === 1, { what: "one confirmed" });
+    helper.getNode("confirmer").receive(second);
+    const [, resolved] = await alerts.waitFor(2);
+    assert.deepEqual(
+      [resolved.topic, resolved.payload.state, resolved.payload.detail],
+      ["inbox-lag", "resolved", "No event is waiting in the inbox for a confirm."],
+    );
+    assert.equal(await store.oldestPendingAge(), undefined);
+    assert.equal(alerts.received.length, 2);
+  });
+
+  it("should fire once when no API token can be obtained, and resolve once one can", async function () {
+    warehouse = await withAlert([{ rule: "api-down", minutes: 0.02 }], { connection: { name: "acme" } });
+    await warehouse.load();
+    const alerts = collector("alerts");
+    const alert = helper.getNode("alert");
+    await waitForStatus(alert, (status) => status.text === "ok");
+    const services = helper.getNode("conn").services;
+    // A token was obtained at the first check; the next token request is asked for once it is due.
+    assert.equal(services.apiState.state, "ready");
+
+    warehouse.sim.setFaults({ error5xx: 1, applyToToken: true });
+    const [firing] = await alerts.waitFor(1);
+    assert.deepEqual([firing.topic, firing.payload.state], ["api-down", "firing"]);
+    assert.match(
+      firing.payload.detail,
+      /^No API token could be obtained for \d seconds?: Clarus API answered HTTP 5\d\d\.$/,
+    );
+    assert.equal(firing.payload.connection, "acme");
+    await waitForStatus(alert, (status) => status.text === "firing: api-down");
+
+    warehouse.sim.setFaults({});
+    const [, resolved] = await alerts.waitFor(2);
+    assert.deepEqual(
+      [resolved.topic, resolved.payload.state, resolved.payload.detail],
+      ["api-down", "resolved", "An API token can be obtained."],
+    );
+    assert.equal(alerts.received.length, 2);
+  });
+
+  it("should fire once when a registered automation drifted in Clarus, and resolve once a check finds it as registered", async function () {
+    // A webhook-in that registers its automation; its drift is checked every 1.2 s.
+    const connection = { driftMinutes: 0.02 };
+    const registering = {
+      id: "reg",
+      type: "clarus-webhook-in",
+      connection: "conn",
+      path: "/clarus/registered",
+      method: "POST",
+      event: "auto",
+      requireToken: true,
+      maxBytes: 1048576,
+      dedupe: true,
+      register: ["goods_in.completed"],
+      wires: [["out"]],
+    };
+    warehouse = await withAlert([{ rule: "automation-drift", threshold: 1 }], {
+      connection,
+      extra: { nodes: [], flow: [registering] },
+    });
+    connection.publicUrl = new URL(warehouse.url).origin;
+    await warehouse.load();
+    const alerts = collector("alerts");
+    await waitForStatus(helper.getNode("reg"), (s) => /^registered 1 event/.test(s.text));
+    await waitForStatus(helper.getNode("alert"), (status) => status.text === "ok");
+    const services = helper.getNode("conn").services;
+    assert.deepEqual(services.counters.snapshot().gauges.automations, {
+      ok: 1,
+      drifted: 0,
+      missing: 0,
+      failed: 0,
+    });
+    const [ours] = warehouse.sim.store.automations
+      .all()
+      .filter((a) => a.name.startsWith("node-red-clarus reg "));
+
+    warehouse.sim.updateAutomation(ours.id, { enabled: false });
+    const [firing] = await alerts.waitFor(1);
+    assert.deepEqual(
+      [firing.topic, firing.payload.state, firing.payload.detail],
+      [
+        "automation-drift",
+        "firing",
+        "1 of 1 registered automation not as registered (1 drifted) (alert at 1).",
+      ],
+    );
+    // Repaired by that check; the next one finds it as registered.
+    const [, resolved] = await alerts.waitFor(2);
+    assert.deepEqual(
+      [resolved.topic, resolved.payload.state, resolved.payload.detail],
+      ["automation-drift", "resolved", "0 of 1 registered automation not as registered (alert at 1)."],
+    );
+    assert.equal(alerts.received.length, 2);
+    assert.equal(warehouse.sim.store.automations.all().find((a) => a.id === ours.id).enabled, true);
   });
 
   it("should refuse a bad rule at deploy, in the status and to a Catch node", async function () {

@@ -21,7 +21,11 @@ export interface AlertPayload {
   since: string;
 }
 
-type Watched = Pick<ConnectionServices, "metricsLabel" | "counters" | "store">;
+/** The token check waits at most this for the token endpoint; past it the last known answer stands. */
+const API_WAIT_MS = 1000;
+
+type Watched = Pick<ConnectionServices, "metricsLabel" | "counters" | "store"> &
+  Partial<Pick<ConnectionServices, "apiHealth" | "apiFailingSince" | "automationStates">>;
 
 /**
  * Checks a connection against the node's rules at start and on a timer, and sends one message when a rule
@@ -72,9 +76,20 @@ export class Alerter {
       const health = store.health;
       if (health.state === "ready") this.notReadySince = undefined;
       else this.notReadySince ??= health.state === "unavailable" ? health.since : this.now();
-      const deadLetters = this.rules.some((rule) => rule.rule === "dead-letters")
-        ? (await withinDeadline(store.inboxCounts(), INBOX_DEADLINE_MS))?.dead
-        : undefined;
+      const watches = (name: AlertRuleName) => this.rules.some((rule) => rule.rule === name);
+      const [counts, oldest, api] = await Promise.all([
+        watches("dead-letters") ? withinDeadline(store.inboxCounts(), INBOX_DEADLINE_MS) : undefined,
+        // null: none pending, told apart from undefined, no answer in time.
+        watches("inbox-lag")
+          ? withinDeadline(
+              store.oldestPendingAge().then((ms) => ms ?? null),
+              INBOX_DEADLINE_MS,
+            )
+          : undefined,
+        watches("api-down") && this.watched.apiHealth
+          ? this.watched.apiHealth(API_WAIT_MS).catch(() => undefined)
+          : undefined,
+      ]);
       if (this.closed) return;
       const now = this.now();
       const counters = this.watched.counters.snapshot();
@@ -83,8 +98,11 @@ export class Alerter {
         counters,
         pollOnlyHistory: this.pollOnlyHistory,
         watchingSince: this.watchingSince,
-        deadLetters,
+        deadLetters: counts?.dead,
         store: { kind: store.kind, health, notReadySince: this.notReadySince },
+        oldestPendingMs: oldest,
+        api: api && { health: api, failingSince: this.watched.apiFailingSince },
+        automations: this.watched.automationStates?.counts(),
       };
       const messages: NodeMessage[] = [];
       this.rules.forEach((rule, index) => {

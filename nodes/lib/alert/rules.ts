@@ -1,4 +1,5 @@
-import type { CountersSnapshot } from "../metrics/counters";
+import type { PartHealth } from "../connection/health";
+import type { AutomationState, CountersSnapshot } from "../metrics/counters";
 import type { StoreHealth } from "../store/connection-store";
 import { type AlertRule, DAY_NAMES } from "./settings";
 
@@ -21,6 +22,12 @@ export interface Observation {
   /** Dead letters in the inbox; undefined when the store did not answer in time. */
   deadLetters?: number;
   store: { kind: string; health: StoreHealth; notReadySince?: number };
+  /** How long the oldest pending event has waited (ms; null: none pending); undefined when the store did not say. */
+  oldestPendingMs?: number | null;
+  /** The API token as the last check found it, and since when none could be obtained. */
+  api?: { health: PartHealth; failingSince?: number };
+  /** Registered automations by state. */
+  automations?: Readonly<Record<AutomationState, number>>;
 }
 
 /** Whether a rule holds (undefined: cannot tell this time, keep the state it has), and why, in a sentence. */
@@ -37,8 +44,14 @@ export function evaluateRule(rule: AlertRule, seen: Observation): Verdict {
       return silence(rule, seen);
     case "dead-letters":
       return deadLetters(rule, seen);
+    case "inbox-lag":
+      return inboxLag(rule, seen);
     case "store-down":
       return storeDown(rule, seen);
+    case "api-down":
+      return apiDown(rule, seen);
+    case "automation-drift":
+      return automationDrift(rule, seen);
   }
 }
 
@@ -121,6 +134,56 @@ function storeDown(rule: Extract<AlertRule, { rule: "store-down" }>, seen: Obser
   return {
     holds: downMs >= rule.downMs,
     detail: `The ${kind} store has not been ready for ${minutesText(downMs)}${cause}.`,
+  };
+}
+
+function inboxLag(rule: Extract<AlertRule, { rule: "inbox-lag" }>, seen: Observation): Verdict {
+  if (seen.oldestPendingMs === undefined)
+    return {
+      holds: undefined,
+      detail: "The store did not say how long its oldest pending event has waited.",
+    };
+  if (seen.oldestPendingMs === null)
+    return { holds: false, detail: "No event is waiting in the inbox for a confirm." };
+  const waited = seen.oldestPendingMs;
+  return {
+    holds: waited >= rule.lagMs,
+    detail:
+      `The oldest pending event has waited ${minutesText(waited)} for a confirm ` +
+      `(alert at ${minutesText(rule.lagMs)}).`,
+  };
+}
+
+function apiDown(rule: Extract<AlertRule, { rule: "api-down" }>, seen: Observation): Verdict {
+  const api = seen.api;
+  if (!api) return { holds: undefined, detail: "The API token was not checked." };
+  const { health, failingSince } = api;
+  if (health.state === "not-configured")
+    return { holds: false, detail: "The connection has no API credentials: no token to obtain." };
+  if (health.ok) return { holds: false, detail: "An API token can be obtained." };
+  // No answer yet from the token endpoint: too early to tell a slow one from a dead one.
+  if (failingSince === undefined)
+    return { holds: undefined, detail: `No API token yet: ${health.cause ?? health.state}.` };
+  const downMs = seen.now - failingSince;
+  return {
+    holds: downMs >= rule.downMs,
+    detail: `No API token could be obtained for ${minutesText(downMs)}: ${health.cause ?? health.state}.`,
+  };
+}
+
+function automationDrift(rule: Extract<AlertRule, { rule: "automation-drift" }>, seen: Observation): Verdict {
+  const counts = seen.automations;
+  if (!counts) return { holds: undefined, detail: "The registered automations were not read." };
+  const notOk = counts.drifted + counts.missing + counts.failed;
+  const parts = (["drifted", "missing", "failed"] as const)
+    .filter((state) => counts[state] > 0)
+    .map((state) => `${counts[state]} ${state}`);
+  const what = parts.length > 0 ? ` (${parts.join(", ")})` : "";
+  return {
+    holds: notOk >= rule.threshold,
+    detail:
+      `${notOk} of ${notOk + counts.ok} registered ${notOk + counts.ok === 1 ? "automation" : "automations"} ` +
+      `not as registered${what} (alert at ${rule.threshold}).`,
   };
 }
 

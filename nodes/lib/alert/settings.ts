@@ -3,7 +3,15 @@ import type { NodeDef } from "node-red";
 import { ConfigError } from "../node-red/errors";
 
 /** The rules a clarus-alert node can watch. */
-export const ALERT_RULES = ["webhooks-missing", "silence", "dead-letters", "store-down"] as const;
+export const ALERT_RULES = [
+  "webhooks-missing",
+  "silence",
+  "dead-letters",
+  "inbox-lag",
+  "store-down",
+  "api-down",
+  "automation-drift",
+] as const;
 export type AlertRuleName = (typeof ALERT_RULES)[number];
 
 /** Day names in `Date.getDay()` order. */
@@ -30,12 +38,20 @@ export type AlertRule =
   | { rule: "silence"; quietMs: number; days: ReadonlySet<number>; fromHour: number; toHour: number }
   /** More than `threshold` dead letters. */
   | { rule: "dead-letters"; threshold: number }
+  /** The oldest pending inbox event waiting longer than `lagMs` since it was admitted. */
+  | { rule: "inbox-lag"; lagMs: number }
   /** The store not ready for `downMs`. */
-  | { rule: "store-down"; downMs: number };
+  | { rule: "store-down"; downMs: number }
+  /** No API token obtainable for `downMs`. */
+  | { rule: "api-down"; downMs: number }
+  /** At least `threshold` registered automations not ok (drifted, missing or failed). */
+  | { rule: "automation-drift"; threshold: number };
 
 export const DEFAULT_WEBHOOKS_MISSING_MINUTES = 60;
 export const DEFAULT_SILENCE_MINUTES = 30;
 export const DEFAULT_STORE_DOWN_MINUTES = 1;
+export const DEFAULT_INBOX_LAG_MINUTES = 15;
+export const DEFAULT_API_DOWN_MINUTES = 5;
 /** The counters keep the last hour; a longer window could not be counted. */
 export const MAX_WINDOW_MINUTES = 60;
 export const DEFAULT_CHECK_SECONDS = 15;
@@ -79,8 +95,14 @@ function parseRule(value: unknown, position: number): AlertRule {
     }
     case "dead-letters":
       return { rule: name, threshold: wholeNumber(def.threshold, 0, 0, `${where}: threshold`) };
+    case "inbox-lag":
+      return { rule: name, lagMs: minutes(def.minutes, DEFAULT_INBOX_LAG_MINUTES, `${where}: minutes`) };
     case "store-down":
       return { rule: name, downMs: minutes(def.minutes, DEFAULT_STORE_DOWN_MINUTES, `${where}: minutes`) };
+    case "api-down":
+      return { rule: name, downMs: minutes(def.minutes, DEFAULT_API_DOWN_MINUTES, `${where}: minutes`) };
+    case "automation-drift":
+      return { rule: name, threshold: wholeNumber(def.threshold, 1, 1, `${where}: threshold`) };
     default:
       throw new ConfigError(
         `rule ${position}: ${JSON.stringify(def.rule ?? "")} is not a rule (${ALERT_RULES.join(", ")})`,

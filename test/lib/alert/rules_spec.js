@@ -218,6 +218,87 @@ describe("alert rules", function () {
     });
   });
 
+  describe("inbox-lag", function () {
+    const counters = new ConnectionCounters();
+    const now = Date.now();
+
+    it("should hold once the oldest pending event has waited the minutes given, not a millisecond before", function () {
+      const lag = rule({ rule: "inbox-lag", minutes: 10 });
+      const waited = (ms) => observation(counters, now, { oldestPendingMs: ms });
+      assert.equal(evaluateRule(lag, waited(10 * MINUTE - 1)).holds, false);
+      const verdict = evaluateRule(lag, waited(10 * MINUTE));
+      assert.equal(verdict.holds, true);
+      assert.equal(
+        verdict.detail,
+        "The oldest pending event has waited 10 minutes for a confirm (alert at 10 minutes).",
+      );
+    });
+
+    it("should not hold with nothing pending, and not decide when the store did not answer", function () {
+      const lag = rule({ rule: "inbox-lag" });
+      const none = evaluateRule(lag, observation(counters, now, { oldestPendingMs: null }));
+      assert.deepEqual(none, { holds: false, detail: "No event is waiting in the inbox for a confirm." });
+      const unknown = evaluateRule(lag, observation(counters, now, { oldestPendingMs: undefined }));
+      assert.equal(unknown.holds, undefined);
+    });
+  });
+
+  describe("api-down", function () {
+    const counters = new ConnectionCounters();
+    const now = Date.now();
+    const refused = { ok: false, state: "unavailable", cause: "the token endpoint answered 401" };
+
+    it("should hold once no token could be obtained for the minutes given, not before", function () {
+      const down = rule({ rule: "api-down", minutes: 3 });
+      const since = (ms) => observation(counters, now, { api: { health: refused, failingSince: now - ms } });
+      assert.equal(evaluateRule(down, since(3 * MINUTE - 1)).holds, false);
+      const verdict = evaluateRule(down, since(3 * MINUTE));
+      assert.equal(verdict.holds, true);
+      assert.equal(
+        verdict.detail,
+        "No API token could be obtained for 3 minutes: the token endpoint answered 401.",
+      );
+    });
+
+    it("should not hold with a token or without credentials, and not decide before the first answer", function () {
+      const down = rule({ rule: "api-down", minutes: 1 });
+      const seen = (api) => evaluateRule(down, observation(counters, now, { api }));
+      assert.equal(seen({ health: { ok: true, state: "ready" } }).holds, false);
+      assert.equal(seen({ health: { ok: true, state: "not-configured" } }).holds, false);
+      assert.equal(seen({ health: { ok: true, state: "static" } }).holds, false);
+      const unknown = { ok: false, state: "unknown", cause: "no answer yet from the Clarus token endpoint" };
+      assert.equal(seen({ health: unknown }).holds, undefined);
+      assert.equal(seen(undefined).holds, undefined);
+    });
+  });
+
+  describe("automation-drift", function () {
+    const counters = new ConnectionCounters();
+    const now = Date.now();
+    const automations = (drifted, missing, failed) => ({
+      automations: { ok: 3, drifted, missing, failed },
+    });
+
+    it("should hold at the threshold of automations not as registered, of any kind", function () {
+      const drift = rule({ rule: "automation-drift", threshold: 2 });
+      assert.equal(evaluateRule(drift, observation(counters, now, automations(1, 0, 0))).holds, false);
+      const verdict = evaluateRule(drift, observation(counters, now, automations(1, 0, 1)));
+      assert.equal(verdict.holds, true);
+      assert.equal(
+        verdict.detail,
+        "2 of 5 registered automations not as registered (1 drifted, 1 failed) (alert at 2).",
+      );
+      assert.equal(evaluateRule(drift, observation(counters, now, automations(0, 2, 0))).holds, true);
+    });
+
+    it("should default to one and not hold while every automation is as registered", function () {
+      const drift = rule({ rule: "automation-drift" });
+      assert.equal(evaluateRule(drift, observation(counters, now, automations(0, 0, 0))).holds, false);
+      assert.equal(evaluateRule(drift, observation(counters, now, automations(0, 1, 0))).holds, true);
+      assert.equal(evaluateRule(drift, observation(counters, now, {})).holds, undefined);
+    });
+  });
+
   it("should write durations as a person reads them", function () {
     assert.deepEqual(
       [minutesText(1000), minutesText(3000), minutesText(MINUTE), minutesText(90 * MINUTE)],

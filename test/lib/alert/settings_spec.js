@@ -12,6 +12,9 @@ describe("alert settings", function () {
         { rule: "silence" },
         { rule: "dead-letters" },
         { rule: "store-down" },
+        { rule: "inbox-lag" },
+        { rule: "api-down" },
+        { rule: "automation-drift" },
       ],
     });
     assert.deepEqual(
@@ -21,6 +24,9 @@ describe("alert settings", function () {
         { rule: "silence", quietMs: 1_800_000, days: [0, 1, 2, 3, 4, 5, 6], fromHour: 0, toHour: 24 },
         { rule: "dead-letters", threshold: 0, days: undefined },
         { rule: "store-down", downMs: 60_000, days: undefined },
+        { rule: "inbox-lag", lagMs: 900_000, days: undefined },
+        { rule: "api-down", downMs: 300_000, days: undefined },
+        { rule: "automation-drift", threshold: 1, days: undefined },
       ],
     );
   });
@@ -42,7 +48,7 @@ describe("alert settings", function () {
       ["webhooks-missing", /rules must be a list/],
       [
         [{ rule: "disk-full" }],
-        /rule 1: "disk-full" is not a rule \(webhooks-missing, silence, dead-letters, store-down\)/,
+        /rule 1: "disk-full" is not a rule \(webhooks-missing, silence, dead-letters, inbox-lag, store-down, api-down, automation-drift\)/,
       ],
       [
         [{ rule: "dead-letters" }, { rule: "dead-letters", threshold: -1 }],
@@ -55,6 +61,12 @@ describe("alert settings", function () {
         /minutes 61 must be a number of minutes, more than 0 and at most 60/,
       ],
       [[{ rule: "store-down", minutes: "soon" }], /rule 1 \(store-down\): minutes "soon"/],
+      [[{ rule: "inbox-lag", minutes: 0 }], /rule 1 \(inbox-lag\): minutes 0 must be a number of minutes/],
+      [[{ rule: "api-down", minutes: -2 }], /rule 1 \(api-down\): minutes -2 must be a number of minutes/],
+      [
+        [{ rule: "automation-drift", threshold: 0 }],
+        /rule 1 \(automation-drift\): threshold 0 must be a whole number of at least 1/,
+      ],
       [[{ rule: "silence", minutes: 0 }], /minutes 0 must be a number of minutes, more than 0/],
       [[{ rule: "silence", days: ["mon", "funday"] }], /days "funday" is not a day/],
       [[{ rule: "silence", hours: "22-06" }], /hours "22-06" must be hours from-to within 00-24/],
