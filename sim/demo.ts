@@ -7,6 +7,11 @@
  * runs inside it. SIGINT or SIGTERM to this process (Ctrl-C, an IDE's Stop button, a supervisor) stops
  * Node-RED and the simulator and exits 0. The user's changes to the demo's flows are kept across
  * restarts; `npm start -- --reset` puts the demo flow back.
+ *
+ * A broken webhook path, for the clarus-alert node (example 06): `POST <simulator>/sim/webhooks` with
+ * `{"silent": true}` drops every webhook while the poll still finds the events, `{"silent": false}` ends it.
+ * `--no-drops` turns the random drops and repeats off, so only that fault leaves events to the poll;
+ * `--silent-webhooks` starts with the webhooks silent.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -48,13 +53,15 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stop(0));
 
   const reset = process.argv.includes("--reset");
+  const noDrops = process.argv.includes("--no-drops");
   prepareUserDir(reset);
   const sim = await startSimulator({
     subdomain: "acme",
     history: 0,
-    webhook: { dropRate: 0.15, repeatRate: 0.1 },
+    webhook: noDrops ? { dropRate: 0, repeatRate: 0 } : { dropRate: 0.15, repeatRate: 0.1 },
   });
   running.sim = sim;
+  if (process.argv.includes("--silent-webhooks")) sim.silenceWebhooks(true);
   const kept = !reset && pointFlowsAt(sim.url);
 
   const red = startNodeRed();
@@ -101,9 +108,18 @@ async function main(): Promise<void> {
     Webhook URL       http://127.0.0.1:${PORT}/clarus/events/<token>
 
   Every 3 s the simulated warehouse dispatches an order, completes a receipt, adjusts stock or places or
-  releases a hold. 15% of the webhooks are dropped and 10% sent twice on purpose: the poll nodes recover
-  what was dropped and every event appears once. Your changes to the flows are kept when you restart;
-  npm start -- --reset brings the demo flow back. Press Ctrl-C to stop.
+  releases a hold. ${
+    noDrops
+      ? "No webhook is dropped or repeated (--no-drops)"
+      : "15% of the webhooks are dropped and 10% sent twice on purpose"
+  }: the poll nodes recover what was dropped and every event appears once. Your changes to the flows are
+  kept when you restart; npm start -- --reset brings the demo flow back. Press Ctrl-C to stop.
+
+  Break the webhook path (Clarus still works, so the poll finds the events; see example 06):
+    curl -X POST ${sim.url}/sim/webhooks -d '{"silent": true}'
+    curl -X POST ${sim.url}/sim/webhooks -d '{"silent": false}'${
+      sim.webhooksSilent ? "\n  The webhooks are silent now (--silent-webhooks)." : ""
+    }
 `);
 }
 

@@ -28,6 +28,8 @@ export interface ServerDeps {
   onFault: (kind: FaultKind, endpoint: Endpoint) => void;
   onHang: () => void;
   onRequest: (entry: RequestLogEntry) => void;
+  /** The webhook fault the demo toggles: every webhook dropped while the poll still finds the events. */
+  webhooks: { silent(): boolean; setSilent(silent: boolean): void };
 }
 
 export interface RequestLogEntry {
@@ -119,14 +121,42 @@ async function handle(deps: ServerDeps, req: http.IncomingMessage, res: http.Ser
   if (deps.automations.owns(path)) {
     return restRequest(deps, req, res, { method, path, query: url.searchParams }, entry, answer);
   }
+  if (path === "/sim/webhooks") return webhookFault(deps, req, method, answer);
   if (method === "GET" && path === "/") {
     return answer(200, {
       name: "clarus-simulator",
       subdomain: deps.subdomain,
-      endpoints: ["/oauth/token", "/graphql", "/api/automations"],
+      endpoints: ["/oauth/token", "/graphql", "/api/automations", "/sim/webhooks"],
     });
   }
   return answer(404, { error: `No route for ${method} ${path}` });
+}
+
+/**
+ * `GET /sim/webhooks`: `{silent}`; `POST /sim/webhooks` with `{"silent": true}` drops every webhook (the
+ * events still happen, so the poll finds them), `{"silent": false}` sends them again. The simulator's own
+ * control, not a Clarus API: no token.
+ */
+async function webhookFault(
+  deps: ServerDeps,
+  req: http.IncomingMessage,
+  method: string,
+  answer: (status: number, body: unknown, headers?: Record<string, string>) => void,
+): Promise<void> {
+  if (method === "GET") return answer(200, { silent: deps.webhooks.silent() });
+  if (method !== "POST") return answer(405, { error: "Use GET or POST" }, { Allow: "GET, POST" });
+  const body = await readBody(req);
+  let silent: unknown;
+  try {
+    silent =
+      body === "too-large" ? undefined : (JSON.parse(body.toString("utf8")) as { silent?: unknown }).silent;
+  } catch {
+    silent = undefined;
+  }
+  if (typeof silent !== "boolean")
+    return answer(400, { error: 'Send {"silent": true} or {"silent": false}' });
+  deps.webhooks.setSilent(silent);
+  return answer(200, { silent: deps.webhooks.silent() });
 }
 
 /** Slowness, then hanging. Resolves false when the simulator stopped meanwhile. */

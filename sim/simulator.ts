@@ -145,6 +145,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   readonly automationsApi: AutomationsApi;
   private readonly apiDomainOverride: string | undefined;
   private activityTimer: NodeJS.Timeout | undefined;
+  /** The drop rate to put back when the webhooks speak again; undefined while they are not silenced. */
+  private dropRateBeforeSilence: number | undefined;
   private listening: AddressInfo | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -203,6 +205,10 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
         maxPageSize: options.maxPageSize,
       }),
       automations: this.automationsApi,
+      webhooks: {
+        silent: () => this.webhooksSilent,
+        setSilent: (silent) => this.silenceWebhooks(silent),
+      },
       subdomain: this.subdomain,
       now: this.now,
       onFault: (kind, endpoint) => {
@@ -350,6 +356,26 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   /** Resolves when every queued, delayed or in-flight delivery has finished. */
   flush(): Promise<void> {
     return this.sender.flush();
+  }
+
+  /** Whether every webhook is being dropped (`silenceWebhooks`). */
+  get webhooksSilent(): boolean {
+    return this.dropRateBeforeSilence !== undefined;
+  }
+
+  /**
+   * A broken webhook path while Clarus works: every webhook dropped (`dropRate: 1`), the events still made,
+   * so the poll finds them. Off puts back the drop rate from before.
+   */
+  silenceWebhooks(silent: boolean): void {
+    if (silent === this.webhooksSilent) return;
+    if (silent) {
+      this.dropRateBeforeSilence = this.sender.current.dropRate ?? 0;
+      this.sender.setOptions({ dropRate: 1 });
+    } else {
+      this.sender.setOptions({ dropRate: this.dropRateBeforeSilence ?? 0 });
+      this.dropRateBeforeSilence = undefined;
+    }
   }
 
   /** Changes delivery options at runtime; merges with the current ones. */
