@@ -4,6 +4,7 @@ import type { ClarusClient, GraphqlRequestOptions, RetryInfo } from "../api/clie
 import { relayPages } from "../api/relay";
 import type { PollRunReporter } from "../connection/poll-runs";
 import type { ConnectionServices } from "../connection/services";
+import type { PollOutcome } from "../metrics/counters";
 import { errorMessage } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
 import { STATUS, ThrottledStatus } from "../node-red/status";
@@ -90,6 +91,8 @@ export class Poller {
   private storeFailure?: string;
   /** A run waits for the store to answer (said once). */
   private waitingForStore = false;
+  /** The cause of the failing timed runs last reported as an error, until a run succeeds. */
+  private timedFailure?: string;
   private stopped = false;
   /** The built-in stream as planned for the schema it was planned on. */
   private plan?: { model: SchemaModel; stream: PollStream };
@@ -153,17 +156,19 @@ export class Poller {
     this.timer = undefined;
     const batch = this.waiting.splice(0);
     const sinces = batch.map((t) => t.since).filter((s): s is string => s !== undefined);
+    const dones = batch.flatMap((t) => (t.done ? [t.done] : []));
     const trigger: PollTrigger = {
       since: sinces.length > 0 ? sinces.sort()[0] : undefined,
       msg: batch.find((t) => t.msg)?.msg,
-      done: (error) => batch.forEach((t) => t.done?.(error)),
+      // None when no input asked: a failure then goes to node.error (failed), not into an empty callback.
+      done: dones.length > 0 ? (error) => dones.forEach((done) => done(error)) : undefined,
       timed: batch.every((t) => t.timed),
     };
     const startedAt = Date.now();
     this.running = this.attempt(trigger, startedAt)
       .catch((error: unknown): Attempt => {
         // Not expected (every failure of a run is reported inside it); never left unhandled.
-        this.runs.failed(startedAt);
+        this.report("error", startedAt);
         this.node.error(`poll ${this.settings.streamName} failed: ${errorMessage(error)}`);
         trigger.done?.(error instanceof Error ? error : new Error(String(error)));
         return { kind: "ran" };
@@ -222,7 +227,7 @@ export class Poller {
     }
     if (held) return held.value;
     this.show(STATUS.working("another instance is polling"));
-    this.connection.counters.pollRun(this.settings.streamName, "skipped");
+    this.report("skipped", startedAt);
     return { kind: "busy" };
   }
 
@@ -244,8 +249,7 @@ export class Poller {
       Date.now() - ranAt < intervalMs - Math.min(intervalMs / 10, 60_000)
     ) {
       this.show(STATUS.ok(`${clockTime(ranAt)} polled by another instance`));
-      this.connection.counters.pollRun(this.settings.streamName, "skipped");
-      this.runs.succeeded();
+      this.report("recent", startedAt);
       trigger.done?.();
       return { kind: "recent", at: ranAt };
     }
@@ -258,8 +262,7 @@ export class Poller {
       const text = `${clockTime(Date.now())} ${outcome.fresh} new, ${outcome.duplicates} dup${outcome.complete ? "" : ", more"}`;
       this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${text}`);
       this.show(STATUS.ok(text));
-      this.connection.counters.pollRun(name, "ok");
-      this.runs.succeeded();
+      this.report("ok", startedAt);
       trigger.done?.();
     } catch (error) {
       this.node.debug(`${name} run ended at ${new Date().toISOString()}: ${errorMessage(error)}`);
@@ -269,13 +272,27 @@ export class Poller {
       }
       // Nothing was lost: the watermark stayed, and the run is made again once the store answers.
       if (error instanceof StoreUnavailableError) return this.storeCannotAnswer(error, startedAt);
-      this.runs.failed(startedAt);
-      this.failed(trigger, error);
+      this.failed(trigger, error, startedAt);
     }
     return { kind: "ran" };
   }
 
-  private failed(trigger: PollTrigger, error: unknown): void {
+  /**
+   * One attempt's outcome, to the connection's counters and to its health side by side. `recent`: another
+   * instance polled the stream within the interval, counted as skipped and as a success of the stream.
+   */
+  private report(outcome: PollOutcome | "recent", startedAt: number): void {
+    this.connection.counters.pollRun(this.settings.streamName, outcome === "recent" ? "skipped" : outcome);
+    if (outcome === "error") return this.runs.failed(startedAt);
+    if (outcome === "skipped") return;
+    this.runs.succeeded();
+    if (outcome === "ok" && this.timedFailure !== undefined) {
+      this.timedFailure = undefined;
+      this.node.log(`poll ${this.settings.streamName} runs again`);
+    }
+  }
+
+  private failed(trigger: PollTrigger, error: unknown, startedAt: number): void {
     let reason = errorMessage(error);
     if (isSchemaMismatch(error)) {
       // The schema changed since it was read: read it again and plan anew for the next run.
@@ -283,28 +300,29 @@ export class Poller {
       this.plan = undefined;
       reason += " (the schema is read again for the next run)";
     }
-    this.connection.counters.pollRun(this.settings.streamName, "error");
+    this.report("error", startedAt);
     const message = `poll ${this.settings.streamName} failed: ${reason}`;
     const short = error instanceof StreamPlanError ? error.short : errorMessage(error).slice(0, 40);
     this.show(STATUS.failed(short));
-    const failure = new Error(message);
-    if (trigger.done) trigger.done(failure);
-    else
-      this.node.error(message, {
-        topic: this.settings.streamName,
-        payload: { stream: this.settings.streamName },
-      });
+    if (trigger.done) return trigger.done(new Error(message));
+    // A timed run: with a message, so a Catch node sees it; once per cause while the runs go on failing (the
+    // timer would repeat it every interval), and a log line when a run succeeds again.
+    if (reason === this.timedFailure) return;
+    this.timedFailure = reason;
+    this.node.error(message, {
+      topic: this.settings.streamName,
+      payload: { stream: this.settings.streamName, error: message },
+    });
   }
 
   /** Said once for each time a run starts waiting; the connection logs the store's own changes. */
   private storeCannotAnswer(error: StoreUnavailableError, startedAt: number): Attempt {
     // A run that cannot start fails the stream as surely as one that fails.
-    this.runs.failed(startedAt);
+    this.report("error", startedAt);
     if (!this.waitingForStore) {
       this.waitingForStore = true;
       this.node.warn(`poll ${this.settings.streamName} waits for the store: ${errorMessage(error)}`);
     }
-    this.connection.counters.pollRun(this.settings.streamName, "error");
     const failure = describeStoreFailure(this.connection.store);
     this.storeFailure = failure;
     this.status.set(STATUS.failed(failure));
