@@ -110,10 +110,10 @@ async function main(): Promise<void> {
   Every 3 s the simulated warehouse dispatches an order, completes a receipt, adjusts stock or places or
   releases a hold. ${
     noDrops
-      ? "No webhook is dropped or repeated (--no-drops)"
-      : "15% of the webhooks are dropped and 10% sent twice on purpose"
-  }: the poll nodes recover what was dropped and every event appears once. Your changes to the flows are
-  kept when you restart; npm start -- --reset brings the demo flow back. Press Ctrl-C to stop.
+      ? "No webhook is dropped or repeated on purpose (--no-drops), so the poll nodes find\n  nothing new"
+      : "15% of the webhooks are dropped and 10% sent twice on purpose: the poll nodes recover\n  what was dropped"
+  } and every event appears once. Your changes to the flows are kept when you restart;
+  npm start -- --reset brings the demo flow back. Press Ctrl-C to stop.
 
   Break the webhook path (Clarus still works, so the poll finds the events; see example 06):
     curl -X POST ${sim.url}/sim/webhooks -d '{"silent": true}'
