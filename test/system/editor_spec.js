@@ -790,8 +790,13 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
     await page.click("#node-config-clarus-test");
     const webhooksLine = '#node-config-clarus-test-result .clarus-test-line[data-step="webhooks"]';
-    await page.waitForSelector(webhooksLine);
+    // The technical steps are behind Details; the plain summary above them says what works.
+    await page.waitForSelector(webhooksLine, { state: "attached" });
     assert.equal(await page.getAttribute(webhooksLine, "data-ok"), "true");
+    assert.match(
+      await page.textContent(".clarus-test-summary"),
+      /The last webhook from Clarus was accepted\.[\s\S]*There are no API credentials\./,
+    );
     const seen = "Domain https://acme.claruswms.co.uk, API-Domain https://clarus-api.com, Subdomain acme";
     const text = await page.textContent(webhooksLine);
     assert.ok(text.startsWith(`Webhooks: accepted what Clarus sent (${seen})`), text);
@@ -861,11 +866,11 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     const sim = await startSimulator({ history: 0, schema: "documented" });
     const automation = sim.addAutomation({ event: "goods_out.completed", url: "http://127.0.0.1:9/x" });
     const wrongSecret = "wrong-secret-5a4b3c";
-    /** Clicks Test connection and resolves with the report's lines, as `step ok label: text`. */
+    /** Clicks Test connection and resolves with the report's lines (behind Details), as `step ok label: text`. */
     async function testConnection() {
       await page.evaluate(() => $("#node-config-clarus-test-result").empty());
       await page.click("#node-config-clarus-test");
-      await page.waitForSelector("#node-config-clarus-test-result .clarus-test-line");
+      await page.waitForSelector("#node-config-clarus-test-result .clarus-test-line", { state: "attached" });
       return page.evaluate(() =>
         $("#node-config-clarus-test-result .clarus-test-line")
           .map(function () {
@@ -873,6 +878,26 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           })
           .get(),
       );
+    }
+    /** The plain summary as shown: its headline, what works, each problem with what to do, and Details' state. */
+    function summaryShown() {
+      return page.evaluate(() => {
+        const texts = (selector) =>
+          $(selector)
+            .map(function () {
+              return this.innerText.trim().replace(/\s+/g, " ");
+            })
+            .get();
+        return {
+          headline: texts(".clarus-test-headline")[0],
+          works: texts(".clarus-test-works"),
+          problems: texts(".clarus-test-problem"),
+          // A closed <details> hides its content without display: none, so jQuery's :visible cannot tell.
+          detailsShown: [...document.querySelectorAll(".clarus-test-line")].some((line) =>
+            line.checkVisibility(),
+          ),
+        };
+      });
     }
     try {
       await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
@@ -886,6 +911,16 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           "(HTTP 401: invalid_client: client authentication failed)",
       ]);
       assert.ok(!(await page.textContent("#node-config-clarus-test-result")).includes(wrongSecret));
+      // In plain words first: what does not work and what to do; the lines above only behind Details.
+      assert.deepEqual(await summaryShown(), {
+        headline: "Not working yet: Node-RED cannot use the Clarus API with these settings.",
+        works: [],
+        problems: [
+          "Clarus refuses the client ID and secret. What to do: Check both for typing errors and spaces; " +
+            "if they are right, ask Clarus support.",
+        ],
+        detailsShown: false,
+      });
 
       await page.fill("#node-config-input-clientSecret", sim.clientSecret);
       const lines = await testConnection();
@@ -907,10 +942,29 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         /^stream true stock\.transactions: ready: reads transactions created since the watermark/,
       );
       assert.equal(lines[6], `automations true Automations: 1 found: ${automation} → goods_out.completed`);
+      assert.deepEqual(await summaryShown(), {
+        headline: "It works: Node-RED can reach your Clarus tenant with these settings.",
+        works: [
+          "Clarus accepts the client ID and secret.",
+          "The tenant answers (acme).",
+          "Its warehouse data can be read.",
+          "A poll node can read orders dispatched, goods-in completed and stock adjustments and holds.",
+          "1 automation found in Clarus.",
+        ],
+        problems: [],
+        detailsShown: false,
+      });
       assert.deepEqual(
         await layoutProblems("Test connection", "#node-config-dialog-edit-form"),
         [],
-        "cut-off text with the report shown",
+        "cut-off text with the summary shown",
+      );
+      await page.click(".clarus-test-details > summary");
+      await page.waitForSelector('.clarus-test-line[data-step="automations"]', { state: "visible" });
+      assert.deepEqual(
+        await layoutProblems("Test connection", "#node-config-dialog-edit-form"),
+        [],
+        "cut-off text with the details shown",
       );
       await page.click("#node-config-dialog-ok");
       await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
