@@ -7,7 +7,8 @@ import { errorMessage } from "../node-red/errors";
 import { planStream } from "../poll/stream-plans";
 import { BUILT_IN_STREAMS } from "../poll/streams";
 import { introspect } from "../schema/tenant-schema";
-import { type FailureCause, summarise, type TestSummary } from "./test-summary";
+import type { FailureCause, TestReport, TestStep } from "./test-report";
+import { summarise } from "./test-summary";
 
 /** What the connection dialog holds, typed or deployed: never logged, never echoed. */
 export interface ConnectionUnderTest {
@@ -18,30 +19,6 @@ export interface ConnectionUnderTest {
   accessToken?: string;
 }
 
-export interface TestStep {
-  ok: boolean;
-  text: string;
-  /** Why the first request failed, for the plain summary. */
-  cause?: FailureCause;
-}
-
-/**
- * The answer of the Test connection button: each step that worked or why not, so a user sees before
- * deploying whether the tenant's schema lets every built-in stream read.
- */
-export interface TestReport {
-  ok: boolean;
-  token: TestStep;
-  subdomain?: TestStep;
-  schema?: TestStep;
-  streams?: Array<TestStep & { stream: string }>;
-  automations?: TestStep & { found: Array<{ id: string; event: string }> };
-  /** What the deployed connection's webhook-in nodes last saw Clarus send; absent without such nodes. */
-  webhooks?: TestStep & { seen: ObservedWebhook[] };
-  /** The report in plain words: what works, what does not, what to do (the dialog shows it first). */
-  summary?: TestSummary;
-}
-
 const TEST_TIMEOUT_MS = 15_000;
 
 /**
@@ -49,6 +26,8 @@ const TEST_TIMEOUT_MS = 15_000;
  * how each built-in stream would read on it, and the automations found. One attempt per request, so
  * the answer comes in seconds; every failure names its cause and no secret.
  */
+export type { TestReport, TestStep } from "./test-report";
+
 export async function testConnection(
   input: ConnectionUnderTest,
   tuning: ClarusTuning = {},

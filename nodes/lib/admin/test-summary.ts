@@ -1,26 +1,4 @@
-import type { TestReport, TestStep } from "./test-connection";
-
-/** Why the first request failed, as `testConnection` tells it apart: what the user has to change differs. */
-export type FailureCause =
-  "api-url" | "no-subdomain" | "no-credentials" | "credentials" | "unreachable" | "tls" | "timeout" | "other";
-
-export interface TestProblem {
-  /** What does not work, in a user's words. */
-  problem: string;
-  /** What to do about it. */
-  todo: string;
-}
-
-/**
- * The Test connection report in plain words, for the top of the dialog: one headline, what works, what does not
- * and what to do. The technical steps (`TestReport` itself) stay behind the dialog's Details toggle.
- */
-export interface TestSummary {
-  ok: boolean;
-  headline: string;
-  works: string[];
-  problems: TestProblem[];
-}
+import type { FailureCause, TestProblem, TestReport, TestStep, TestSummary } from "./test-report";
 
 const STREAM_NAMES: Record<string, string> = {
   "goods_out.completed": "orders dispatched",
