@@ -234,7 +234,11 @@ async function shootConnectionTest(page) {
   await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "demo-connection"));
   await page.waitForSelector("#node-config-clarus-test", { state: "visible" });
   await page.click("#node-config-clarus-test");
-  await page.waitForSelector('#node-config-clarus-test-result .clarus-test-line[data-step="automations"]');
+  // The plain summary, its technical steps folded away behind Details as the dialog shows them.
+  await page.waitForSelector('#node-config-clarus-test-result .clarus-test-line[data-step="automations"]', {
+    state: "attached",
+  });
+  await page.waitForSelector(".clarus-test-summary", { state: "visible" });
   // The button at the top, so the picture shows it and the whole report below it.
   const file = await shootTray(
     page,

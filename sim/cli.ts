@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Runs the Clarus simulator from a shell, for the demo and for poking at a flow by hand:
+ * Runs the Clarus simulator from a shell, for trying the nodes without a tenant (`npm run sim`: the defaults,
+ * and what to type into the connection dialog) and for poking at a flow by hand:
  *   node build/dev/sim/cli.js --port 4000 --webhook-url http://127.0.0.1:1880/clarus/events/TOKEN --rate 2 --drop 0.1
  */
 import { parseArgs } from "node:util";
@@ -33,6 +34,7 @@ const USAGE = `Usage: node build/dev/sim/cli.js [options]
   --delay MS|MIN-MAX   delay before each delivery
   --envelope           wrap bodies as {"data": {...}}
   --interval MS        one activity every MS milliseconds (default 2000; 0 = none)
+  --node-red URL       where Node-RED listens, shown as the Public URL to type (default http://127.0.0.1:1880)
   --quiet              do not log events and deliveries
   --help               show this text`;
 
@@ -44,6 +46,7 @@ interface CliConfig {
   method: WebhookMethod;
   integrationId: number | null;
   intervalMs: number;
+  nodeRedUrl: string;
   quiet: boolean;
 }
 
@@ -73,6 +76,7 @@ function parse(argv: string[]): CliConfig | "help" {
       delay: { type: "string" },
       envelope: { type: "boolean" },
       interval: { type: "string" },
+      "node-red": { type: "string" },
       quiet: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -96,6 +100,7 @@ function parse(argv: string[]): CliConfig | "help" {
     integrationId:
       values["integration-id"] === undefined ? null : num("--integration-id", values["integration-id"], 0),
     intervalMs: num("--interval", values.interval, 2000),
+    nodeRedUrl: values["node-red"] ?? "http://127.0.0.1:1880",
     quiet: values.quiet ?? false,
     options: {
       subdomain: values.subdomain,
@@ -172,6 +177,19 @@ async function main(): Promise<void> {
   console.log(`  Client secret:  ${sim.clientSecret}`);
   console.log(`  Login domain:   ${sim.domain}`);
   console.log(`  Schema:         ${sim.schema}`);
+  // What a user without a tenant types into the clarus-connection dialog, word for word (README: Try it on the
+  // simulator). The Webhook token is theirs to generate; the webhook node registers its automations here.
+  console.log(`
+  In Node-RED, add a clarus-connection (the + beside Connection in a Clarus node) and type:
+    Subdomain       ${sim.subdomain}
+    Login URL       ${sim.domain}
+    API URL         ${sim.url}
+    Client ID       ${sim.clientId}
+    Client secret   ${sim.clientSecret}
+    Public URL      ${cfg.nodeRedUrl}
+    Webhook token   press Generate
+  Then choose events under Register in a webhook in node and deploy. Ctrl-C stops the simulator.
+`);
   for (const a of sim.store.automations.all()) {
     for (const target of sim.webhookTargets(a.id)) {
       console.log(`  Automation ${a.id}: ${a.resource_name}.${a.event} -> ${target.method} ${target.url}`);

@@ -6,7 +6,8 @@
  * One process tree: `npm start` execs this process (package.json), Node-RED is its child, the simulator
  * runs inside it. SIGINT or SIGTERM to this process (Ctrl-C, an IDE's Stop button, a supervisor) stops
  * Node-RED and the simulator and exits 0. The user's changes to the demo's flows are kept across
- * restarts; `npm start -- --reset` puts the demo flow back.
+ * restarts; `npm start -- --reset` (or `npm start --reset`, which npm passes as npm_config_reset) puts the
+ * demo flow back.
  *
  * A broken webhook path, for the clarus-alert node (example 06): `POST <simulator>/sim/webhooks` with
  * `{"silent": true}` drops every webhook while the poll still finds the events, `{"silent": false}` ends it.
@@ -52,8 +53,9 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
 
-  const reset = process.argv.includes("--reset");
+  const reset = resetAsked();
   const noDrops = process.argv.includes("--no-drops");
+  const hadFlows = fs.existsSync(path.join(USER_DIR, FLOW_FILE));
   prepareUserDir(reset);
   const sim = await startSimulator({
     subdomain: "acme",
@@ -82,6 +84,13 @@ async function main(): Promise<void> {
       `Kept your demo flows (${path.join(USER_DIR, FLOW_FILE)}); npm start -- --reset restores the demo.`,
     );
   } else {
+    if (reset) {
+      console.log(
+        hadFlows
+          ? `Reset: your demo flows (${path.join(USER_DIR, FLOW_FILE)}) are replaced by the demo flow.`
+          : "Reset: there were no demo flows to replace; deploying the demo flow.",
+      );
+    }
     const flow = demoFlow({
       apiUrl: sim.url,
       subdomain: sim.subdomain,
@@ -157,6 +166,15 @@ function pointFlowsAt(apiUrl: string): boolean {
   }
   fs.writeFileSync(file, JSON.stringify(flows, null, 4));
   return true;
+}
+
+/**
+ * `--reset` after `npm start --`, or `npm start --reset` without the `--`: npm then takes the flag as its own
+ * config and passes it on only as `npm_config_reset` in the environment.
+ */
+function resetAsked(): boolean {
+  const fromNpm = process.env.npm_config_reset;
+  return process.argv.includes("--reset") || (fromNpm !== undefined && fromNpm !== "" && fromNpm !== "false");
 }
 
 /** Whether the kept flows have a webhook node that registers automations (whose result is then awaited). */

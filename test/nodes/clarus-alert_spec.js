@@ -346,7 +346,7 @@ describe("clarus-alert", function () {
       [{ id: "alert", type: "clarus-alert", connection: "", rules: [{ rule: "store-down" }], wires: [[]] }],
     );
     const status = await waitForStatus(helper.getNode("alert"), () => true);
-    assert.deepEqual(status, { fill: "grey", shape: "ring", text: "not configured" });
+    assert.deepEqual(status, { fill: "grey", shape: "ring", text: "not configured: no connection" });
     await helper.unload();
   });
 });

@@ -46,6 +46,19 @@ describe("clarus-connection: Test connection", function () {
         text:
           "wrong client ID or secret: Clarus refused the client credentials " +
           "(HTTP 401: invalid_client: client authentication failed)",
+        cause: "credentials",
+      },
+      // What the dialog shows first: in plain words, with what to do.
+      summary: {
+        ok: false,
+        headline: "Not working yet: Node-RED cannot use the Clarus API with these settings.",
+        works: [],
+        problems: [
+          {
+            problem: "Clarus refuses the client ID and secret.",
+            todo: "Check both for typing errors and spaces; if they are right, ask Clarus support.",
+          },
+        ],
       },
     });
     assert.ok(!JSON.stringify(report).includes(WRONG_SECRET));
@@ -119,6 +132,17 @@ describe("clarus-connection: Test connection", function () {
         ok: false,
         text: 'Clarus does not know the subdomain "acme-typo" (HTTP 403: Unknown subdomain "acme-typo")',
       },
+      summary: {
+        ok: false,
+        headline: "Partly working: 1 thing to fix.",
+        works: ["Clarus accepts the client ID and secret."],
+        problems: [
+          {
+            problem: "Clarus does not know this subdomain.",
+            todo: "Check Subdomain: the tenant key Clarus gave you with the credentials, e.g. acme.",
+          },
+        ],
+      },
     });
   });
 
@@ -129,15 +153,28 @@ describe("clarus-connection: Test connection", function () {
     assert.deepEqual(unreachable.token, {
       ok: false,
       text: "nothing answers at http://127.0.0.1:9 (the Clarus API host cannot be reached (ECONNREFUSED))",
+      cause: "unreachable",
     });
+    assert.deepEqual(unreachable.summary.problems, [
+      {
+        problem: "Nothing answers at http://127.0.0.1:9.",
+        todo: "Check the API URL, and that this machine can reach it (a proxy or a firewall in the way?).",
+      },
+    ]);
     const refused = await test({ accessToken: "pasted-token-123" });
     assert.deepEqual(refused.token, {
       ok: false,
       text: "the Clarus API refused the access token (HTTP 401: Invalid access token)",
+      cause: "credentials",
     });
+    assert.equal(refused.summary.problems[0].problem, "Clarus refuses the access token.");
     assert.ok(!JSON.stringify([unreachable, refused]).includes("pasted-token-123"));
     const none = await test({});
     assert.match(none.token.text, /^no API credentials/);
+    assert.match(
+      none.summary.problems[0].todo,
+      /^Enter the client ID and secret from Clarus, or an access token\./,
+    );
     const bad = await test({ apiUrl: "ftp://example.com", accessToken: "x" });
     assert.match(bad.token.text, /must be an http\(s\) URL/);
   });
@@ -149,6 +186,7 @@ describe("clarus-connection: Test connection", function () {
     const report = await test({ clientId: sim.clientId, clientSecret: sim.clientSecret });
     sim.clearFaults();
     assert.match(report.token.text, /^no answer from http:\/\/127\.0\.0\.1:\d+ in time/);
+    assert.match(report.summary.problems[0].problem, /^http:\/\/127\.0\.0\.1:\d+ did not answer in time\.$/);
   });
 
   it("should name a TLS failure", async function () {
@@ -161,6 +199,7 @@ describe("clarus-connection: Test connection", function () {
         report.token.text,
         /^TLS failed with https:\/\/127\.0\.0\.1:\d+, its certificate is not trusted here \(.*DEPTH_ZERO_SELF_SIGNED_CERT/,
       );
+      assert.match(report.summary.problems[0].todo, /NODE_EXTRA_CA_CERTS/);
     } finally {
       await server.close();
     }

@@ -74,10 +74,42 @@ class Demo extends EventEmitter {
   }
 }
 
-function startDemo(command, args, { port, dir }) {
+/**
+ * The README's curl example: the one shell code block that posts to the demo's webhook, with the demo's port in
+ * place of 1880.
+ */
+function readmeCurl(port) {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+  // A code block may be indented, inside a list item: its lines lose that indent.
+  const blocks = [...readme.matchAll(/^( *)```sh\n([\s\S]*?)^\1```/gm)]
+    .map(([, indent, body]) => body.replaceAll(new RegExp(`^${indent}`, "gm"), ""))
+    .filter((body) => /^curl /m.test(body));
+  assert.equal(blocks.length, 1, `the README has ${blocks.length} curl examples`);
+  assert.match(blocks[0], /127\.0\.0\.1:1880\/clarus\/events\/demo-webhook-token-change-me/);
+  return blocks[0].replaceAll("127.0.0.1:1880", `127.0.0.1:${port}`);
+}
+
+function runShell(script) {
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    child.stdout.on("data", (chunk) => out.push(chunk));
+    child.stderr.on("data", (chunk) => out.push(chunk));
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ code, output: Buffer.concat(out).toString("utf8") }));
+  });
+}
+
+function startDemo(command, args, { port, dir, env = {} }) {
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
-    env: { ...cleanNpmEnv(), PORT: String(port), CLARUS_DEMO_DIR: dir, CLARUS_DEMO_INTERVAL_MS: "300" },
+    env: {
+      ...cleanNpmEnv(),
+      PORT: String(port),
+      CLARUS_DEMO_DIR: dir,
+      CLARUS_DEMO_INTERVAL_MS: "300",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   return new Demo(child);
@@ -160,8 +192,22 @@ describe("npm start (the demo)", function () {
         if (debugNames.size >= 3) resolve();
       });
     });
-    socket.close();
     assert.ok(debugNames.size >= 3, [...debugNames].join(", "));
+
+    // The README's curl, pasted as it is: a delivery by hand that the demo's webhook node takes.
+    const shown = new Promise((resolve) =>
+      socket.on("message", (data) => {
+        for (const message of [].concat(JSON.parse(String(data)))) {
+          if (message.topic === "debug" && /"SO-90001"/.test(String(message.data.msg))) resolve(message.data);
+        }
+      }),
+    );
+    const curl = await runShell(readmeCurl(port));
+    assert.equal(curl.code, 0, curl.output);
+    assert.match(curl.output, /^HTTP\/1\.1 200 /m, curl.output);
+    assert.match(curl.output, /\{"ok":true\}\s*$/, curl.output);
+    assert.equal((await shown).name, "Sales order dispatched");
+    socket.close();
     assert.ok(
       !demo.lines.some((line) => /\[error\]/.test(line)),
       demo.lines.filter((l) => /\[error\]/.test(l)).join("\n"),
@@ -216,7 +262,7 @@ describe("npm start (the demo)", function () {
     assert.ok(free, `Node-RED still holds port ${port} 10 s after the demo was killed`);
   });
 
-  it("should restore the demo flow with npm start -- --reset", async function () {
+  it("should restore the demo flow with npm start -- --reset, and say so", async function () {
     // npm appends the arguments after -- to the script.
     demo = startDemo("sh", ["-c", `${DEMO_COMMAND} --reset`], { port, dir });
     await demo.started();
@@ -225,6 +271,46 @@ describe("npm start (the demo)", function () {
     assert.ok(
       flows.some((node) => node.id === "demo-webhook"),
       "the demo flow is back",
+    );
+    assert.ok(
+      demo.lines.some((line) => /^Reset: your demo flows \(.*\) are replaced by the demo flow\.$/.test(line)),
+      demo.lines.join("\n"),
+    );
+    assert.ok(!demo.lines.some((line) => /Kept your demo flows/.test(line)), "it says it kept the flows");
+    await assertStoppedCleanly(demo, "SIGINT", port);
+  });
+
+  it("should restore the demo flow with npm start --reset, which npm passes as npm_config_reset", async function () {
+    // A change to reset first, then the demo as npm runs it for `npm start --reset`: the flag only in the env.
+    demo = startDemo("sh", ["-c", DEMO_COMMAND], { port, dir });
+    await demo.started();
+    const { rev, flows } = await getFlows(port);
+    const note = {
+      id: "user-note",
+      type: "comment",
+      z: "clarus-demo-tab",
+      name: "mine",
+      x: 700,
+      y: 40,
+      wires: [],
+    };
+    const deployed = await request({
+      port,
+      method: "POST",
+      path: "/flows",
+      headers: { "Node-RED-API-Version": "v2", "Node-RED-Deployment-Type": "full" },
+      body: { rev, flows: [...flows, note] },
+    });
+    assert.equal(deployed.status, 200, deployed.text);
+    await assertStoppedCleanly(demo, "SIGINT", port);
+
+    demo = startDemo("sh", ["-c", DEMO_COMMAND], { port, dir, env: { npm_config_reset: "true" } });
+    await demo.started();
+    const after = await getFlows(port);
+    assert.ok(!after.flows.some((node) => node.id === "user-note"), "the user's change is still there");
+    assert.ok(
+      demo.lines.some((line) => /^Reset: /.test(line)),
+      demo.lines.join("\n"),
     );
     await assertStoppedCleanly(demo, "SIGINT", port);
   });

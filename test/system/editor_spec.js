@@ -171,6 +171,39 @@ function dialogLayoutProblems(formSelector) {
   return problems;
 }
 
+/**
+ * The nodes of the active flow that the workspace does not show whole at the editor's default zoom (each node's
+ * group: its label, ports, buttons and status), as `name left..right` in page pixels. Runs in the editor page.
+ */
+function flowCutOff() {
+  const chart = document.getElementById("red-ui-workspace-chart");
+  const box = chart.getBoundingClientRect();
+  const visible = {
+    left: box.left,
+    top: box.top,
+    right: box.left + chart.clientWidth,
+    bottom: box.top + chart.clientHeight,
+  };
+  const cut = [...chart.querySelectorAll(".red-ui-flow-node-group")]
+    .map((group) => ({ node: RED.nodes.node(group.id), box: group.getBoundingClientRect() }))
+    .filter(
+      ({ box: b }) =>
+        b.left < visible.left || b.top < visible.top || b.right > visible.right || b.bottom > visible.bottom,
+    )
+    .map(
+      ({ node, box: b }) => `${node?.name || node?.type} at ${Math.round(b.left)}..${Math.round(b.right)} px`,
+    );
+  return {
+    scale: RED.view.scale(),
+    nodes: chart.querySelectorAll(".red-ui-flow-node-group").length,
+    cut,
+    visible: `${Math.round(visible.left)}..${Math.round(visible.right)} px`,
+  };
+}
+
+/** The editor window in which every example must fit beside the sidebar, as the demo does. */
+const EXAMPLE_WINDOW = { width: 1600, height: 1000 };
+
 describe("editor: the package in the Node-RED editor (Chromium)", function () {
   this.timeout(60_000);
 
@@ -393,6 +426,24 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       [],
       "deploy log",
     );
+
+    // The example's tab, as deployed (the statuses under the nodes take room too), at the default zoom.
+    const tab = flow.find((n) => n.type === "tab");
+    if (tab) {
+      await page.evaluate((id) => RED.workspaces.show(id), tab.id);
+      await page.waitForFunction(
+        (count) =>
+          document.querySelectorAll("#red-ui-workspace-chart .red-ui-flow-node-group").length === count,
+        flow.filter((n) => n.z === tab.id && n.type !== "group").length,
+      );
+      const fit = await page.evaluate(flowCutOff);
+      assert.equal(fit.scale, 1, "the editor is not at its default zoom");
+      assert.deepEqual(
+        fit.cut,
+        [],
+        `cut off in a ${EXAMPLE_WINDOW.width}x${EXAMPLE_WINDOW.height} editor (workspace ${fit.visible})`,
+      );
+    }
   }
 
   before(async function () {
@@ -739,8 +790,13 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
     await page.click("#node-config-clarus-test");
     const webhooksLine = '#node-config-clarus-test-result .clarus-test-line[data-step="webhooks"]';
-    await page.waitForSelector(webhooksLine);
+    // The technical steps are behind Details; the plain summary above them says what works.
+    await page.waitForSelector(webhooksLine, { state: "attached" });
     assert.equal(await page.getAttribute(webhooksLine, "data-ok"), "true");
+    assert.match(
+      await page.textContent(".clarus-test-summary"),
+      /The last webhook from Clarus was accepted\.[\s\S]*There are no API credentials\./,
+    );
     const seen = "Domain https://acme.claruswms.co.uk, API-Domain https://clarus-api.com, Subdomain acme";
     const text = await page.textContent(webhooksLine);
     assert.ok(text.startsWith(`Webhooks: accepted what Clarus sent (${seen})`), text);
@@ -810,11 +866,11 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     const sim = await startSimulator({ history: 0, schema: "documented" });
     const automation = sim.addAutomation({ event: "goods_out.completed", url: "http://127.0.0.1:9/x" });
     const wrongSecret = "wrong-secret-5a4b3c";
-    /** Clicks Test connection and resolves with the report's lines, as `step ok label: text`. */
+    /** Clicks Test connection and resolves with the report's lines (behind Details), as `step ok label: text`. */
     async function testConnection() {
       await page.evaluate(() => $("#node-config-clarus-test-result").empty());
       await page.click("#node-config-clarus-test");
-      await page.waitForSelector("#node-config-clarus-test-result .clarus-test-line");
+      await page.waitForSelector("#node-config-clarus-test-result .clarus-test-line", { state: "attached" });
       return page.evaluate(() =>
         $("#node-config-clarus-test-result .clarus-test-line")
           .map(function () {
@@ -822,6 +878,26 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           })
           .get(),
       );
+    }
+    /** The plain summary as shown: its headline, what works, each problem with what to do, and Details' state. */
+    function summaryShown() {
+      return page.evaluate(() => {
+        const texts = (selector) =>
+          $(selector)
+            .map(function () {
+              return this.innerText.trim().replace(/\s+/g, " ");
+            })
+            .get();
+        return {
+          headline: texts(".clarus-test-headline")[0],
+          works: texts(".clarus-test-works"),
+          problems: texts(".clarus-test-problem"),
+          // A closed <details> hides its content without display: none, so jQuery's :visible cannot tell.
+          detailsShown: [...document.querySelectorAll(".clarus-test-line")].some((line) =>
+            line.checkVisibility(),
+          ),
+        };
+      });
     }
     try {
       await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
@@ -835,6 +911,16 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
           "(HTTP 401: invalid_client: client authentication failed)",
       ]);
       assert.ok(!(await page.textContent("#node-config-clarus-test-result")).includes(wrongSecret));
+      // In plain words first: what does not work and what to do; the lines above only behind Details.
+      assert.deepEqual(await summaryShown(), {
+        headline: "Not working yet: Node-RED cannot use the Clarus API with these settings.",
+        works: [],
+        problems: [
+          "Clarus refuses the client ID and secret. What to do: Check both for typing errors and spaces; " +
+            "if they are right, ask Clarus support.",
+        ],
+        detailsShown: false,
+      });
 
       await page.fill("#node-config-input-clientSecret", sim.clientSecret);
       const lines = await testConnection();
@@ -856,10 +942,29 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         /^stream true stock\.transactions: ready: reads transactions created since the watermark/,
       );
       assert.equal(lines[6], `automations true Automations: 1 found: ${automation} → goods_out.completed`);
+      assert.deepEqual(await summaryShown(), {
+        headline: "It works: Node-RED can reach your Clarus tenant with these settings.",
+        works: [
+          "Clarus accepts the client ID and secret.",
+          "The tenant answers (acme).",
+          "Its warehouse data can be read.",
+          "A poll node can read orders dispatched, goods-in completed and stock adjustments and holds.",
+          "1 automation found in Clarus.",
+        ],
+        problems: [],
+        detailsShown: false,
+      });
       assert.deepEqual(
         await layoutProblems("Test connection", "#node-config-dialog-edit-form"),
         [],
-        "cut-off text with the report shown",
+        "cut-off text with the summary shown",
+      );
+      await page.click(".clarus-test-details > summary");
+      await page.waitForSelector('.clarus-test-line[data-step="automations"]', { state: "visible" });
+      assert.deepEqual(
+        await layoutProblems("Test connection", "#node-config-dialog-edit-form"),
+        [],
+        "cut-off text with the details shown",
       );
       await page.click("#node-config-dialog-ok");
       await page.waitForSelector("#node-config-input-subdomain", { state: "detached" });
@@ -931,8 +1036,10 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     const files = exampleFiles();
     assert.ok(files.length > 0, `no example flows in ${path.relative(REPO_ROOT, EXAMPLES_DIR)}/`);
     this.timeout(30_000 + files.length * 20_000);
-    // Every example is tried, and every failure reported, even after the first.
+    // Every example is tried, and every failure reported, even after the first; in the window it must fit.
     const failures = [];
+    const viewport = page.viewportSize();
+    await page.setViewportSize(EXAMPLE_WINDOW);
     for (const file of files) {
       const name = path.relative(REPO_ROOT, file);
       const errorsBefore = browserErrors.length;
@@ -944,11 +1051,71 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         failures.push(`${name}: ${error.message}`);
       }
     }
+    await page.setViewportSize(viewport);
     if (failures.length > 0) {
       assert.fail(
         `${failures.length} of ${files.length} examples did not import and deploy cleanly:\n\n${failures.join("\n\n")}`,
       );
     }
+  });
+
+  it("should add the examples' connection once when several examples are imported (Import copy)", async function () {
+    const files = exampleFiles().filter((file) => file.endsWith(".json"));
+    assert.ok(files.length >= 2, "fewer than two examples");
+    await deployFlows(red, []);
+    await page.evaluate(() => RED.nodes.dirty(false));
+    await page.reload();
+    await waitForEditor();
+    const connections = () =>
+      page.evaluate(() => {
+        const found = [];
+        RED.nodes.eachConfig((n) => n.type === "clarus-connection" && found.push(n.id));
+        return found;
+      });
+    for (const [i, file] of files.entries()) {
+      await page.click("#red-ui-header-button-sidemenu");
+      await page.click("#menu-item-import");
+      await page.waitForSelector("#red-ui-clipboard-dialog-import-text", { state: "visible" });
+      await page.fill("#red-ui-clipboard-dialog-import-text", fs.readFileSync(file, "utf8"));
+      await page.press("#red-ui-clipboard-dialog-import-text", "End");
+      await page.waitForFunction(() => {
+        const button = $("#red-ui-clipboard-dialog-ok");
+        return !button.prop("disabled") && !button.hasClass("ui-state-disabled");
+      });
+      await page.click("#red-ui-clipboard-dialog-ok");
+      if (i > 0) {
+        // The connection is there already: Node-RED asks, and Import copy reuses it (the rest is copied).
+        const copy = page.locator(".red-ui-notification button", { hasText: "Import copy" });
+        await copy.waitFor({ state: "visible" });
+        await copy.click();
+      }
+      await page.waitForFunction((tabs) => {
+        let count = 0;
+        RED.nodes.eachWorkspace(() => count++);
+        return count >= tabs;
+      }, i + 2);
+      assert.equal((await connections()).length, 1, `after importing ${path.basename(file)}`);
+    }
+    const users = await page.evaluate(() => {
+      let connection;
+      RED.nodes.eachConfig((n) => {
+        if (n.type === "clarus-connection") connection = n;
+      });
+      const using = RED.nodes.filterNodes({}).filter((n) => n.connection !== undefined);
+      return {
+        name: connection.name,
+        users: connection.users.length,
+        using: using.length,
+        own: using.every((n) => n.connection === connection.id),
+      };
+    });
+    assert.equal(users.name, "Clarus tenant (set me up)");
+    assert.ok(users.own, "a node of an example refers to another connection");
+    assert.equal(users.users, users.using);
+    // Leave the editor as the next test expects it: nothing undeployed.
+    await page.evaluate(() => RED.nodes.dirty(false));
+    await page.reload();
+    await waitForEditor();
   });
 
   it("should register the node's automations with Register now and list what it did", async function () {

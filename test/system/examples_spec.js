@@ -39,6 +39,8 @@ const CORE_TYPES = new Set([
   "inject",
 ]);
 const TOKEN = "examples-webhook-token-0123456789abcdef";
+/** The one connection every example brings: the same id, so importing several examples adds it once. */
+const SHARED_CONNECTION = { id: "c1a7c0c0ffee0001", name: "Clarus tenant (set me up)" };
 const HEX_ID = /^[0-9a-f]{16}$/;
 
 /** Every example, in menu order; a file that does not parse fails the first test, not the load. */
@@ -171,11 +173,12 @@ describe("examples/", function () {
       }
     });
 
-    it("should give every node an id of 16 hex digits that no other node in any example has", function () {
+    it("should give every node an id of 16 hex digits that no other node in any example has, but the shared connection", function () {
       const seen = new Map();
       for (const { file, flow } of EXAMPLES) {
         for (const node of flow) {
           assert.match(node.id, HEX_ID, `examples/${file}: id ${node.id}`);
+          if (node.id === SHARED_CONNECTION.id) continue;
           assert.ok(!seen.has(node.id), `id ${node.id} is in ${seen.get(node.id)} and ${file}`);
           seen.set(node.id, file);
         }
@@ -218,10 +221,19 @@ describe("examples/", function () {
     });
 
     it("should use one placeholder connection without credentials, and every clarus node should use it", function () {
+      const [first] = EXAMPLES[0].flow.filter(isConfig);
       for (const { file, flow } of EXAMPLES) {
         const connections = flow.filter(isConfig);
         assert.equal(connections.length, 1, `examples/${file} has ${connections.length} connections`);
         const [connection] = connections;
+        // The same node, word for word, in every example: importing a second one reuses the first one's.
+        assert.deepEqual(
+          connection,
+          first,
+          `examples/${file}: its connection differs from the first example's`,
+        );
+        assert.equal(connection.id, SHARED_CONNECTION.id, `examples/${file}`);
+        assert.equal(connection.name, SHARED_CONNECTION.name, `examples/${file}`);
         assert.equal(connection.subdomain, "your-tenant", `examples/${file}`);
         assert.equal(connection.apiUrl, "https://clarus-api.com", `examples/${file}`);
         for (const node of flow) {
@@ -247,6 +259,16 @@ describe("examples/", function () {
             comment.info,
             /Configure/,
             `examples/${file}: ${comment.name} says nothing to configure`,
+          );
+          if (!comment.name.startsWith("Read me")) continue;
+          // How to use a connection set up before, and what an import of a second example asks.
+          assert.ok(
+            comment.info.includes(`**${SHARED_CONNECTION.name}**`),
+            `examples/${file}: ${comment.name} does not name the connection`,
+          );
+          assert.match(
+            comment.info,
+            /Already have a connection\?[\s\S]*choose yours[\s\S]*\*\*Import copy\*\*/,
           );
         }
       }
@@ -306,8 +328,21 @@ describe("examples/", function () {
       }
     });
 
-    it("should give each webhook node its own path, across all examples", function () {
+    it("should give each webhook node its own path, across all examples and the demo", function () {
+      const { demoFlow } = require(path.join(REPO_ROOT, "build", "dev", "sim", "demo-flow.js"));
+      const demo = demoFlow({
+        apiUrl: "",
+        subdomain: "",
+        domain: "",
+        automations: [],
+        publicUrl: "",
+        register: [],
+      });
       const paths = new Map();
+      for (const node of demo.filter((n) => n.type === "clarus-webhook-in")) {
+        paths.set(`${node.method} ${node.path.replace(/\/+$/, "")}`, "the demo (npm start)");
+      }
+      assert.ok(paths.size > 0, "the demo has no webhook node");
       for (const { file, flow } of EXAMPLES) {
         for (const node of flow.filter((n) => n.type === "clarus-webhook-in")) {
           const key = `${node.method} ${node.path.replace(/^\/?/, "/").replace(/\/+$/, "")}`;
@@ -493,6 +528,43 @@ describe("examples/", function () {
     const samePayloadId = (id) => (m) => String(m.msg?.payload?.id) === String(id);
     const sameEvent = (event) => (m) => samePayloadId(event.recordId)(m) && m.msg.topic === event.event;
 
+    describe("all of them, imported and not configured yet", function () {
+      it("should deploy together, each Clarus node saying in its status what is missing, with no warning", async function () {
+        // As the editor imports them one after another (Import copy): the shared connection once.
+        const seen = new Set();
+        const flows = WORKSPACE.filter((n) => !seen.has(n.id) && seen.add(n.id));
+        assert.equal(flows.filter(isConfig).length, 1, "one connection for all the examples");
+        const waiting = flows.filter((n) => ["clarus-webhook-in", "clarus-poll"].includes(n.type));
+        assert.ok(waiting.length >= 8, `${waiting.length} webhook and poll nodes`);
+        const since = comms.messages.length;
+        const logSince = red.lines.length;
+        await deployFlows(red, flows);
+        const statuses = await statusesAfter(
+          since,
+          waiting.map((n) => n.id),
+          /^not configured: no (webhook token|API credentials)$/,
+        );
+        for (const m of statuses) assert.equal(m.data.fill, "grey", `${m.topic}: ${m.data.text}`);
+        // A barrier: a node of a later deploy has started, so everything the first deploy logs is in.
+        await deployFlows(red, []);
+        const log = red.lines.slice(logSince);
+        assert.deepEqual(
+          log.filter((line) => /\[warn\]|\[error\]/.test(line)),
+          [],
+          "warnings or errors in the log",
+        );
+        const sidebar = comms.messages.slice(since).filter((m) => m.topic === "debug" && m.data.level);
+        assert.deepEqual(sidebar, [], "warnings in the debug sidebar");
+        // Each says it once: one status per node, not one per retry.
+        for (const n of waiting) {
+          const shown = comms.messages
+            .slice(since)
+            .filter((m) => m.topic === `status/${n.id}` && /^not configured/.test(m.data.text ?? ""));
+          assert.equal(shown.length, 1, `${n.type} ${n.name}: ${shown.length} statuses`);
+        }
+      });
+    });
+
     describe("01 - Webhook to event filters", function () {
       const ex = () => example("01 - ");
       const events = [
@@ -506,7 +578,7 @@ describe("examples/", function () {
       let flow;
 
       it("should deploy with no errors and no missing types", async function () {
-        flow = configured(ex(), [...events, "goods_out.created"], "/clarus/events");
+        flow = configured(ex(), [...events, "goods_out.created"], "/clarus/filters");
         await deployCleanly(flow);
       });
 
@@ -528,11 +600,11 @@ describe("examples/", function () {
           assert.equal(message.msg.clarus.recordId, String(event.recordId));
         }
         const created = automationIds[events.length];
-        const res = await deliverByHand("/clarus/events", created, { id: 7001, reference: "SO-7001" });
+        const res = await deliverByHand("/clarus/filters", created, { id: 7001, reference: "SO-7001" });
         assert.equal(res.status, 200, res.text);
         const lifecycle = node(flow, "debug", "Order created or cancelled");
         await comms.waitForDebug(lifecycle.id, samePayloadId(7001), { since });
-        const unknown = await deliverByHand("/clarus/events", 987654, { id: 7002, note: "no known shape" });
+        const unknown = await deliverByHand("/clarus/filters", 987654, { id: 7002, note: "no known shape" });
         assert.equal(unknown.status, 200, unknown.text);
         const unclassified = node(flow, "debug", "Not classified: map the automation");
         const message = await comms.waitForDebug(unclassified.id, samePayloadId(7002), { since });
@@ -702,7 +774,7 @@ describe("examples/", function () {
       });
 
       it("should write the alert for the sample hold and for a hold Clarus places", async function () {
-        const alert = node(flow, "debug", "Alert: connect e-mail or Slack here");
+        const alert = node(flow, "debug", "Alert: e-mail or Slack here");
         let since = comms.messages.length;
         await inject(node(flow, "inject", "Sample hold").id);
         const sample = await comms.waitForDebug(alert.id, () => true, { since });
@@ -739,7 +811,12 @@ describe("examples/", function () {
         // Its step 2: a poll on the connection, run here by an inject; and a window of 3 s instead of 60 min.
         flow = configured(ex(), ["goods_in.completed"], "/clarus/alert-webhooks", (nodes) => {
           const tab = nodes.find((n) => n.type === "tab").id;
-          const connection = nodes.find(isConfig).id;
+          // The examples share one connection, and the metrics keep its counters across deploys: 02's backfill
+          // found events no webhook delivered a moment ago. A connection of its own starts from nothing.
+          const own = nodes.find(isConfig);
+          own.id = "a1e7000000000000";
+          for (const n of nodes) if (n.connection === SHARED_CONNECTION.id) n.connection = own.id;
+          const connection = own.id;
           const alert = nodes.find((n) => n.type === "clarus-alert");
           alert.rules[0].minutes = 0.05;
           nodes.push(
@@ -792,7 +869,8 @@ describe("examples/", function () {
         sim.setWebhookOptions({ dropRate: 0 });
         await inject("a1e7000000000001");
         const firing = await comms.waitForDebug(mail.id, (m) => /is firing/.test(m.msg.payload), { since });
-        const connection = flow.find(isConfig).id;
+        // The alert names the connection by its name, here the examples' "Clarus tenant (set me up)".
+        const connection = flow.find(isConfig).name.replace(/[()]/g, "\\$&");
         assert.equal(firing.msg.topic, "webhooks-missing");
         assert.match(
           firing.msg.payload,
@@ -827,7 +905,7 @@ describe("examples/", function () {
       it("should fetch the lines of an order Clarus dispatches", async function () {
         const since = comms.messages.length;
         const [event] = await generate(["goods_out.completed"]);
-        const debug = node(flow, "debug", "Dispatched order with its lines");
+        const debug = node(flow, "debug", "Order with its lines");
         const { msg } = await comms.waitForDebug(debug.id, () => true, { since });
         const [order] = msg.goods_outs.all.edges.map((edge) => edge.node);
         assert.equal(order.id, String(event.recordId));

@@ -6,7 +6,13 @@ import type { ConnectionCredentials } from "../connection/types";
 import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 import { type DeployedCredentials, dialogCredentials } from "./dialog-credentials";
-import { type ConnectionUnderTest, testConnection, type TestReport, webhookStep } from "./test-connection";
+import {
+  type ConnectionUnderTest,
+  testConnection,
+  type TestReport,
+  webhookStep,
+  withSummary,
+} from "./test-connection";
 
 /**
  * `POST /clarus-wms/test-connection` with the connection dialog's values, before or after deploy. A secret
@@ -41,11 +47,12 @@ export function testConnectionHandler(
       accessToken: credentials.accessToken ?? "",
     };
     try {
-      const report: TestReport = await testConnection(input, tuning());
+      let report: TestReport = await testConnection(input, tuning());
       const webhooks = webhookStep(observedWebhooks(text("id")));
       if (webhooks) {
         report.webhooks = webhooks;
         report.ok = report.ok && webhooks.ok;
+        report = withSummary(report, input);
       }
       res.json(report);
     } catch (error) {

@@ -7,6 +7,8 @@ import { errorMessage } from "../node-red/errors";
 import { planStream } from "../poll/stream-plans";
 import { BUILT_IN_STREAMS } from "../poll/streams";
 import { introspect } from "../schema/tenant-schema";
+import type { FailureCause, TestReport, TestStep } from "./test-report";
+import { summarise } from "./test-summary";
 
 /** What the connection dialog holds, typed or deployed: never logged, never echoed. */
 export interface ConnectionUnderTest {
@@ -17,26 +19,6 @@ export interface ConnectionUnderTest {
   accessToken?: string;
 }
 
-export interface TestStep {
-  ok: boolean;
-  text: string;
-}
-
-/**
- * The answer of the Test connection button: each step that worked or why not, so a user sees before
- * deploying whether the tenant's schema lets every built-in stream read.
- */
-export interface TestReport {
-  ok: boolean;
-  token: TestStep;
-  subdomain?: TestStep;
-  schema?: TestStep;
-  streams?: Array<TestStep & { stream: string }>;
-  automations?: TestStep & { found: Array<{ id: string; event: string }> };
-  /** What the deployed connection's webhook-in nodes last saw Clarus send; absent without such nodes. */
-  webhooks?: TestStep & { seen: ObservedWebhook[] };
-}
-
 const TEST_TIMEOUT_MS = 15_000;
 
 /**
@@ -44,20 +26,45 @@ const TEST_TIMEOUT_MS = 15_000;
  * how each built-in stream would read on it, and the automations found. One attempt per request, so
  * the answer comes in seconds; every failure names its cause and no secret.
  */
+export type { TestReport, TestStep } from "./test-report";
+
 export async function testConnection(
   input: ConnectionUnderTest,
   tuning: ClarusTuning = {},
 ): Promise<TestReport> {
+  const report = await runTests(input, tuning);
+  return withSummary(report, input);
+}
+
+/** Adds the plain summary; also for a report extended afterwards (the webhooks step), so call it again then. */
+export function withSummary(
+  report: TestReport,
+  input: Pick<ConnectionUnderTest, "apiUrl" | "accessToken">,
+): TestReport {
+  const { summary: _old, ...steps } = report;
+  const summary = summarise(steps, {
+    staticToken: Boolean(input.accessToken?.trim()),
+    apiHost: describeUrl(input.apiUrl),
+  });
+  return { ...steps, summary };
+}
+
+async function runTests(input: ConnectionUnderTest, tuning: ClarusTuning): Promise<TestReport> {
   const where = describeUrl(input.apiUrl);
   if (!where)
-    return failed({ ok: false, text: "the API URL must be an http(s) URL such as https://clarus-api.com" });
+    return failed({
+      ok: false,
+      text: "the API URL must be an http(s) URL such as https://clarus-api.com",
+      cause: "api-url",
+    });
   const subdomain = input.subdomain.trim();
-  if (!subdomain) return failed({ ok: false, text: "enter the tenant's subdomain" });
+  if (!subdomain) return failed({ ok: false, text: "enter the tenant's subdomain", cause: "no-subdomain" });
   const staticToken = Boolean(input.accessToken?.trim());
   if (!staticToken && !(input.clientId?.trim() && input.clientSecret?.trim())) {
     return failed({
       ok: false,
       text: "no API credentials: enter a client ID and secret, or an access token",
+      cause: "no-credentials",
     });
   }
   const client = new ClarusClient({
@@ -81,7 +88,7 @@ export async function testConnection(
         subdomain: { ok: false, text: error.message },
       };
     }
-    return failed({ ok: false, text: cause(error, where, staticToken) });
+    return failed({ ok: false, text: cause(error, where, staticToken), cause: causeOf(error) });
   }
   const report: TestReport = {
     ok: true,
@@ -153,6 +160,19 @@ function describeUrl(apiUrl: string): string | undefined {
     return /^https?:$/.test(url.protocol) ? `${url.protocol}//${url.host}` : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function causeOf(error: unknown): FailureCause {
+  if (!(error instanceof ClarusApiError)) return "other";
+  switch (error.reason) {
+    case "credentials":
+    case "unreachable":
+    case "tls":
+    case "timeout":
+      return error.reason;
+    default:
+      return "other";
   }
 }
 
