@@ -4,10 +4,14 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const { DedupeStore } = require("../../../../build/nodes/lib/store/file/dedupe-store.js");
+const { digestOf } = require("../../../../build/nodes/lib/store/file/digest-index.js");
+const { replaySnapshot } = require("../../../../build/nodes/lib/store/file/dedupe-snapshot.js");
 const { StoreClosedError } = require("../../../../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("../../../helpers/node-red");
 
 const HOUR = 3_600_000;
+const JOURNAL_LINE = /^([0-9a-f]{32}) (\d+)$/;
+const hex = (key) => digestOf(key).toString("hex", 0, 16);
 
 function clock(start = 1_000_000) {
   const time = { now: start };
@@ -94,9 +98,16 @@ describe("DedupeStore", function () {
   it("should write claims to its journal without waiting for close", async function () {
     const file = path.join(tempUserDir(), "dedupe");
     const s = track(store({ file, flushIntervalMs: 20 }));
+    const claimedAt = Date.now();
     s.claim("x");
     await new Promise((resolve) => s.once("flushed", resolve));
-    assert.match(fs.readFileSync(`${file}.journal`, "utf8"), /"x"/);
+    const [header, line, end] = fs.readFileSync(`${file}.journal`, "utf8").split("\n");
+    assert.equal(header, "clarus-dedupe-journal 2");
+    assert.equal(end, "");
+    const [, digest, expiry] = JOURNAL_LINE.exec(line);
+    assert.equal(digest, hex("x"), "the key's digest, not the key");
+    const expiresAt = Number(expiry) * 1000;
+    assert.ok(expiresAt >= claimedAt + HOUR && expiresAt <= Date.now() + HOUR + 1000, line);
   });
 
   it("should compact the journal into an atomically replaced snapshot", async function () {
@@ -104,8 +115,16 @@ describe("DedupeStore", function () {
     const s = track(store({ file, capacity: 1000 }));
     for (let i = 0; i < 1500; i++) s.claim(`k${i}`);
     await s.flush();
-    const snapshot = JSON.parse(fs.readFileSync(`${file}.json`, "utf8"));
-    assert.equal(snapshot.entries.length, 1000);
+    const digests = [];
+    const unreadable = replaySnapshot(fs.readFileSync(`${file}.snapshot`), (digest) =>
+      digests.push(Buffer.from(digest).toString("hex")),
+    );
+    assert.equal(unreadable, undefined);
+    // The capacity keeps the last 1000 keys; the snapshot lists them from the least recently seen.
+    assert.deepEqual(
+      digests,
+      Array.from({ length: 1000 }, (_, i) => hex(`k${500 + i}`)),
+    );
     assert.equal(fs.readFileSync(`${file}.journal`, "utf8"), "");
     assert.deepEqual(
       fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")),
@@ -115,7 +134,7 @@ describe("DedupeStore", function () {
 
   it("should start empty with a warning when its snapshot is corrupt", function () {
     const file = path.join(tempUserDir(), "dedupe");
-    fs.writeFileSync(`${file}.json`, "{ not json");
+    fs.writeFileSync(`${file}.snapshot`, "CLDS but not a snapshot");
     const s = track(store({ file }));
     assert.equal(s.size, 0);
     assert.match(s.warnings.join("\n"), /unreadable/);
@@ -193,7 +212,7 @@ describe("DedupeStore", function () {
       fs
         .readFileSync(`${file}.journal`, "utf8")
         .split("\n")
-        .every((line) => line === "" || JSON.parse(line)),
+        .every((line) => line === "" || line === "clarus-dedupe-journal 2" || JOURNAL_LINE.test(line)),
     );
   });
 
@@ -220,13 +239,13 @@ describe("DedupeStore", function () {
     assert.equal(reopened.has("released"), false);
   });
 
-  it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front", async function () {
+  it("should bound its capacity at 10,000,000 keys and allocate nothing for them up front", async function () {
     // A child with --expose-gc measures the heap and array buffers a store of the largest capacity takes at once.
     const script = `
       const { DedupeStore } = require(${JSON.stringify(require.resolve("../../../../build/nodes/lib/store/file/dedupe-store.js"))});
       const used = () => { global.gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
       const before = used();
-      const s = new DedupeStore({ ttlMs: 60000, capacity: 10000000, warn: () => {} });
+      const s = new DedupeStore({ ttlMs: 60000, capacity: 100000000, warn: () => {} });
       const grown = used() - before;
       for (let i = 0; i < 1000; i++) s.claim("k" + i);
       console.log(JSON.stringify({ capacity: s.capacity, grown, size: s.size }));
@@ -239,7 +258,7 @@ describe("DedupeStore", function () {
     const code = await new Promise((resolve) => child.on("exit", resolve));
     assert.equal(code, 0);
     const measured = JSON.parse(output);
-    assert.equal(measured.capacity, 1_000_000);
+    assert.equal(measured.capacity, 10_000_000);
     assert.equal(measured.size, 1000);
     assert.ok(measured.grown < 4 * 1024 * 1024, `a fresh store took ${measured.grown} bytes`);
   });

@@ -1,0 +1,71 @@
+import { expirySeconds, isFormatOneEntry, RECORD_BYTES } from "./dedupe-journal";
+import { DIGEST_BYTES, type DigestIndex, digestOf } from "./digest-index";
+
+/**
+ * The dedupe snapshot, format 2 (`dedupe-<id>.snapshot`, binary, little-endian): a 16-byte header, the ASCII
+ * magic `CLDS`, u16 format (2), u16 record size (20), u32 record count, u32 zero; then one record an entry
+ * from the least to the most recently seen, its 16-byte digest and u32 expiry in seconds since the epoch.
+ * Format 1 (every version before the digest index) is `dedupe-<id>.json`, `{"version":1,"entries":[[key,
+ * expiryMs], …]}` in the same order; it still loads.
+ */
+export const SNAPSHOT_FORMAT = 2;
+const MAGIC = "CLDS";
+const HEADER_BYTES = 16;
+
+/** The index's entries that have not expired by `nowSeconds`, as a format-2 snapshot. */
+export function encodeSnapshot(index: DigestIndex, nowSeconds: number): Buffer {
+  const data = Buffer.allocUnsafe(HEADER_BYTES + index.size * RECORD_BYTES);
+  let offset = HEADER_BYTES;
+  index.forEachOldestFirst(Buffer.alloc(DIGEST_BYTES), (digest, expiry) => {
+    if (expiry <= nowSeconds) return;
+    data.set(digest, offset);
+    data.writeUInt32LE(expiry, offset + DIGEST_BYTES);
+    offset += RECORD_BYTES;
+  });
+  data.write(MAGIC, 0, "latin1");
+  data.writeUInt16LE(SNAPSHOT_FORMAT, 4);
+  data.writeUInt16LE(RECORD_BYTES, 6);
+  data.writeUInt32LE((offset - HEADER_BYTES) / RECORD_BYTES, 8);
+  data.writeUInt32LE(0, 12);
+  return data.subarray(0, offset);
+}
+
+/**
+ * Calls `apply` for each entry of a format-2 snapshot, oldest first (the digest is a view into `data`).
+ * Returns why it cannot be read, or undefined once every entry was applied.
+ */
+export function replaySnapshot(
+  data: Buffer,
+  apply: (digest: Uint8Array, expiry: number) => void,
+): string | undefined {
+  if (data.length < HEADER_BYTES || data.toString("latin1", 0, 4) !== MAGIC) return "not a dedupe snapshot";
+  const format = data.readUInt16LE(4);
+  if (format !== SNAPSHOT_FORMAT) return `format ${format}, which this version does not read`;
+  const count = data.readUInt32LE(8);
+  if (data.readUInt16LE(6) !== RECORD_BYTES || data.length !== HEADER_BYTES + count * RECORD_BYTES)
+    return "its length does not match its header";
+  for (let offset = HEADER_BYTES; offset < data.length; offset += RECORD_BYTES) {
+    apply(data.subarray(offset, offset + DIGEST_BYTES), data.readUInt32LE(offset + DIGEST_BYTES));
+  }
+  return undefined;
+}
+
+/** Calls `apply` for each entry of a format-1 (JSON) snapshot, oldest first; false when it is unreadable. */
+export function replayFormatOneSnapshot(
+  text: string,
+  apply: (digest: Uint8Array, expiry: number) => void,
+): boolean {
+  let entries: unknown;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null) return false;
+    entries = (parsed as { entries?: unknown }).entries;
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(entries)) return false;
+  for (const entry of entries) {
+    if (isFormatOneEntry(entry)) apply(digestOf(entry[0]), expirySeconds(entry[1]));
+  }
+  return true;
+}
