@@ -1,4 +1,4 @@
-import { DIGEST_BYTES, digestOf } from "./digest-index";
+import { type Digest, DIGEST_BYTES, digestOf } from "./digest-index";
 
 /**
  * The dedupe journal, format 2: a first line `clarus-dedupe-journal 2`, then one line a claim,
@@ -27,9 +27,10 @@ export class PendingRecords {
     return this.used / RECORD_BYTES;
   }
 
-  push(digest: Uint8Array, expiry: number): void {
+  push(digest: Digest, expiry: number): void {
     this.reserve(RECORD_BYTES);
-    this.bytes.set(digest.subarray(0, DIGEST_BYTES), this.used);
+    if (typeof digest === "string") this.bytes.write(digest, this.used, DIGEST_BYTES, "latin1");
+    else for (let i = 0; i < DIGEST_BYTES; i++) this.bytes[this.used + i] = digest[i];
     this.bytes.writeUInt32LE(expiry, this.used + DIGEST_BYTES);
     this.used += RECORD_BYTES;
   }
@@ -91,10 +92,7 @@ export interface JournalReplay {
  * Replays a journal's text in order, calling `apply` with each claim's digest (16 bytes in a buffer reused
  * from call to call) and expiry in seconds (0: released). Format-1 keys are hashed into digests here.
  */
-export function replayJournal(
-  text: string,
-  apply: (digest: Uint8Array, expiry: number) => void,
-): JournalReplay {
+export function replayJournal(text: string, apply: (digest: Digest, expiry: number) => void): JournalReplay {
   const result: JournalReplay = { records: 0, unreadable: 0, formatOne: 0, torn: false };
   const scratch = Buffer.alloc(DIGEST_BYTES);
   let start = 0;

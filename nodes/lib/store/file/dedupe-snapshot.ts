@@ -1,5 +1,5 @@
 import { expirySeconds, isFormatOneEntry, RECORD_BYTES } from "./dedupe-journal";
-import { DIGEST_BYTES, type DigestIndex, digestOf } from "./digest-index";
+import { type Digest, DIGEST_BYTES, type DigestIndex, digestOf } from "./digest-index";
 
 /**
  * The dedupe snapshot, format 2 (`dedupe-<id>.snapshot`, binary, little-endian): a 16-byte header, the ASCII
@@ -36,7 +36,7 @@ export function encodeSnapshot(index: DigestIndex, nowSeconds: number): Buffer {
  */
 export function replaySnapshot(
   data: Buffer,
-  apply: (digest: Uint8Array, expiry: number) => void,
+  apply: (digest: Digest, expiry: number) => void,
 ): string | undefined {
   if (data.length < HEADER_BYTES || data.toString("latin1", 0, 4) !== MAGIC) return "not a dedupe snapshot";
   const format = data.readUInt16LE(4);
@@ -53,7 +53,7 @@ export function replaySnapshot(
 /** Calls `apply` for each entry of a format-1 (JSON) snapshot, oldest first; false when it is unreadable. */
 export function replayFormatOneSnapshot(
   text: string,
-  apply: (digest: Uint8Array, expiry: number) => void,
+  apply: (digest: Digest, expiry: number) => void,
 ): boolean {
   let entries: unknown;
   try {

@@ -13,7 +13,7 @@ import {
   replayJournal,
 } from "./dedupe-journal";
 import { encodeSnapshot, replayFormatOneSnapshot, replaySnapshot } from "./dedupe-snapshot";
-import { DigestIndex, digestOf } from "./digest-index";
+import { type Digest, DigestIndex, digestOf } from "./digest-index";
 import { cutBack, openForAppend, replaceFile, writeAll } from "./durable-write";
 import { readTextIfExists } from "./json-file";
 
@@ -126,7 +126,7 @@ export class DedupeStore extends EventEmitter {
     const digest = digestOf(key);
     if (this.live(this.index.get(digest), now)) return false;
     const expiry = expirySeconds(now + this.ttlMs);
-    this.index.set(digest, 0, expiry);
+    this.index.set(digest, expiry);
     this.journal(digest, expiry);
     return true;
   }
@@ -146,7 +146,7 @@ export class DedupeStore extends EventEmitter {
     const digest = digestOf(key);
     const expiry = expirySeconds(expiresAt);
     if (this.index.peek(digest) >= expiry) return;
-    this.index.set(digest, 0, expiry);
+    this.index.set(digest, expiry);
     this.journal(digest, expiry);
   }
 
@@ -209,7 +209,7 @@ export class DedupeStore extends EventEmitter {
     }
   }
 
-  private journal(digest: Uint8Array, expiry: number): void {
+  private journal(digest: Digest, expiry: number): void {
     if (!this.journalFile || this.closed) return;
     this.pending.push(digest, expiry);
     this.scheduleFlush();
@@ -340,8 +340,8 @@ export class DedupeStore extends EventEmitter {
    */
   private load(): "ok" | "rewrite" {
     const now = this.now();
-    const apply = (digest: Uint8Array, expiry: number): void => {
-      if (this.live(expiry, now)) this.index.set(digest, 0, expiry);
+    const apply = (digest: Digest, expiry: number): void => {
+      if (this.live(expiry, now)) this.index.set(digest, expiry);
       else this.index.delete(digest);
     };
     let rewrite = false;

@@ -3,6 +3,12 @@ import crypto from "node:crypto";
 /** Bytes of a key's digest in the index and in the files. */
 export const DIGEST_BYTES = 16;
 
+/**
+ * A key's digest: its first 16 bytes, as a one-byte ("latin1") string (what `digestOf` returns, without a
+ * buffer to allocate) or as bytes (what the files hold).
+ */
+export type Digest = string | Uint8Array;
+
 /** The smallest number of entries the index makes room for at once. */
 const INITIAL_SLOTS = 1024;
 const NONE = -1;
@@ -38,6 +44,8 @@ export class DigestIndex {
   /** Entries never used yet, from this number up (the free chain holds the ones given back). */
   private unused = 0;
   private count = 0;
+  /** The digest being looked up, as its four words. */
+  private readonly probe = new Uint32Array(4);
 
   constructor(capacity: number) {
     this.capacity = Math.max(1, Math.floor(capacity));
@@ -60,14 +68,14 @@ export class DigestIndex {
   }
 
   /** The digest's expiry in seconds, 0 when it is not held; does not count as a sighting. */
-  peek(digest: Uint8Array, offset = 0): number {
-    const entry = this.find(digest, offset);
+  peek(digest: Digest): number {
+    const entry = this.find(digest);
     return entry === NONE ? 0 : this.expiries[entry];
   }
 
   /** Like `peek`, and a digest that is held becomes the most recently seen. */
-  get(digest: Uint8Array, offset = 0): number {
-    const entry = this.find(digest, offset);
+  get(digest: Digest): number {
+    const entry = this.find(digest);
     if (entry === NONE) return 0;
     this.touch(entry);
     return this.expiries[entry];
@@ -77,8 +85,8 @@ export class DigestIndex {
    * Holds the digest until `expiry` (seconds, > 0) as the most recently seen entry, adding it when it is new;
    * at capacity the least recently seen entry makes room.
    */
-  set(digest: Uint8Array, offset: number, expiry: number): void {
-    const found = this.find(digest, offset);
+  set(digest: Digest, expiry: number): void {
+    const found = this.find(digest);
     if (found !== NONE) {
       this.expiries[found] = expiry;
       this.touch(found);
@@ -87,11 +95,8 @@ export class DigestIndex {
     if (this.count >= this.capacity) this.removeEntry(this.oldest);
     if (this.count >= this.slots) this.resize(Math.min(this.capacity, this.slots * 2));
     const entry = this.allocate();
-    const base = entry * 4;
-    this.digests[base] = word(digest, offset);
-    this.digests[base + 1] = word(digest, offset + 4);
-    this.digests[base + 2] = word(digest, offset + 8);
-    this.digests[base + 3] = word(digest, offset + 12);
+    // find() left the digest's words in the probe.
+    this.digests.set(this.probe, entry * 4);
     this.expiries[entry] = expiry;
     this.append(entry);
     this.place(entry);
@@ -99,8 +104,8 @@ export class DigestIndex {
   }
 
   /** Forgets the digest; false when it was not held. */
-  delete(digest: Uint8Array, offset = 0): boolean {
-    const entry = this.find(digest, offset);
+  delete(digest: Digest): boolean {
+    const entry = this.find(digest);
     if (entry === NONE) return false;
     this.removeEntry(entry);
     return true;
@@ -109,13 +114,13 @@ export class DigestIndex {
   /** Forgets every entry whose expiry is at or before `nowSeconds`; returns how many went. */
   sweep(nowSeconds: number): number {
     let removed = 0;
-    for (let entry = this.oldest; entry !== NONE;) {
-      const next = this.newer[entry];
-      if (this.expiries[entry] <= nowSeconds) {
+    // In the order of the arrays, not of the recency list: one pass over memory, some 10 ms at 10M entries.
+    for (let entry = 0; entry < this.unused; entry++) {
+      const expiry = this.expiries[entry];
+      if (expiry !== 0 && expiry <= nowSeconds) {
         this.removeEntry(entry);
         removed++;
       }
-      entry = next;
     }
     return removed;
   }
@@ -136,11 +141,18 @@ export class DigestIndex {
     }
   }
 
-  private find(digest: Uint8Array, offset: number): number {
-    const w0 = word(digest, offset);
-    const w1 = word(digest, offset + 4);
-    const w2 = word(digest, offset + 8);
-    const w3 = word(digest, offset + 12);
+  /** The entry holding the digest, or NONE; either way the probe holds the digest's words afterwards. */
+  private find(digest: Digest): number {
+    const probe = this.probe;
+    if (typeof digest === "string") {
+      for (let i = 0; i < 4; i++) probe[i] = charWord(digest, i * 4);
+    } else {
+      for (let i = 0; i < 4; i++) probe[i] = byteWord(digest, i * 4);
+    }
+    const w0 = probe[0];
+    const w1 = probe[1];
+    const w2 = probe[2];
+    const w3 = probe[3];
     for (let position = w0 & this.mask; ; position = (position + 1) & this.mask) {
       const held = this.table[position];
       if (held === 0) return NONE;
@@ -237,9 +249,19 @@ export class DigestIndex {
   }
 }
 
-function word(bytes: Uint8Array, offset: number): number {
+function byteWord(bytes: Uint8Array, offset: number): number {
   return (
     (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0
+  );
+}
+
+function charWord(chars: string, offset: number): number {
+  return (
+    (chars.charCodeAt(offset) |
+      (chars.charCodeAt(offset + 1) << 8) |
+      (chars.charCodeAt(offset + 2) << 16) |
+      (chars.charCodeAt(offset + 3) << 24)) >>>
+    0
   );
 }
 
@@ -256,10 +278,11 @@ function grown<T extends Uint32Array | Int32Array>(
 
 /**
  * The index's digest of a dedupe key: the first 16 bytes of the SHA-256 of its UTF-8 bytes (of the 32 the
- * returned buffer holds). Stable across processes and versions: the files hold digests, not keys.
+ * returned one-byte string holds). Stable across processes and versions: the files hold digests, not keys.
  */
-export const digestOf: (key: string) => Buffer =
-  // crypto.hash (Node 20.12+) is the one-shot form, twice as fast as a Hash object for a key this short.
+export const digestOf: (key: string) => string =
+  // crypto.hash (Node 20.12+) is the one-shot form; a string result spares a buffer allocation, which costs
+  // more than the hash itself (some 0.3 against 0.8 µs a key).
   typeof crypto.hash === "function"
-    ? (key) => crypto.hash("sha256", key, "buffer")
-    : (key) => crypto.createHash("sha256").update(key).digest();
+    ? (key) => crypto.hash("sha256", key, "binary")
+    : (key) => crypto.createHash("sha256").update(key).digest("binary");

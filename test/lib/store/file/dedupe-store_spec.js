@@ -11,7 +11,7 @@ const { tempUserDir } = require("../../../helpers/node-red");
 
 const HOUR = 3_600_000;
 const JOURNAL_LINE = /^([0-9a-f]{32}) (\d+)$/;
-const hex = (key) => digestOf(key).toString("hex", 0, 16);
+const hex = (key) => Buffer.from(digestOf(key), "latin1").toString("hex", 0, 16);
 
 function clock(start = 1_000_000) {
   const time = { now: start };
