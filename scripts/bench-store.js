@@ -68,6 +68,8 @@ function fileStore(capacity) {
   });
   return {
     claim: (key) => store.claim(key),
+    // The digest index's arrays; undefined for a --baseline build from before the index.
+    indexBytes: () => store.dedupe?.indexBytes,
     close: async () => {
       await store.close(false);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -140,8 +142,9 @@ async function memoryChild() {
   await Promise.all(Array.from({ length: 100 }, caller));
   const seconds = (Date.now() - started) / 1000;
   const after = memory();
+  const indexBytes = store.indexBytes?.();
   await store.close();
-  return { before, after, checkpoints, seconds };
+  return { before, after, checkpoints, seconds, indexBytes };
 }
 
 /** The backends of each table: the Redis store, this checkout's file store and, with --baseline, another's. */
@@ -201,7 +204,7 @@ async function main() {
 
     console.log(`\nmemory after ${options.keys} fresh keys (this bench's Node.js process, after GC)`);
     console.log(
-      "backend    RSS before  RSS at 25/50/75/100 %          heap after  arrays after  seconds  redis used_memory",
+      "backend    RSS before  RSS at 25/50/75/100 %          heap after  arrays after  index      seconds  redis used_memory",
     );
     for (const backend of BACKENDS) {
       const redisBefore = redisUsedMemoryMiB(server);
@@ -214,7 +217,7 @@ async function main() {
           .join(" / ")
           .padEnd(
             22,
-          )} MiB  ${`${fmt(result.after.heapMiB, 1)} MiB`.padStart(10)}  ${`${fmt(result.after.arrayBuffersMiB, 1)} MiB`.padStart(12)}  ${fmt(result.seconds, 1).padStart(7)}  ${redisGrowth}`,
+          )} MiB  ${`${fmt(result.after.heapMiB, 1)} MiB`.padStart(10)}  ${`${fmt(result.after.arrayBuffersMiB, 1)} MiB`.padStart(12)}  ${(result.indexBytes === undefined ? "-" : `${fmt(result.indexBytes / 2 ** 20, 1)} MiB`).padEnd(9)}  ${fmt(result.seconds, 1).padStart(7)}  ${redisGrowth}`,
       );
     }
   } finally {

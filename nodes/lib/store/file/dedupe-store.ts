@@ -62,7 +62,7 @@ export class DedupeStore extends EventEmitter {
   private readonly warn: (message: string) => void;
   private readonly flushIntervalMs: number;
   private readonly snapshotFile?: string;
-  /** The format-1 (JSON) snapshot of earlier versions: read when there is no newer snapshot, removed at compaction. */
+  /** The JSON snapshot of earlier versions (format 1): read when it is the newer one, removed at compaction. */
   private readonly formatOneSnapshotFile?: string;
   private readonly journalFile?: string;
   private journalHandle?: fs.promises.FileHandle;
@@ -106,7 +106,7 @@ export class DedupeStore extends EventEmitter {
     return this.index.size;
   }
 
-  /** Bytes the index's arrays take now (the bench reports it). */
+  /** Bytes the index's arrays take now (tests and bench:store's memory table read it). */
   get indexBytes(): number {
     return this.index.allocatedBytes;
   }
