@@ -15,11 +15,16 @@ const HEADER_BYTES = 16;
 /** The index's entries that have not expired by `nowSeconds`, as a format-2 snapshot. */
 export function encodeSnapshot(index: DigestIndex, nowSeconds: number): Buffer {
   const data = Buffer.allocUnsafe(HEADER_BYTES + index.size * RECORD_BYTES);
+  // A DataView rather than Buffer's write methods: some ten times faster at millions of records.
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
   let offset = HEADER_BYTES;
-  index.forEachOldestFirst(Buffer.alloc(DIGEST_BYTES), (digest, expiry) => {
+  index.forEachOldestFirst((words, expiry) => {
     if (expiry <= nowSeconds) return;
-    data.set(digest, offset);
-    data.writeUInt32LE(expiry, offset + DIGEST_BYTES);
+    view.setUint32(offset, words[0], true);
+    view.setUint32(offset + 4, words[1], true);
+    view.setUint32(offset + 8, words[2], true);
+    view.setUint32(offset + 12, words[3], true);
+    view.setUint32(offset + DIGEST_BYTES, expiry, true);
     offset += RECORD_BYTES;
   });
   data.write(MAGIC, 0, "latin1");
@@ -44,8 +49,12 @@ export function replaySnapshot(
   const count = data.readUInt32LE(8);
   if (data.readUInt16LE(6) !== RECORD_BYTES || data.length !== HEADER_BYTES + count * RECORD_BYTES)
     return "its length does not match its header";
+  // Copied into one scratch array: a subarray a record would cost more than the rest of the load.
+  const digest = new Uint8Array(DIGEST_BYTES);
+  const view = new DataView(data.buffer, data.byteOffset, data.length);
   for (let offset = HEADER_BYTES; offset < data.length; offset += RECORD_BYTES) {
-    apply(data.subarray(offset, offset + DIGEST_BYTES), data.readUInt32LE(offset + DIGEST_BYTES));
+    for (let i = 0; i < DIGEST_BYTES; i++) digest[i] = data[offset + i];
+    apply(digest, view.getUint32(offset + DIGEST_BYTES, true));
   }
   return undefined;
 }

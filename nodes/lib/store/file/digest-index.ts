@@ -126,18 +126,19 @@ export class DigestIndex {
   }
 
   /**
-   * Calls `visit` for each entry from the least to the most recently seen, with its digest copied into
-   * `scratch` (16 bytes) and its expiry. The index must not change during the walk.
+   * Calls `visit` for each entry from the least to the most recently seen, with its digest's four words (the
+   * first 4 of `words`, reused from call to call; little-endian words of the digest's bytes) and its expiry.
+   * The index must not change during the walk.
    */
-  forEachOldestFirst(scratch: Uint8Array, visit: (digest: Uint8Array, expiry: number) => void): void {
-    const view = new DataView(scratch.buffer, scratch.byteOffset, DIGEST_BYTES);
+  forEachOldestFirst(visit: (words: Uint32Array, expiry: number) => void): void {
+    const words = new Uint32Array(4);
     for (let entry = this.oldest; entry !== NONE; entry = this.newer[entry]) {
       const base = entry * 4;
-      view.setUint32(0, this.digests[base], true);
-      view.setUint32(4, this.digests[base + 1], true);
-      view.setUint32(8, this.digests[base + 2], true);
-      view.setUint32(12, this.digests[base + 3], true);
-      visit(scratch, this.expiries[entry]);
+      words[0] = this.digests[base];
+      words[1] = this.digests[base + 1];
+      words[2] = this.digests[base + 2];
+      words[3] = this.digests[base + 3];
+      visit(words, this.expiries[entry]);
     }
   }
 

@@ -50,9 +50,11 @@ class MapModel {
 
 function order(index) {
   const ids = [];
-  index.forEachOldestFirst(Buffer.alloc(16), (digest, expiry) =>
-    ids.push([Buffer.from(digest).toString("hex"), expiry]),
-  );
+  index.forEachOldestFirst((words, expiry) => {
+    const digest = Buffer.alloc(16);
+    for (let i = 0; i < 4; i++) digest.writeUInt32LE(words[i], i * 4);
+    ids.push([digest.toString("hex"), expiry]);
+  });
   return ids;
 }
 
