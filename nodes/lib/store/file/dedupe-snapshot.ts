@@ -42,6 +42,8 @@ export function encodeSnapshot(index: DigestIndex, nowSeconds: number): Buffer {
 export function replaySnapshot(
   data: Buffer,
   apply: (digest: Digest, expiry: number) => void,
+  /** Told the number of entries before the first is applied. */
+  expect?: (count: number) => void,
 ): string | undefined {
   if (data.length < HEADER_BYTES || data.toString("latin1", 0, 4) !== MAGIC) return "not a dedupe snapshot";
   const format = data.readUInt16LE(4);
@@ -49,6 +51,7 @@ export function replaySnapshot(
   const count = data.readUInt32LE(8);
   if (data.readUInt16LE(6) !== RECORD_BYTES || data.length !== HEADER_BYTES + count * RECORD_BYTES)
     return "its length does not match its header";
+  expect?.(count);
   // Copied into one scratch array: a subarray a record would cost more than the rest of the load.
   const digest = new Uint8Array(DIGEST_BYTES);
   const view = new DataView(data.buffer, data.byteOffset, data.length);

@@ -350,7 +350,7 @@ export class DedupeStore extends EventEmitter {
       // A new store, or one whose snapshot was never written.
     } else if (snapshot === this.snapshotFile) {
       const data = readIfExists(snapshot);
-      const unreadable = data && replaySnapshot(data, apply);
+      const unreadable = data && replaySnapshot(data, apply, (count) => this.index.reserve(count));
       if (unreadable)
         this.warn(`dedupe store snapshot ${path.basename(snapshot)} was unreadable (${unreadable}); ignored`);
     } else {

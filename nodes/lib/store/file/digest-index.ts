@@ -67,6 +67,15 @@ export class DigestIndex {
     );
   }
 
+  /**
+   * Makes room for `entries` at once (never past the capacity): a load that knows how many it brings grows the
+   * arrays and rebuilds the hash table once instead of at every doubling.
+   */
+  reserve(entries: number): void {
+    const wanted = Math.min(this.capacity, Math.floor(entries));
+    if (wanted > this.slots) this.resize(wanted);
+  }
+
   /** The digest's expiry in seconds, 0 when it is not held; does not count as a sighting. */
   peek(digest: Digest): number {
     const entry = this.find(digest);
