@@ -3,6 +3,7 @@
 // not a test and fails only when the bench itself cannot run.
 //
 //   node scripts/bench-store.js [--claims 100000] [--concurrency 10] [--keys 1000000] [--rounds 2]
+//                               [--baseline <another checkout's build/nodes/lib/store>]
 //
 // 1. Throughput: `--concurrency` callers (as many as webhook connections) claim `--claims` fresh keys, one
 //    await at a time each; claims/s and the latency percentiles of one claim.
@@ -11,6 +12,8 @@
 //    every key is in the process (the file store holds up to dedupeCapacity keys, set to `--keys` here).
 //
 // The file backend is the file ConnectionStore (nodes/lib/store/file/file-store.ts): its dedupe store and journal.
+// --baseline adds a `file-base` row of each table: the file store built from another checkout (a commit before a
+// change), run alternately with this one in the same run, so a change's cost shows as a ratio on a shared machine.
 const { execFileSync, fork } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -31,6 +34,8 @@ const { values: options } = parseArgs({
     child: { type: "string" },
     backend: { type: "string" },
     url: { type: "string" },
+    baseline: { type: "string" },
+    build: { type: "string" },
   },
 });
 
@@ -51,7 +56,7 @@ async function redisStore(url) {
 }
 
 function fileStore(capacity) {
-  const { FileConnectionStore } = require(path.join(BUILD, "file", "file-store.js"));
+  const { FileConnectionStore } = require(path.join(options.build ?? BUILD, "file", "file-store.js"));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "clarus-bench-store-"));
   const store = new FileConnectionStore({
     directory: dir,
@@ -63,6 +68,8 @@ function fileStore(capacity) {
   });
   return {
     claim: (key) => store.claim(key),
+    // The digest index's arrays; undefined for a --baseline build from before the index.
+    indexBytes: () => store.dedupe?.indexBytes,
     close: async () => {
       await store.close(false);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -111,8 +118,9 @@ async function throughputChild() {
 
 function memory() {
   global.gc?.();
-  const { rss, heapUsed } = process.memoryUsage();
-  return { rssMiB: rss / 2 ** 20, heapMiB: heapUsed / 2 ** 20 };
+  const { rss, heapUsed, arrayBuffers } = process.memoryUsage();
+  // Typed arrays (the digest index) are outside the heap: arrayBuffers counts them.
+  return { rssMiB: rss / 2 ** 20, heapMiB: heapUsed / 2 ** 20, arrayBuffersMiB: arrayBuffers / 2 ** 20 };
 }
 
 async function memoryChild() {
@@ -134,12 +142,18 @@ async function memoryChild() {
   await Promise.all(Array.from({ length: 100 }, caller));
   const seconds = (Date.now() - started) / 1000;
   const after = memory();
+  const indexBytes = store.indexBytes?.();
   await store.close();
-  return { before, after, checkpoints, seconds };
+  return { before, after, checkpoints, seconds, indexBytes };
 }
 
-function runChild(mode, backend, url) {
+/** The backends of each table: the Redis store, this checkout's file store and, with --baseline, another's. */
+const BACKENDS = ["file", ...(options.baseline ? ["file-base"] : []), "redis"];
+
+function runChild(mode, name, url) {
+  const backend = name === "redis" ? "redis" : "file";
   const args = ["--child", mode, "--backend", backend, "--claims", options.claims, "--keys", options.keys];
+  if (name === "file-base") args.push("--build", path.resolve(options.baseline));
   args.push("--concurrency", options.concurrency, ...(url ? ["--url", url] : []));
   return new Promise((resolve, reject) => {
     const child = fork(__filename, args, {
@@ -148,7 +162,7 @@ function runChild(mode, backend, url) {
     });
     child.once("message", resolve);
     child.once("exit", (code) =>
-      code === 0 ? undefined : reject(new Error(`${mode} ${backend} exited ${code}`)),
+      code === 0 ? undefined : reject(new Error(`${mode} ${name} exited ${code}`)),
     );
   });
 }
@@ -167,15 +181,15 @@ async function main() {
     console.log(
       `claim throughput: ${options.claims} fresh keys, ${options.concurrency} concurrent callers, ${options.rounds} rounds (Node ${process.version}, ${os.cpus().length} CPUs)`,
     );
-    console.log("backend  round  claims/s  p50 ms  p99 ms  max ms");
+    console.log("backend    round  claims/s  p50 ms  p99 ms  max ms");
     const best = {};
     for (let round = 1; round <= Number(options.rounds); round++) {
-      for (const backend of ["file", "redis"]) {
+      for (const backend of BACKENDS) {
         const result = await runChild("throughput", backend, backend === "redis" ? url : undefined);
         if (result.fresh !== Number(options.claims))
           throw new Error(`${backend}: ${result.fresh} fresh claims`);
         console.log(
-          `${backend.padEnd(7)}  ${String(round).padStart(5)}  ${String(result.claimsPerSecond).padStart(8)}  ${fmt(result.p50).padStart(6)}  ${fmt(result.p99).padStart(6)}  ${fmt(result.max).padStart(6)}`,
+          `${backend.padEnd(9)}  ${String(round).padStart(5)}  ${String(result.claimsPerSecond).padStart(8)}  ${fmt(result.p50).padStart(6)}  ${fmt(result.p99).padStart(6)}  ${fmt(result.max).padStart(6)}`,
         );
         if (!best[backend] || result.claimsPerSecond > best[backend].claimsPerSecond) best[backend] = result;
       }
@@ -183,21 +197,27 @@ async function main() {
     console.log(
       `best: redis ${best.redis.claimsPerSecond}/s (p99 ${fmt(best.redis.p99)} ms), file ${best.file.claimsPerSecond}/s (p99 ${fmt(best.file.p99)} ms), redis/file ${fmt(best.redis.claimsPerSecond / best.file.claimsPerSecond)}`,
     );
+    if (best["file-base"])
+      console.log(
+        `file/file-base: ${fmt(best.file.claimsPerSecond / best["file-base"].claimsPerSecond)} (file-base ${best["file-base"].claimsPerSecond}/s, p99 ${fmt(best["file-base"].p99)} ms)`,
+      );
 
     console.log(`\nmemory after ${options.keys} fresh keys (this bench's Node.js process, after GC)`);
-    console.log("backend  RSS before  RSS at 25/50/75/100 %          heap after  seconds  redis used_memory");
-    for (const backend of ["file", "redis"]) {
+    console.log(
+      "backend    RSS before  RSS at 25/50/75/100 %          heap after  arrays after  index      seconds  redis used_memory",
+    );
+    for (const backend of BACKENDS) {
       const redisBefore = redisUsedMemoryMiB(server);
       const result = await runChild("memory", backend, backend === "redis" ? url : undefined);
       const redisGrowth =
         backend === "redis" ? `+${fmt(redisUsedMemoryMiB(server) - redisBefore, 1)} MiB` : "-";
       console.log(
-        `${backend.padEnd(7)}  ${`${fmt(result.before.rssMiB, 1)} MiB`.padStart(10)}  ${result.checkpoints
+        `${backend.padEnd(9)}  ${`${fmt(result.before.rssMiB, 1)} MiB`.padStart(10)}  ${result.checkpoints
           .map((rss) => fmt(rss, 0))
           .join(" / ")
           .padEnd(
             22,
-          )} MiB  ${`${fmt(result.after.heapMiB, 1)} MiB`.padStart(10)}  ${fmt(result.seconds, 1).padStart(7)}  ${redisGrowth}`,
+          )} MiB  ${`${fmt(result.after.heapMiB, 1)} MiB`.padStart(10)}  ${`${fmt(result.after.arrayBuffersMiB, 1)} MiB`.padStart(12)}  ${(result.indexBytes === undefined ? "-" : `${fmt(result.indexBytes / 2 ** 20, 1)} MiB`).padEnd(9)}  ${fmt(result.seconds, 1).padStart(7)}  ${redisGrowth}`,
       );
     }
   } finally {

@@ -14,7 +14,7 @@
 // --profile starts Node-RED with --cpu-prof and writes the profile to bench-results/ (open it in Chrome
 // DevTools or speedscope).
 // --memory then measures the Node-RED process's RSS after each quarter of `--keys` unique deliveries (dedupe
-// keys) into webhook-in, once with the file store (dedupeCapacity as large as the keys, up to its limit of 1,000,000) and
+// keys) into webhook-in, once with the file store (dedupeCapacity as large as the keys, up to its limit of 10,000,000) and
 // once with Redis, each in a fresh Node-RED process (with Redis, the keys live in redis-server).
 const fs = require("node:fs");
 const path = require("node:path");
@@ -439,7 +439,7 @@ async function measureMemory(userDir, redis) {
         { id: "bench", type: "tab", label: "bench" },
         connectionConfig({
           ...(store === "redis" ? { store: "redis" } : {}),
-          dedupeCapacity: Math.min(keys, 1_000_000),
+          dedupeCapacity: Math.min(keys, 10_000_000),
           credentials: { webhookToken: TOKEN, redisUrl: redis.url() },
         }),
         webhookConfig({ z: "bench", name: "", x: 140, y: 60, wires: [[]] }),

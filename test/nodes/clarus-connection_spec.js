@@ -21,11 +21,11 @@ describe("clarus-connection", function () {
     });
   });
 
-  it("should lower a dedupeCapacity over 1,000,000 to the bound, with a warning", async function () {
-    const node = await load({ dedupeCapacity: 10_000_000 });
-    assert.equal(node.services.store.dedupe.capacity, 1_000_000);
+  it("should lower a dedupeCapacity over 10,000,000 to the bound, with a warning", async function () {
+    const node = await load({ dedupeCapacity: 25_000_000 });
+    assert.equal(node.services.store.dedupe.capacity, 10_000_000);
     assert.ok(
-      node.warn.args.some(([w]) => /dedupeCapacity 10000000 is over the limit of 1000000/.test(String(w))),
+      node.warn.args.some(([w]) => /dedupeCapacity 25000000 is over the limit of 10000000/.test(String(w))),
     );
   });
 

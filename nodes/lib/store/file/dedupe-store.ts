@@ -2,12 +2,20 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 
-import { LRUCache } from "lru-cache";
-
 import { errorMessage } from "../../node-red/errors";
 import { StoreClosedError, StoreUnavailableError } from "../connection-store";
-import { cutBack, openForAppend, writeAll } from "./durable-write";
-import { readTextIfExists, writeFileAtomic } from "./json-file";
+import {
+  expirySeconds,
+  JOURNAL_HEADER,
+  journalLines,
+  PendingRecords,
+  RECORD_BYTES,
+  replayJournal,
+} from "./dedupe-journal";
+import { encodeSnapshot, replayFormatOneSnapshot, replaySnapshot } from "./dedupe-snapshot";
+import { type Digest, DigestIndex, digestOf } from "./digest-index";
+import { cutBack, openForAppend, replaceFile, writeAll } from "./durable-write";
+import { readTextIfExists } from "./json-file";
 
 export interface DedupeStoreOptions {
   /** How long a key counts as seen (the connection's `dedupeHours`). */
@@ -22,45 +30,51 @@ export interface DedupeStoreOptions {
   now?: () => number;
 }
 
-interface Snapshot {
-  version: 1;
-  entries: [string, number][];
-}
-
 const DEFAULT_FLUSH_INTERVAL_MS = 1000;
 const MIN_JOURNAL_LINES_BEFORE_COMPACTION = 1000;
+/**
+ * Journal lines past which it is compacted even when the capacity is larger: the journal is read whole at
+ * start (about 44 MB at this many lines), and a compaction writes 20 bytes a key held.
+ */
+const MAX_JOURNAL_LINES_BEFORE_COMPACTION = 1_000_000;
+/** How often keys whose window ended are swept out of the index, so their entries are free again. */
+const SWEEP_INTERVAL_MS = 3_600_000;
 
 /**
- * The most keys one store may hold, whatever the connection's `dedupeCapacity` says. At about 150 B a key
- * this is some 150 MB of heap at worst; the store grows with the keys it holds, so a large bound costs
+ * The most keys one store may hold, whatever the connection's `dedupeCapacity` says: at 36 to 41 bytes a key
+ * in the digest index, some 400 MB at worst. The index grows with the keys it holds, so a large bound costs
  * nothing until it is used.
  */
-export const MAX_DEDUPE_CAPACITY = 1_000_000;
+export const MAX_DEDUPE_CAPACITY = 10_000_000;
 
 /**
  * The keys of events already let into the flow. Claims are synchronous (no await between check and set),
- * so two concurrent deliveries of one event can never both win. Keys are kept in an LRU bounded by
- * `capacity`; each carries its expiry. On disk: an append-only journal written and synced at most every
- * `flushIntervalMs`, compacted into an atomically replaced snapshot.
+ * so two concurrent deliveries of one event can never both win. Keys are held as 16-byte digests in a
+ * DigestIndex bounded by `capacity` (the least recently seen goes first), each with its expiry in whole
+ * seconds, rounded up. On disk (dedupe-journal.ts, dedupe-snapshot.ts): an append-only journal written and
+ * synced at most every `flushIntervalMs`, compacted into an atomically replaced binary snapshot.
  */
 export class DedupeStore extends EventEmitter {
-  private readonly cache: LRUCache<string, number>;
+  private readonly index: DigestIndex;
   private readonly ttlMs: number;
   readonly capacity: number;
   private readonly now: () => number;
   private readonly warn: (message: string) => void;
   private readonly flushIntervalMs: number;
   private readonly snapshotFile?: string;
+  /** The JSON snapshot of earlier versions (format 1): read when it is the newer one, removed at compaction. */
+  private readonly formatOneSnapshotFile?: string;
   private readonly journalFile?: string;
   private journalHandle?: fs.promises.FileHandle;
   /** Bytes of whole lines in the journal: where a failed write is cut back to. */
   private journalSize = 0;
-  /** Journal lines not yet on disk: new claims, and those a failed write gave back. */
-  private pending: string[] = [];
+  /** Journal records not yet on disk: new claims, and those a failed write gave back. */
+  private readonly pending = new PendingRecords();
   /** Too many lines came back from failed writes: the next flush writes the whole store instead. */
   private mustCompact = false;
   private journalLines = 0;
   private flushTimer?: NodeJS.Timeout;
+  private readonly sweepTimer: NodeJS.Timeout;
   private writes: Promise<void> = Promise.resolve();
   /** Why the last write failed, until one works again. */
   private writeFailure?: string;
@@ -73,17 +87,28 @@ export class DedupeStore extends EventEmitter {
     this.now = options.now ?? Date.now;
     this.warn = options.warn;
     this.flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-    // maxSize rather than max: `max` makes lru-cache allocate its arrays for the full capacity up front.
-    this.cache = new LRUCache<string, number>({ maxSize: this.capacity, sizeCalculation: () => 1 });
+    // Grows with the keys it holds, up to the capacity: a large bound allocates nothing up front.
+    this.index = new DigestIndex(this.capacity);
     if (options.file && this.prepareDirectory(options.file)) {
-      this.snapshotFile = `${options.file}.json`;
+      this.snapshotFile = `${options.file}.snapshot`;
+      this.formatOneSnapshotFile = `${options.file}.json`;
       this.journalFile = `${options.file}.journal`;
-      if (this.load() === "torn") this.enqueue(() => this.compact());
+      // A torn journal would glue the next append to its partial line; one of an earlier format is rewritten
+      // in this one, so it is appended to in one format only.
+      if (this.load() === "rewrite") this.enqueue(() => this.compact());
     }
+    this.sweepTimer = setInterval(() => this.index.sweep(this.nowSeconds()), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
   }
 
+  /** Keys held, those whose window ended but that were not swept out yet included. */
   get size(): number {
-    return this.cache.size;
+    return this.index.size;
+  }
+
+  /** Bytes the index's arrays take now (tests and bench:store's memory table read it). */
+  get indexBytes(): number {
+    return this.index.allocatedBytes;
   }
 
   get ttl(): number {
@@ -98,33 +123,44 @@ export class DedupeStore extends EventEmitter {
   claim(key: string): boolean {
     if (this.closed) throw new StoreClosedError("the dedupe store is closed");
     const now = this.now();
-    const expiresAt = this.cache.get(key);
-    if (expiresAt !== undefined && expiresAt > now) return false;
-    const newExpiry = now + this.ttlMs;
-    this.cache.set(key, newExpiry);
-    this.journal(key, newExpiry);
+    const digest = digestOf(key);
+    if (this.live(this.index.get(digest), now)) return false;
+    const expiry = expirySeconds(now + this.ttlMs);
+    this.index.set(digest, expiry);
+    this.journal(digest, expiry);
     return true;
   }
 
   /** Undoes a claim whose event could not be kept (its inbox write failed), so a retry is fresh again. */
   release(key: string): void {
-    if (this.closed || !this.cache.delete(key)) return;
-    // A tombstone: an expiry in the past removes the key again when the journal is replayed.
-    this.journal(key, 0);
+    if (this.closed) return;
+    const digest = digestOf(key);
+    if (!this.index.delete(digest)) return;
+    // A tombstone: expiry 0 removes the key again when the journal is replayed.
+    this.journal(digest, 0);
   }
 
   /** Counts `key` as claimed until `expiresAt` unless it already is (keys of the inbox, at load). */
   ensureClaimed(key: string, expiresAt: number): void {
     if (this.closed || expiresAt <= this.now()) return;
-    const current = this.cache.peek(key);
-    if (current !== undefined && current >= expiresAt) return;
-    this.cache.set(key, expiresAt);
-    this.journal(key, expiresAt);
+    const digest = digestOf(key);
+    const expiry = expirySeconds(expiresAt);
+    if (this.index.peek(digest) >= expiry) return;
+    this.index.set(digest, expiry);
+    this.journal(digest, expiry);
   }
 
   has(key: string): boolean {
-    const expiresAt = this.cache.peek(key);
-    return expiresAt !== undefined && expiresAt > this.now();
+    return this.live(this.index.peek(digestOf(key)), this.now());
+  }
+
+  /** An expiry in seconds (0: not held) still counts at `now` (ms) until the second it names begins. */
+  private live(expiry: number, now: number): boolean {
+    return expiry * 1000 > now;
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
   }
 
   /**
@@ -145,16 +181,17 @@ export class DedupeStore extends EventEmitter {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    clearInterval(this.sweepTimer);
     if (removeFiles) {
-      this.pending = [];
+      this.pending.clear();
       await this.writes;
       await this.closeJournal();
-      for (const file of [this.snapshotFile, this.journalFile]) {
+      for (const file of [this.snapshotFile, this.formatOneSnapshotFile, this.journalFile]) {
         if (file) await fs.promises.rm(file, { force: true });
       }
       return;
     }
-    this.pending = [];
+    this.pending.clear();
     this.enqueue(() => this.compact());
     await this.writes;
     await this.closeJournal();
@@ -172,9 +209,9 @@ export class DedupeStore extends EventEmitter {
     }
   }
 
-  private journal(key: string, expiresAt: number): void {
+  private journal(digest: Digest, expiry: number): void {
     if (!this.journalFile || this.closed) return;
-    this.pending.push(JSON.stringify([key, expiresAt]));
+    this.pending.push(digest, expiry);
     this.scheduleFlush();
   }
 
@@ -188,28 +225,31 @@ export class DedupeStore extends EventEmitter {
   }
 
   private writePending(): void {
-    if (!this.journalFile || (this.pending.length === 0 && !this.mustCompact)) return;
-    const lines = this.pending;
-    this.pending = [];
+    if (!this.journalFile || (this.pending.count === 0 && !this.mustCompact)) return;
+    const records = this.pending.take();
+    const lines = records.length / RECORD_BYTES;
     this.enqueue(async () => {
       // The snapshot holds every key, the lines given back included.
       if (this.mustCompact) return this.compact();
       // One write and one sync a flush: a power cut loses no more than a kill -9 (the last interval).
       try {
-        await this.appendToJournal(Buffer.from(lines.join("\n") + "\n"));
+        await this.appendToJournal(journalLines(records));
       } catch (error) {
-        this.giveBack(lines);
+        this.giveBack(records);
         throw error;
       }
-      this.journalLines += lines.length;
+      this.journalLines += lines;
       if (this.journalLines > this.compactionLines) await this.compact();
-      this.emit("flushed", lines.length);
+      this.emit("flushed", lines);
     });
   }
 
   /** Journal lines beyond this many are compacted into the snapshot; as many may wait for a full disk. */
   private get compactionLines(): number {
-    return Math.max(this.capacity, MIN_JOURNAL_LINES_BEFORE_COMPACTION);
+    return Math.min(
+      Math.max(this.capacity, MIN_JOURNAL_LINES_BEFORE_COMPACTION),
+      MAX_JOURNAL_LINES_BEFORE_COMPACTION,
+    );
   }
 
   /**
@@ -217,13 +257,13 @@ export class DedupeStore extends EventEmitter {
    * the disk would make Clarus's retry of its event fresh after a restart. Past the compaction size the
    * lines are dropped and the next flush writes the snapshot, which holds every key, instead.
    */
-  private giveBack(lines: string[]): void {
+  private giveBack(records: Buffer): void {
     if (this.closed) return;
-    if (lines.length + this.pending.length > this.compactionLines) {
-      this.pending = [];
+    if (records.length / RECORD_BYTES + this.pending.count > this.compactionLines) {
+      this.pending.clear();
       this.mustCompact = true;
     } else {
-      this.pending = lines.concat(this.pending);
+      this.pending.giveBack(records);
     }
     this.scheduleFlush();
   }
@@ -235,6 +275,8 @@ export class DedupeStore extends EventEmitter {
       this.journalSize = size;
     }
     const handle = this.journalHandle;
+    // A journal begins with the line that names its format (a new file, or one a compaction emptied).
+    if (this.journalSize === 0) data = Buffer.concat([Buffer.from(JOURNAL_HEADER), data]);
     try {
       await writeAll(handle, data);
       await handle.datasync();
@@ -268,17 +310,22 @@ export class DedupeStore extends EventEmitter {
     );
   }
 
-  /** Replaces the snapshot atomically (temp file + rename), then empties the journal it now contains. */
+  /**
+   * Replaces the snapshot atomically (temp file checked whole, fsync, rename), then empties the journal it
+   * now contains. Entries are written from the least to the most recently seen, so a reload rebuilds the
+   * same eviction order. A format-1 snapshot left by an earlier version goes once the new one is in place.
+   */
   private async compact(): Promise<void> {
     if (!this.snapshotFile || !this.journalFile) return;
-    const now = this.now();
-    const entries: [string, number][] = [];
-    // rentries() walks from least to most recently seen, so a reload rebuilds the same eviction order.
-    for (const [key, expiresAt] of this.cache.rentries() as Iterable<[string, number]>) {
-      if (expiresAt > now) entries.push([key, expiresAt]);
-    }
-    const snapshot: Snapshot = { version: 1, entries };
-    await writeFileAtomic(this.snapshotFile, JSON.stringify(snapshot));
+    const nowSeconds = this.nowSeconds();
+    this.index.sweep(nowSeconds);
+    await replaceFile(
+      this.snapshotFile,
+      `${this.snapshotFile}.tmp`,
+      encodeSnapshot(this.index, nowSeconds),
+      true,
+    );
+    if (this.formatOneSnapshotFile) await fs.promises.rm(this.formatOneSnapshotFile, { force: true });
     this.mustCompact = false;
     await this.closeJournal();
     await fs.promises.writeFile(this.journalFile, "");
@@ -287,62 +334,74 @@ export class DedupeStore extends EventEmitter {
 
   /**
    * A missing file is an empty store; an unreadable one is a warning and an empty store, never a failure.
-   * "torn" when the journal ends in a partial line (a kill during a write): the next append would be glued
-   * to it and be lost with it, so the caller compacts before anything is appended.
+   * "rewrite" when the files must be compacted before anything is appended: the journal ends in a partial
+   * line (a kill during a write), and the next append would be glued to it and be lost with it; or they are
+   * of the format before the digest index, which is then written in this one.
    */
-  private load(): "ok" | "torn" {
+  private load(): "ok" | "rewrite" {
     const now = this.now();
-    const snapshot = readTextIfExists(this.snapshotFile);
-    if (snapshot !== undefined) {
-      const entries = parseSnapshot(snapshot);
-      if (entries === undefined) {
-        this.warn(`dedupe store snapshot ${path.basename(this.snapshotFile ?? "")} was unreadable; ignored`);
-      } else {
-        for (const [key, expiresAt] of entries) if (expiresAt > now) this.cache.set(key, expiresAt);
+    const apply = (digest: Digest, expiry: number): void => {
+      if (this.live(expiry, now)) this.index.set(digest, expiry);
+      else this.index.delete(digest);
+    };
+    let rewrite = false;
+    const snapshot = this.newestSnapshot();
+    if (snapshot === undefined) {
+      // A new store, or one whose snapshot was never written.
+    } else if (snapshot === this.snapshotFile) {
+      const data = readIfExists(snapshot);
+      const unreadable = data && replaySnapshot(data, apply, (count) => this.index.reserve(count));
+      if (unreadable)
+        this.warn(`dedupe store snapshot ${path.basename(snapshot)} was unreadable (${unreadable}); ignored`);
+    } else {
+      const text = readTextIfExists(snapshot);
+      if (text !== undefined) {
+        rewrite = true;
+        if (!replayFormatOneSnapshot(text, apply))
+          this.warn(`dedupe store snapshot ${path.basename(snapshot)} was unreadable; ignored`);
       }
     }
     const journal = readTextIfExists(this.journalFile);
-    if (journal === undefined) return "ok";
-    let unreadable = 0;
-    for (const line of journal.split("\n")) {
-      if (line === "") continue;
-      const entry = parseEntry(line);
-      if (entry === undefined) {
-        unreadable++;
-        continue;
-      }
-      this.journalLines++;
-      if (entry[1] > now) this.cache.set(entry[0], entry[1]);
-      else this.cache.delete(entry[0]);
+    if (journal === undefined) return rewrite ? "rewrite" : "ok";
+    const replay = replayJournal(journal, apply);
+    this.journalLines = replay.records;
+    if (replay.unknownFormat !== undefined) {
+      this.warn(
+        `dedupe store journal ${path.basename(this.journalFile ?? "")} is of format ${replay.unknownFormat}, which this version does not read; ignored`,
+      );
+      return "rewrite";
     }
-    if (unreadable > 0) this.warn(`dedupe store journal had ${unreadable} unreadable line(s); skipped`);
-    return journal !== "" && !journal.endsWith("\n") ? "torn" : "ok";
+    if (replay.unreadable > 0)
+      this.warn(`dedupe store journal had ${replay.unreadable} unreadable line(s); skipped`);
+    return rewrite || replay.torn || replay.formatOne > 0 ? "rewrite" : "ok";
+  }
+
+  /**
+   * The snapshot to read: this format's, or the format-1 one an earlier version left. Both exist only when a
+   * conversion stopped between the two (the newer is the whole one) or an earlier version ran again since.
+   */
+  private newestSnapshot(): string | undefined {
+    const current = modifiedAt(this.snapshotFile);
+    const formatOne = modifiedAt(this.formatOneSnapshotFile);
+    if (current === undefined && formatOne === undefined) return undefined;
+    if (formatOne === undefined || (current !== undefined && current >= formatOne)) return this.snapshotFile;
+    return this.formatOneSnapshotFile;
   }
 }
 
-function parseSnapshot(text: string): [string, number][] | undefined {
+function modifiedAt(file: string | undefined): number | undefined {
+  if (!file) return undefined;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== "object" || parsed === null) return undefined;
-    const entries = (parsed as { entries?: unknown }).entries;
-    if (!Array.isArray(entries)) return undefined;
-    return entries.filter(isEntry);
+    return fs.statSync(file).mtimeMs;
   } catch {
     return undefined;
   }
 }
 
-function parseEntry(line: string): [string, number] | undefined {
+function readIfExists(file: string): Buffer | undefined {
   try {
-    const parsed: unknown = JSON.parse(line);
-    return isEntry(parsed) ? parsed : undefined;
+    return fs.readFileSync(file);
   } catch {
     return undefined;
   }
-}
-
-function isEntry(value: unknown): value is [string, number] {
-  return (
-    Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && Number.isFinite(value[1])
-  );
 }

@@ -52,9 +52,9 @@ interface OpenFiles {
 }
 
 /**
- * The `store: file` backend: the dedupe store (LRU and journal, the 0.1 files unchanged), the durable
- * inbox file, and JSON documents, all under the Node-RED user directory. One process uses it, so a lease
- * is always granted, and when a new process opens it every pending entry is due at once (a redeploy in the
+ * The `store: file` backend: the dedupe store (a digest index and its journal; the files of earlier
+ * versions still load), the durable inbox file, and JSON documents, all under the Node-RED user directory.
+ * One process uses it, so a lease is always granted, and when a new process opens it every pending entry is due at once (a redeploy in the
  * same process keeps their due times).
  */
 export class FileConnectionStore implements ConnectionStore {

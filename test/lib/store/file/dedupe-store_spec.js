@@ -4,10 +4,14 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const { DedupeStore } = require("../../../../build/nodes/lib/store/file/dedupe-store.js");
+const { digestOf } = require("../../../../build/nodes/lib/store/file/digest-index.js");
+const { replaySnapshot } = require("../../../../build/nodes/lib/store/file/dedupe-snapshot.js");
 const { StoreClosedError } = require("../../../../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("../../../helpers/node-red");
 
 const HOUR = 3_600_000;
+const JOURNAL_LINE = /^([0-9a-f]{32}) (\d+)$/;
+const hex = (key) => Buffer.from(digestOf(key), "latin1").toString("hex", 0, 16);
 
 function clock(start = 1_000_000) {
   const time = { now: start };
@@ -94,9 +98,16 @@ describe("DedupeStore", function () {
   it("should write claims to its journal without waiting for close", async function () {
     const file = path.join(tempUserDir(), "dedupe");
     const s = track(store({ file, flushIntervalMs: 20 }));
+    const claimedAt = Date.now();
     s.claim("x");
     await new Promise((resolve) => s.once("flushed", resolve));
-    assert.match(fs.readFileSync(`${file}.journal`, "utf8"), /"x"/);
+    const [header, line, end] = fs.readFileSync(`${file}.journal`, "utf8").split("\n");
+    assert.equal(header, "clarus-dedupe-journal 2");
+    assert.equal(end, "");
+    const [, digest, expiry] = JOURNAL_LINE.exec(line);
+    assert.equal(digest, hex("x"), "the key's digest, not the key");
+    const expiresAt = Number(expiry) * 1000;
+    assert.ok(expiresAt >= claimedAt + HOUR && expiresAt <= Date.now() + HOUR + 1000, line);
   });
 
   it("should compact the journal into an atomically replaced snapshot", async function () {
@@ -104,8 +115,16 @@ describe("DedupeStore", function () {
     const s = track(store({ file, capacity: 1000 }));
     for (let i = 0; i < 1500; i++) s.claim(`k${i}`);
     await s.flush();
-    const snapshot = JSON.parse(fs.readFileSync(`${file}.json`, "utf8"));
-    assert.equal(snapshot.entries.length, 1000);
+    const digests = [];
+    const unreadable = replaySnapshot(fs.readFileSync(`${file}.snapshot`), (digest) =>
+      digests.push(Buffer.from(digest).toString("hex")),
+    );
+    assert.equal(unreadable, undefined);
+    // The capacity keeps the last 1000 keys; the snapshot lists them from the least recently seen.
+    assert.deepEqual(
+      digests,
+      Array.from({ length: 1000 }, (_, i) => hex(`k${500 + i}`)),
+    );
     assert.equal(fs.readFileSync(`${file}.journal`, "utf8"), "");
     assert.deepEqual(
       fs.readdirSync(path.dirname(file)).filter((f) => f.endsWith(".tmp")),
@@ -115,7 +134,7 @@ describe("DedupeStore", function () {
 
   it("should start empty with a warning when its snapshot is corrupt", function () {
     const file = path.join(tempUserDir(), "dedupe");
-    fs.writeFileSync(`${file}.json`, "{ not json");
+    fs.writeFileSync(`${file}.snapshot`, "CLDS but not a snapshot");
     const s = track(store({ file }));
     assert.equal(s.size, 0);
     assert.match(s.warnings.join("\n"), /unreadable/);
@@ -193,7 +212,7 @@ describe("DedupeStore", function () {
       fs
         .readFileSync(`${file}.journal`, "utf8")
         .split("\n")
-        .every((line) => line === "" || JSON.parse(line)),
+        .every((line) => line === "" || line === "clarus-dedupe-journal 2" || JOURNAL_LINE.test(line)),
     );
   });
 
@@ -220,13 +239,102 @@ describe("DedupeStore", function () {
     assert.equal(reopened.has("released"), false);
   });
 
-  it("should bound its capacity at 1,000,000 keys and allocate nothing for them up front", async function () {
+  it("should answer as a Map of expiries does, across restarts, each window kept to the second it ends in", async function () {
+    // The model: key → the end of its window, rounded up to the whole second (the index keeps seconds).
+    const file = path.join(tempUserDir(), "clarus", "dedupe-conn");
+    const ttlMs = 10 * 60_000;
+    const time = clock(Date.UTC(2026, 11, 1) + 123);
+    const model = new Map();
+    let seed = 42;
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const options = { file, ttlMs, capacity: 10_000, now: time.now, flushIntervalMs: 60_000 };
+    let s = store(options);
+    for (let step = 0; step < 20_000; step++) {
+      const key = `goods_out.completed:${Math.floor(random() * 500)}`;
+      const what = random();
+      const held = (model.get(key) ?? 0) > time.now();
+      if (what < 0.5) {
+        const fresh = s.claim(key);
+        assert.equal(fresh, !held, `claim ${key} at step ${step}`);
+        if (fresh) {
+          const end = Math.ceil((time.now() + ttlMs) / 1000) * 1000;
+          assert.ok(end >= time.now() + ttlMs && end < time.now() + ttlMs + 1000);
+          model.set(key, end);
+        }
+      } else if (what < 0.6) {
+        s.release(key);
+        model.delete(key);
+      } else if (what < 0.9) {
+        assert.equal(s.has(key), held, `has ${key} at step ${step}`);
+      } else if (what < 0.998) {
+        time.advance(Math.floor(random() * 20_000));
+      } else {
+        // A restart: sometimes closed (the snapshot), sometimes only flushed (the journal), as after a crash.
+        const crashed = random() < 0.5;
+        if (crashed) await s.flush();
+        else await s.close();
+        const previous = s;
+        s = store(options);
+        if (crashed) await previous.close(); // only now: its last compaction holds what s has read
+        assert.deepEqual(s.warnings, []);
+      }
+    }
+    for (const [key, end] of model) assert.equal(s.has(key), end > time.now(), key);
+    await s.close();
+  });
+
+  it("should hold 1,000,000 keys and find every one after restarts from its snapshot and its journal", async function () {
+    this.timeout(120_000);
+    const file = path.join(tempUserDir(), "clarus", "dedupe-conn");
+    const keys = 1_000_000;
+    const first = store({ file, capacity: keys });
+    for (let i = 0; i < keys; i++) first.claim(`goods_out.completed:${i}`);
+    await first.close();
+    const second = store({ file, capacity: keys });
+    assert.equal(second.size, keys);
+    for (let i = 0; i < 1000; i++) assert.equal(second.claim(`goods_in.completed:${i}`), true);
+    await second.flush();
+    // Not closed: the third store reads the snapshot and the journal after it, as after a crash.
+    const third = track(store({ file, capacity: keys }));
+    await second.close();
+    assert.deepEqual(third.warnings, []);
+    assert.equal(third.size, keys);
+    let missing = 0;
+    for (let i = 1000; i < keys; i++) if (!third.has(`goods_out.completed:${i}`)) missing++;
+    for (let i = 0; i < 1000; i++) if (!third.has(`goods_in.completed:${i}`)) missing++;
+    assert.equal(missing, 0);
+    // The 1000 journaled claims took the place of the 1000 oldest keys.
+    assert.equal(third.has("goods_out.completed:999"), false);
+    assert.ok(third.indexBytes / keys < 64, `${third.indexBytes / keys} bytes a key`);
+  });
+
+  it("should repair a format-2 journal torn by a kill, and keep every whole line", async function () {
+    const file = path.join(tempUserDir(), "dedupe");
+    const s = store({ file, flushIntervalMs: 5 });
+    for (let i = 0; i < 10; i++) s.claim(`k${i}`);
+    await s.flush();
+    const whole = fs.readFileSync(`${file}.journal`);
+    fs.writeFileSync(`${file}.journal`, Buffer.concat([whole, Buffer.from(`${hex("torn")} 17`)]));
+    const crashed = store({ file });
+    for (let i = 0; i < 10; i++) assert.equal(crashed.has(`k${i}`), true, `k${i}`);
+    assert.equal(crashed.has("torn"), false, "a partial line is no claim");
+    assert.equal(crashed.claim("after"), true);
+    await crashed.flush();
+    const reopened = track(store({ file }));
+    assert.equal(reopened.has("after"), true);
+    assert.equal(reopened.has("k9"), true);
+    assert.deepEqual(reopened.warnings, []);
+    await crashed.close();
+    await s.close();
+  });
+
+  it("should bound its capacity at 10,000,000 keys and allocate nothing for them up front", async function () {
     // A child with --expose-gc measures the heap and array buffers a store of the largest capacity takes at once.
     const script = `
       const { DedupeStore } = require(${JSON.stringify(require.resolve("../../../../build/nodes/lib/store/file/dedupe-store.js"))});
       const used = () => { global.gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
       const before = used();
-      const s = new DedupeStore({ ttlMs: 60000, capacity: 10000000, warn: () => {} });
+      const s = new DedupeStore({ ttlMs: 60000, capacity: 100000000, warn: () => {} });
       const grown = used() - before;
       for (let i = 0; i < 1000; i++) s.claim("k" + i);
       console.log(JSON.stringify({ capacity: s.capacity, grown, size: s.size }));
@@ -239,7 +347,7 @@ describe("DedupeStore", function () {
     const code = await new Promise((resolve) => child.on("exit", resolve));
     assert.equal(code, 0);
     const measured = JSON.parse(output);
-    assert.equal(measured.capacity, 1_000_000);
+    assert.equal(measured.capacity, 10_000_000);
     assert.equal(measured.size, 1000);
     assert.ok(measured.grown < 4 * 1024 * 1024, `a fresh store took ${measured.grown} bytes`);
   });
