@@ -8,10 +8,10 @@ import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { STATUS } from "./lib/node-red/status";
 import { upgraded, versionSettings } from "./lib/node-versions";
-import { WebhookReceiver } from "./lib/webhook/receiver";
 import { DedicatedEndpoint } from "./lib/webhook/dedicated-listener";
 import type { WebhookEndpoint } from "./lib/webhook/endpoint";
 import { listenerOptions, type ListenerSettingsDef } from "./lib/webhook/listener-settings";
+import { WebhookReceiver } from "./lib/webhook/receiver";
 import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
 import { listenPortOf, type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
 import { SharedEndpoint } from "./lib/webhook/shared-endpoint";
@@ -39,7 +39,7 @@ export = (RED: NodeAPI) => {
         const endpoint: WebhookEndpoint =
           port === undefined || listener === undefined
             ? new SharedEndpoint(RED)
-            : new DedicatedEndpoint(port, listener);
+            : new DedicatedEndpoint(port, listener, RED.events);
         receiver = new WebhookReceiver(RED, this, connection.services, settings, endpoint);
         registration = new WebhookSelfRegistration(this, connection.services, def, settings, RED.settings);
         registration.start();

@@ -16,8 +16,16 @@ const HEADERS_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const TIMEOUT_CHECK_MS = 5_000;
-/** Connections still open when the last route goes are cut after this. */
+/** Connections still open when the port closes are cut after this. */
 const CLOSE_GRACE_MS = 1_000;
+/** The longest a port with no route stays open when no deploy follows (normally it is the same deploy's start). */
+const IDLE_CLOSE_MS = 10_000;
+
+/** Node-RED's runtime events (`RED.events`): a deploy's start, a runtime stopped from the editor. */
+export interface RuntimeEvents {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+}
 
 const NOT_FOUND = Buffer.from('{"ok":false,"error":"not found"}');
 const CLOSING = Buffer.from('{"ok":false,"error":"the endpoint is being redeployed; try again later"}');
@@ -38,10 +46,12 @@ class DedicatedListener {
   private readonly server: http.Server;
   private state: State = "starting";
   private problem?: string;
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     readonly port: number,
     private readonly options: ListenerOptions,
+    private readonly events: RuntimeEvents,
     private readonly onClosed: () => void,
   ) {
     const serverOptions: http.ServerOptions = {
@@ -83,6 +93,7 @@ class DedicatedListener {
     }
     atPath.push(route);
     this.routes.set(key, atPath);
+    this.stopIdling();
     if (this.problem !== undefined) route.serverProblem(this.problem);
     return {
       methodsFor: (path) => (this.routes.get(path.toLowerCase()) ?? []).map((other) => other.method),
@@ -104,8 +115,47 @@ class DedicatedListener {
     const rest = (this.routes.get(key) ?? []).filter((other) => other !== route);
     if (rest.length > 0) this.routes.set(key, rest);
     else this.routes.delete(key);
-    if (this.routes.size === 0) this.close();
+    if (this.routes.size !== 0) return;
+    // A port that never listened has nothing to keep: the next node tries the bind afresh.
+    if (this.state === "failed") return this.close();
+    this.startIdling();
   }
+
+  /**
+   * A redeploy closes every old node before it starts the new ones. Closing the port in between would refuse
+   * Clarus's connections and race the new bind, so a port left without routes stays open, answering 503, until
+   * the deploy has started its nodes: if none of them took the port by then, it closes.
+   */
+  private startIdling(): void {
+    if (this.idleTimer) return;
+    this.events.on("flows:started", this.closeIfIdle);
+    this.events.on("runtime-event", this.onRuntimeEvent);
+    this.idleTimer = setTimeout(this.closeIfIdle, IDLE_CLOSE_MS);
+    this.idleTimer.unref();
+  }
+
+  private stopIdling(): void {
+    if (!this.idleTimer) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.events.off("flows:started", this.closeIfIdle);
+    this.events.off("runtime-event", this.onRuntimeEvent);
+  }
+
+  private readonly closeIfIdle = () => {
+    if (this.routes.size !== 0) return;
+    this.stopIdling();
+    this.close();
+  };
+
+  /**
+   * Flows stopped from the editor, not by a deploy (every deploy's stop says `deploy: true`, and its start
+   * follows): no start follows.
+   */
+  private readonly onRuntimeEvent = (event: unknown) => {
+    const { id, payload } = (event ?? {}) as { id?: string; payload?: { state?: string; deploy?: boolean } };
+    if (id === "runtime-state" && payload?.state === "stop" && payload.deploy !== true) this.closeIfIdle();
+  };
 
   /** With its last route the port closes: a connect is refused from now on, and open connections end. */
   private close(): void {
@@ -185,24 +235,25 @@ function answer(
 const listeners = new Map<number, DedicatedListener>();
 
 /**
- * A webhook port of its own. The first node that names the port opens it, the others join it, and the
- * last one to close closes it; a redeploy closes the old nodes before it starts the new ones, so the new
- * ones open a fresh listener with the TLS files read again, and no two ever hold the port.
+ * A webhook port of its own. The first node that names the port opens it, the others join it, and it
+ * closes once the deploy that removed its last node has started; nodes of the next deploy take the open
+ * port over (the TLS files read again), so no two listeners ever hold it.
  */
 export class DedicatedEndpoint implements WebhookEndpoint {
   constructor(
     private readonly port: number,
     private readonly options: ListenerOptions,
+    private readonly events: RuntimeEvents,
   ) {}
 
   serve(route: ServedRoute): EndpointRegistration {
     let listener = listeners.get(this.port);
-    if (listener?.secure && this.options.tls) listener.reloadTls(this.options.tls);
     if (listener && listener.secure !== (this.options.tls !== undefined)) {
       throw new ConfigError(`port ${this.port} already listens with other clarus.listener settings`);
     }
+    if (listener?.secure && this.options.tls) listener.reloadTls(this.options.tls);
     if (!listener) {
-      const opened: DedicatedListener = new DedicatedListener(this.port, this.options, () => {
+      const opened: DedicatedListener = new DedicatedListener(this.port, this.options, this.events, () => {
         if (listeners.get(this.port) === opened) listeners.delete(this.port);
       });
       listener = opened;

@@ -21,8 +21,8 @@ import type { StoreHealth } from "../store/connection-store";
 import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
 import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError, readBody } from "./body-reader";
-import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import type { EndpointRegistration, WebhookEndpoint } from "./endpoint";
+import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { hasUnreadBody } from "./route-registry";
 import type { WebhookSettings } from "./settings";
 
