@@ -8,10 +8,13 @@ import { closeReason } from "./lib/node-red/lifecycle";
 import { reportStartFailure } from "./lib/node-red/start-failure";
 import { STATUS } from "./lib/node-red/status";
 import { upgraded, versionSettings } from "./lib/node-versions";
+import { DedicatedEndpoint } from "./lib/webhook/dedicated-listener";
+import type { WebhookEndpoint } from "./lib/webhook/endpoint";
+import { listenerOptions, type ListenerSettingsDef } from "./lib/webhook/listener-settings";
 import { WebhookReceiver } from "./lib/webhook/receiver";
-import { webhookRoutesFor } from "./lib/webhook/route-registry";
 import { WebhookSelfRegistration } from "./lib/webhook/self-registration";
-import { type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
+import { listenPortOf, type WebhookInDef, webhookSettings } from "./lib/webhook/settings";
+import { SharedEndpoint } from "./lib/webhook/shared-endpoint";
 
 export = (RED: NodeAPI) => {
   function ClarusWebhookIn(this: Node, saved: WebhookInDef & { register?: unknown }) {
@@ -19,26 +22,30 @@ export = (RED: NodeAPI) => {
     const def = upgraded(this, "clarus-webhook-in", saved);
     let receiver: WebhookReceiver | undefined;
     let registration: WebhookSelfRegistration | undefined;
-    if (RED.settings.httpNodeRoot === false) {
-      this.warn("Node-RED's HTTP node app is disabled (httpNodeRoot: false); this endpoint is not served");
-      this.status(STATUS.disabled("http disabled"));
-    } else {
-      const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
-      try {
+    try {
+      // A dedicated port is served whatever httpNodeRoot says; Node-RED's server only when it has a node app.
+      const port = listenPortOf(def);
+      if (port === undefined && RED.settings.httpNodeRoot === false) {
+        this.warn("Node-RED's HTTP node app is disabled (httpNodeRoot: false); this endpoint is not served");
+        this.status(STATUS.disabled("http disabled"));
+      } else {
+        const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
         if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
-        const settings = webhookSettings(def, connection.services);
-        receiver = new WebhookReceiver(
-          RED,
-          this,
-          connection.services,
-          settings,
-          webhookRoutesFor(RED.httpNode),
-        );
+        const listener =
+          port === undefined
+            ? undefined
+            : listenerOptions(RED.settings as { clarus?: { listener?: ListenerSettingsDef } });
+        const settings = webhookSettings(def, connection.services, listener?.trustProxy);
+        const endpoint: WebhookEndpoint =
+          port === undefined || listener === undefined
+            ? new SharedEndpoint(RED)
+            : new DedicatedEndpoint(port, listener, RED.events);
+        receiver = new WebhookReceiver(RED, this, connection.services, settings, endpoint);
         registration = new WebhookSelfRegistration(this, connection.services, def, settings, RED.settings);
         registration.start();
-      } catch (error) {
-        reportStartFailure(this, "not listening", error);
       }
+    } catch (error) {
+      reportStartFailure(this, "not listening", error);
     }
     this.on("close", (removed: boolean, done: () => void) => {
       // The receiver waits for requests in flight; registration disables the automations of a paused node (or

@@ -1,4 +1,5 @@
-import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
 import type { Node, NodeAPI } from "node-red";
 
 import type { AutomationDiscovery, DiscoveryState } from "../automations/discovery";
@@ -20,8 +21,9 @@ import type { StoreHealth } from "../store/connection-store";
 import { StoreUnavailableError, UnstorableEventError } from "../store/connection-store";
 import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError, readBody } from "./body-reader";
+import type { EndpointRegistration, WebhookEndpoint } from "./endpoint";
 import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
-import { hasUnreadBody, RouteRegistration, WebhookRoutes } from "./route-registry";
+import { hasUnreadBody } from "./route-registry";
 import type { WebhookSettings } from "./settings";
 
 const BODY_TIMEOUT_MS = 30_000;
@@ -69,15 +71,16 @@ export class WebhookReceiver {
   private readonly counts: Counts = { accepted: 0, duplicates: 0, rejected: 0 };
   private readonly status: ThrottledStatus;
   private readonly warnings: RateLimitedLog;
-  private readonly release: () => void;
   private readonly unregisterSender: () => void;
-  private readonly registration: RouteRegistration;
+  private readonly registration: EndpointRegistration;
   private readonly expected: ExpectedIdentity;
   private readonly discovery?: AutomationDiscovery;
   private readonly delivery: Delivery;
   private discoveryFailure?: string;
   /** The identity header value Clarus last sent that the connection refused, until one is accepted. */
   private identityProblem?: string;
+  /** Why the server cannot serve the route (a dedicated port in use), while it cannot. */
+  private serverProblem?: string;
   /** Why the store cannot take events (its health summary, e.g. "Redis: wrong password"), while it cannot. */
   private storeFailure?: string;
   private readonly unwatchStore: () => void;
@@ -89,23 +92,30 @@ export class WebhookReceiver {
     private readonly node: Node,
     private readonly connection: ConnectionServices,
     private readonly settings: WebhookSettings,
-    private readonly routes: WebhookRoutes,
+    endpoint: WebhookEndpoint,
   ) {
     this.status = new ThrottledStatus(node);
     this.delivery = connection.delivery;
     this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
     connection.webhookIdentities.register(node.id, node.name);
-    this.release = routes.claim(node.id, settings.method, settings.path, this.isToken);
-    const handler: RequestHandler = (req, res, next) => this.route(req, res, next);
-    this.registration = routes.register(settings.path, [...httpNodeMiddleware(RED), handler]);
+    this.registration = endpoint.serve({
+      nodeId: node.id,
+      method: settings.method,
+      path: settings.path,
+      isToken: this.isToken,
+      isActive: () => this.active,
+      dispatch: (req, res, segment) => this.dispatch(req, res, segment),
+      serverProblem: this.onServerProblem,
+    });
     // Its unconfirmed events (on-confirm) are sent again from this node, on output 1.
     this.unregisterSender = this.delivery.registerSender(
       node.id,
       nodeSender(node, (msg) => (settings.duplicatesOutput ? [msg, null] : msg)),
     );
     this.delivery.on("counts", this.onCounts);
-    this.status.set(STATUS.ok(`listening ${settings.method} ${settings.path}`.slice(0, 40)));
+    if (this.serverProblem === undefined)
+      this.status.set(STATUS.ok(`listening ${settings.method} ${this.registration.label}`.slice(0, 40)));
     this.unwatchStore = watchHealth(connection.store, this.onStoreHealth);
     this.discovery = settings.fixedEvent ? undefined : connection.startDiscovery();
     this.discovery?.on("state", this.onDiscovery);
@@ -123,6 +133,16 @@ export class WebhookReceiver {
   };
 
   private readonly onCounts = () => this.showCounts();
+
+  /** A dedicated port that cannot listen is an error once and a red status; nothing else stops. */
+  private readonly onServerProblem = (problem: string | undefined) => {
+    if (problem === this.serverProblem) return;
+    if (problem !== undefined) this.node.error(`cannot listen: ${problem}`);
+    else if (this.serverProblem !== undefined) this.node.log("listening again");
+    this.serverProblem = problem;
+    if (problem !== undefined) this.status.set(STATUS.failed(problem));
+    else this.showCounts();
+  };
 
   /** A store that cannot answer shows at once, before a request fails on it; its recovery clears it. */
   private readonly onStoreHealth = (health: StoreHealth) => {
@@ -146,7 +166,6 @@ export class WebhookReceiver {
     this.delivery.off("counts", this.onCounts);
     this.unwatchStore();
     this.registration.remove();
-    this.release();
     this.connection.webhookIdentities.forget(this.node.id);
     for (const stop of this.inFlight.values())
       stop.abort(new Error("the node is being redeployed or stopped"));
@@ -155,21 +174,10 @@ export class WebhookReceiver {
     this.status.stop();
   }
 
-  private route(req: Request, res: Response, next: NextFunction): void {
-    if (!this.active) return next();
-    const segment = typeof req.params.token === "string" ? req.params.token : undefined;
-    // `<path>/<segment>` is ours when the segment is the token; else another route (a core http in one
-    // level down, another webhook-in) gets it untouched, and without one it is a wrong token (401).
-    if (
-      segment !== undefined &&
-      !this.isToken(segment) &&
-      this.registration.otherRouteMatches(req.path, req.method)
-    ) {
-      return next();
-    }
+  /** A request for the node's path (segment undefined) or `<path>/<segment>`, from the endpoint. */
+  private dispatch(req: IncomingMessage, res: ServerResponse, segment: string | undefined): void {
     if (req.method !== this.settings.method) {
-      const methods = this.routes.methodsFor(this.settings.path);
-      if (methods.includes(req.method)) return next();
+      const methods = this.registration.methodsFor(this.settings.path);
       this.reject(
         req,
         res,
@@ -188,8 +196,8 @@ export class WebhookReceiver {
   }
 
   private async handle(
-    req: Request,
-    res: Response,
+    req: IncomingMessage,
+    res: ServerResponse,
     segment: string | undefined,
     signal: AbortSignal,
   ): Promise<void> {
@@ -212,7 +220,7 @@ export class WebhookReceiver {
     await this.accept(req, res, { startedAt, payload, bytes, identity }, signal);
   }
 
-  private checkSource(req: Request): void {
+  private checkSource(req: IncomingMessage): void {
     if (this.settings.allowIps.isEmpty) return;
     const client = this.settings.proxyTrust.clientAddress(req);
     if (!this.settings.allowIps.contains(client)) {
@@ -220,7 +228,7 @@ export class WebhookReceiver {
     }
   }
 
-  private checkToken(req: Request, segment: string | undefined): void {
+  private checkToken(req: IncomingMessage, segment: string | undefined): void {
     if (!this.settings.requireToken) {
       if (segment !== undefined) throw new Rejection("not-found", 404, "not found");
       return;
@@ -253,7 +261,10 @@ export class WebhookReceiver {
     throw new Rejection("identity", 403, mismatch.message);
   }
 
-  private async readJson(req: Request, signal: AbortSignal): Promise<{ payload: JsonObject; bytes: Buffer }> {
+  private async readJson(
+    req: IncomingMessage,
+    signal: AbortSignal,
+  ): Promise<{ payload: JsonObject; bytes: Buffer }> {
     if (!isJsonContentType(req.headers["content-type"])) {
       throw new Rejection(
         "content-type",
@@ -286,8 +297,8 @@ export class WebhookReceiver {
   }
 
   private async accept(
-    req: Request,
-    res: Response,
+    req: IncomingMessage,
+    res: ServerResponse,
     delivery: CheckedDelivery,
     signal: AbortSignal,
   ): Promise<void> {
@@ -374,7 +385,7 @@ export class WebhookReceiver {
     return this.delivery.acceptOne({ key: inboxKey, sourceNodeId: this.node.id, message: msg }, closing);
   }
 
-  private reject(req: Request, res: Response, rejection: Rejection): void {
+  private reject(req: IncomingMessage, res: ServerResponse, rejection: Rejection): void {
     this.counts.rejected++;
     this.connection.counters.rejected(rejection.reason);
     this.showCounts();
@@ -402,7 +413,8 @@ export class WebhookReceiver {
     const { dead } = this.delivery.counts;
     if (dead > 0) parts.push(`${dead} dead`);
     const text = parts.join(", ");
-    if (this.storeFailure !== undefined) this.status.set(STATUS.failed(`${text}, ${this.storeFailure}`));
+    if (this.serverProblem !== undefined) this.status.set(STATUS.failed(`${text}, ${this.serverProblem}`));
+    else if (this.storeFailure !== undefined) this.status.set(STATUS.failed(`${text}, ${this.storeFailure}`));
     else if (this.identityProblem !== undefined)
       this.status.set(STATUS.warning(`${text}, ${this.identityProblem}`));
     else if (this.discoveryFailure !== undefined)
@@ -426,7 +438,12 @@ const INTERNAL_ERROR = Buffer.from('{"ok":false,"error":"internal error"}');
  * Writes the answer directly: express's res.json() would hash an ETag and look up a content type on
  * every request, the largest cost on this path that the flow gains nothing from.
  */
-function answer(res: Response, status: number, body: Buffer, headers: Record<string, string> = {}): void {
+function answer(
+  res: ServerResponse,
+  status: number,
+  body: Buffer,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, {
     "Content-Type": "application/json; charset=utf-8",
     "Content-Length": String(body.length),
@@ -440,8 +457,8 @@ function answer(res: Response, status: number, body: Buffer, headers: Record<str
  * token holding a `+` typed into a URL would never match; here `+` and `%2B` are both a plus, a space is
  * `%20`. A value that is not valid percent-encoding is compared as written (and fails).
  */
-function queryToken(req: Request): string | undefined {
-  const url = req.originalUrl ?? req.url;
+function queryToken(req: IncomingMessage): string | undefined {
+  const url = originalUrl(req);
   const start = url.indexOf("?");
   if (start === -1) return undefined;
   for (const pair of url.slice(start + 1).split("&")) {
@@ -461,14 +478,14 @@ function queryToken(req: Request): string | undefined {
   }
 }
 
-function bearerToken(req: Request): string | undefined {
+function bearerToken(req: IncomingMessage): string | undefined {
   const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
   return match ? match[1].trim() : undefined;
 }
 
 /** A GET webhook carries no body; its query string (without the token) is the payload. */
-function queryPayload(req: Request): { payload: JsonObject; bytes: string } {
-  const url = req.originalUrl ?? req.url;
+function queryPayload(req: IncomingMessage): { payload: JsonObject; bytes: string } {
+  const url = originalUrl(req);
   const query = url.includes("?") ? url.slice(url.indexOf("?") + 1) : "";
   const params = new URLSearchParams(query);
   params.delete("token");
@@ -483,11 +500,7 @@ function queryPayload(req: Request): { payload: JsonObject; bytes: string } {
   return { payload, bytes: params.toString() };
 }
 
-/** The user's `httpNodeMiddleware` runs on our routes as on core's (a function or an array). */
-function httpNodeMiddleware(RED: NodeAPI): RequestHandler[] {
-  const middleware = (RED.settings as { httpNodeMiddleware?: RequestHandler | RequestHandler[] })
-    .httpNodeMiddleware;
-  if (typeof middleware === "function") return [middleware];
-  if (Array.isArray(middleware)) return middleware.filter((entry) => typeof entry === "function");
-  return [];
+/** The request's URL as it came: express rewrites `req.url` below a mount path and keeps the original. */
+function originalUrl(req: IncomingMessage): string {
+  return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
 }

@@ -283,3 +283,8 @@ function installBodyGuard(app: ExpressApp, ownership: OwnershipTest): void {
 export function hasUnreadBody(req: IncomingMessage): boolean {
   return (req as GuardedRequest)[UNREAD_BODY] === true;
 }
+
+/** A request no body parser can have reached (a dedicated port): the receiver reads it with its own limit. */
+export function keepBodyUnread(req: IncomingMessage): void {
+  (req as GuardedRequest)[UNREAD_BODY] = true;
+}

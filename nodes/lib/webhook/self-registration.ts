@@ -26,6 +26,8 @@ export interface ListeningAt {
   automationIds?: ReadonlySet<string>;
   /** The node's fixed event, which would name every delivery whatever its automation. */
   fixedEvent?: string;
+  /** A dedicated port: it serves the path at its root, so the URL has no httpNodeRoot. */
+  listenPort?: number;
 }
 
 /** How long a deleted or disabled node's close waits for its automations to change (Node-RED allows 15 s). */
@@ -72,7 +74,7 @@ export function ensureRequest(input: RegistrationInput): EnsureRequest {
     ...installationPart(base, input),
     nodeId: input.nodeId,
     events: input.events,
-    url: webhookUrl(base, input.roots.httpNodeRoot, input.listening.path, token),
+    url: webhookUrl(base, servedRoot(input), input.listening.path, token),
     method: input.listening.method,
     secret: input.token,
   };
@@ -98,8 +100,16 @@ function installationPart(
   base: URL,
   input: Pick<RegistrationInput, "roots" | "listening">,
 ): Required<Pick<NodeAutomations, "installation" | "listensAt">> {
+  // The mark stays `<publicUrl><httpNodeRoot>` whichever server the node uses, so its automations stay its own
+  // when it moves to a dedicated port or back.
   const root = nodeRootUrl(base, input.roots.httpNodeRoot);
-  return { installation: installationOf(root), listensAt: `${root}${input.listening.path}` };
+  const served = nodeRootUrl(base, servedRoot(input));
+  return { installation: installationOf(root), listensAt: `${served}${input.listening.path}` };
+}
+
+/** The path prefix of the server the node is on: httpNodeRoot on Node-RED's, none on a dedicated port. */
+function servedRoot(input: Pick<RegistrationInput, "roots" | "listening">): string | false | undefined {
+  return input.listening.listenPort === undefined ? input.roots.httpNodeRoot : undefined;
 }
 
 /** The URL as it may be shown: the token replaced by `<webhook token>`. */

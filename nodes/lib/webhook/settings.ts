@@ -21,6 +21,8 @@ export interface WebhookInDef extends NodeDef {
   maxBytes?: number | string;
   dedupe?: boolean | string;
   duplicatesOutput?: boolean | string;
+  /** Empty: Node-RED's own HTTP server. A port number: a listener of its own on that port. */
+  listenPort?: number | string;
 }
 
 export const DEFAULT_MAX_BYTES = 1_048_576;
@@ -37,9 +39,30 @@ export interface WebhookSettings {
   maxBytes: number;
   dedupe: boolean;
   duplicatesOutput: boolean;
+  /** The dedicated port, or undefined for Node-RED's server. */
+  listenPort?: number;
 }
 
-export function webhookSettings(def: WebhookInDef, connection: ConnectionServices): WebhookSettings {
+/** `listenPort` as saved: empty (or absent) is Node-RED's server, else a whole number 1-65535. */
+export function listenPortOf(def: Pick<WebhookInDef, "listenPort">): number | undefined {
+  const text = String(def.listenPort ?? "").trim();
+  if (text === "") return undefined;
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) {
+    throw new ConfigError(`listenPort ${JSON.stringify(text)} must be empty or a port number 1-65535`);
+  }
+  return port;
+}
+
+/**
+ * `listenerTrustProxy` is settings.js `clarus.listener.trustProxy`: on a dedicated port it applies to a node
+ * whose own `trustProxy` is empty.
+ */
+export function webhookSettings(
+  def: WebhookInDef,
+  connection: ConnectionServices,
+  listenerTrustProxy?: string | number,
+): WebhookSettings {
   const method = String(def.method || "POST").toUpperCase();
   if (method !== "POST" && method !== "GET")
     throw new ConfigError(`method must be POST or GET, not ${method}`);
@@ -63,6 +86,7 @@ export function webhookSettings(def: WebhookInDef, connection: ConnectionService
   const maxBytes = Number(def.maxBytes ?? DEFAULT_MAX_BYTES) || DEFAULT_MAX_BYTES;
   if (!Number.isInteger(maxBytes) || maxBytes <= 0)
     throw new ConfigError("maxBytes must be a positive whole number");
+  const listenPort = listenPortOf(def);
   return {
     path: normalisePath(String(def.path ?? "")),
     method,
@@ -70,9 +94,14 @@ export function webhookSettings(def: WebhookInDef, connection: ConnectionService
     automationIds,
     requireToken,
     allowIps: new AddressList(String(def.allowIps ?? ""), "allowed IPs"),
-    proxyTrust: new ProxyTrust(def.trustProxy),
+    proxyTrust: new ProxyTrust(
+      listenPort !== undefined && ["", "none"].includes(String(def.trustProxy ?? "").trim())
+        ? listenerTrustProxy
+        : def.trustProxy,
+    ),
     maxBytes,
     dedupe: flag(def.dedupe, true),
     duplicatesOutput: flag(def.duplicatesOutput, false),
+    listenPort,
   };
 }
