@@ -98,7 +98,12 @@ export class AppendLog {
     // After the current job: appends made in the same tick (a poll page) start out as one batch.
     this.draining ??= Promise.resolve()
       .then(() => this.drain())
-      .finally(() => (this.draining = undefined));
+      .finally(() => {
+        this.draining = undefined;
+        // A resolved append's continuation may append again after the loop's last look at the queue but
+        // before this runs: without another drain, that record would wait for some later append.
+        if (this.queue.length > 0 || this.rewriteWaiters.length > 0) this.startDraining();
+      });
   }
 
   private async drain(): Promise<void> {

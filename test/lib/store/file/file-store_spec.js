@@ -423,6 +423,16 @@ describe("FileConnectionStore (store: file)", function () {
 });
 
 describe("AppendLog", function () {
+  it("should write an append made as soon as the previous one resolves", async function () {
+    const file = path.join(tempUserDir(), "log");
+    const log = new AppendLog({ file }, () => []);
+    await log.append("a", true).then(() => log.append("b", true));
+    for (let i = 0; i < 20; i++) await log.append(`r${i}`, false);
+    assert.equal(log.records, 22);
+    assert.equal(fs.readFileSync(file, "utf8").split("\n").length, 23);
+    await log.close();
+  });
+
   it("should rewrite the whole file before the next append after a failed write", async function () {
     const directory = tempUserDir();
     const file = path.join(directory, "log");
