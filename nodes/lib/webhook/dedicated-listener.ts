@@ -3,6 +3,7 @@ import * as https from "node:https";
 
 import { ConfigError } from "../node-red/errors";
 import type { EndpointRegistration, ServedRoute, WebhookEndpoint } from "./endpoint";
+import { answerJson as answer } from "./json-body";
 import type { ListenerOptions, ListenerTls } from "./listener-settings";
 import { keepBodyUnread, RouteConflictError } from "./route-registry";
 
@@ -215,20 +216,6 @@ function decodeSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function answer(
-  res: http.ServerResponse,
-  status: number,
-  body: Buffer,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": String(body.length),
-    ...headers,
-  });
-  res.end(body);
 }
 
 /** The listeners of this runtime, by port: one per port however many nodes and deploys use it. */

@@ -22,7 +22,7 @@ import { StoreUnavailableError, UnstorableEventError } from "../store/connection
 import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError, readBody } from "./body-reader";
 import type { EndpointRegistration, WebhookEndpoint } from "./endpoint";
-import { BodyError, isJsonContentType, parseJsonObject } from "./json-body";
+import { answerJson as answer, BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { hasUnreadBody } from "./route-registry";
 import type { WebhookSettings } from "./settings";
 
@@ -433,24 +433,6 @@ const STORE_UNAVAILABLE = "the store is unavailable; try again later";
 const ACCEPTED = Buffer.from('{"ok":true}');
 const DUPLICATE = Buffer.from('{"ok":true,"duplicate":true}');
 const INTERNAL_ERROR = Buffer.from('{"ok":false,"error":"internal error"}');
-
-/**
- * Writes the answer directly: express's res.json() would hash an ETag and look up a content type on
- * every request, the largest cost on this path that the flow gains nothing from.
- */
-function answer(
-  res: ServerResponse,
-  status: number,
-  body: Buffer,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": String(body.length),
-    ...headers,
-  });
-  res.end(body);
-}
 
 /**
  * The first `token` of the raw query string. Express's parser decodes `+` as a space (form encoding), so a
