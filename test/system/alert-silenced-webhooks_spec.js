@@ -4,7 +4,7 @@
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
-const { helper } = require("../helpers/node-red");
+const { collect, helper } = require("../helpers/node-red");
 const { startWarehouse, TEST_TUNING } = require("../helpers/clarus-sim");
 const { waitForStatus } = require("../helpers/status");
 
@@ -54,16 +54,7 @@ describe("clarus-alert against the simulator's silenced webhooks", function () {
     });
     await warehouse.load();
     const { sim } = warehouse;
-    const received = [];
-    let arrived = () => {};
-    helper.getNode("alerts").on("input", (msg) => {
-      received.push(msg);
-      arrived();
-    });
-    const waitFor = async (count) => {
-      while (received.length < count) await new Promise((resolve) => (arrived = resolve));
-      return received;
-    };
+    const { received, waitFor } = collect(helper.getNode("alerts"));
     const alert = helper.getNode("alert");
     await waitForStatus(alert, (status) => status.text === "ok");
 

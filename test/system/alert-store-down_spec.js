@@ -4,7 +4,7 @@
 const assert = require("node:assert/strict");
 const path = require("node:path");
 
-const { helper } = require("../helpers/node-red");
+const { collect, helper } = require("../helpers/node-red");
 const { startWarehouse, TEST_TUNING } = require("../helpers/clarus-sim");
 const { RedisServer } = require("../helpers/redis-server");
 const { waitForStatus } = require("../helpers/status");
@@ -57,16 +57,7 @@ describe("clarus-alert on a Redis store", function () {
     });
     await warehouse.load();
     const alert = helper.getNode("alert");
-    const received = [];
-    let arrived = () => {};
-    helper.getNode("alerts").on("input", (msg) => {
-      received.push(msg);
-      arrived();
-    });
-    const waitFor = async (count) => {
-      while (received.length < count) await new Promise((resolve) => (arrived = resolve));
-      return received;
-    };
+    const { received, waitFor } = collect(helper.getNode("alerts"));
     await waitForStatus(alert, (status) => status.text === "ok");
 
     const stoppedAt = Date.now();
