@@ -331,6 +331,64 @@ for (const makeBackend of STORE_BACKENDS) {
         assert.equal((await store.deadLetters()).length, 3);
       });
 
+      it("should list dead letters from an offset, the oldest first", async function () {
+        for (const key of ["o1", "o2", "o3", "o4"]) {
+          await store.admit(entry(key));
+          await store.markDead(key, "given up");
+        }
+        assert.deepEqual(keysOf(await store.deadLetters(2, 1)), ["o2", "o3"]);
+        assert.deepEqual(keysOf(await store.deadLetters(10, 3)), ["o4"]);
+        assert.deepEqual(await store.deadLetters(10, 4), []);
+      });
+
+      it("should replay a dead letter once: pending, due now, attempts from zero, marked replayed, its key still claimed", async function () {
+        await store.admit(entry("revive", "hook-old"));
+        await store.markDead("revive", "not confirmed after 3 attempts");
+        const before = Date.now();
+        assert.equal(await store.replayDead("revive", "hook"), true);
+        assert.equal(await store.replayDead("revive", "hook"), false, "no longer a dead letter");
+        assert.equal(await store.replayDead("never-admitted"), false);
+        assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 });
+        assert.equal(await store.admit(entry("revive")), "duplicate", "a replay bypasses dedupe, which holds");
+        assert.equal(await store.claim("revive"), false);
+        const age = await store.oldestPendingAge();
+        assert.ok(age !== undefined && age <= Date.now() - before + CLOCK_MS, `counted as admitted now: ${age}`);
+        const [taken, ...more] = await store.takeDue(due({ sources: ["hook"] }));
+        assert.deepEqual(more, []);
+        assert.equal(taken.key, "revive");
+        assert.equal(taken.sourceNodeId, "hook", "sent through the node the replay named");
+        assert.equal(taken.attempt, 1, "the replay's first send is attempt 1");
+        assert.equal(taken.message.clarus.replayed, true);
+        assert.deepEqual(taken.message.payload, message("revive").payload);
+        assert.equal(await store.confirm("revive"), true);
+        assert.deepEqual(await store.inboxCounts(), { pending: 0, dead: 0 });
+      });
+
+      it("should replay a dead letter through its own node when none is named", async function () {
+        await store.admit(entry("own", "hook-a"));
+        await store.markDead("own", "given up");
+        assert.equal(await store.replayDead("own"), true);
+        assert.deepEqual(keysOf(await store.takeDue(due({ sources: ["hook-a"] }))), ["own"]);
+      });
+
+      it("should replay exactly one of many concurrent replays of one dead letter", async function () {
+        await store.admit(entry("contested"));
+        await store.markDead("contested", "given up");
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.replayDead("contested")));
+        assert.equal(results.filter(Boolean).length, 1);
+      });
+
+      it("should discard a dead letter but never a pending entry", async function () {
+        await store.admit(entry("gone"));
+        await store.admit(entry("waiting"));
+        await store.markDead("gone", "given up");
+        assert.equal(await store.discardDead("waiting"), false, "pending: kept");
+        assert.equal(await store.discardDead("gone"), true);
+        assert.equal(await store.discardDead("gone"), false);
+        assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 });
+        assert.equal(await store.admit(entry("gone")), "duplicate", "its key stays claimed");
+      });
+
       if (backend.shared) {
         it("should let another instance take the pending entries of an instance that died, once due", async function () {
           const doomed = backend.create({ namespace: ns, redeliverMs: 300 });
@@ -345,6 +403,25 @@ for (const makeBackend of STORE_BACKENDS) {
           });
           assert.deepEqual(keysOf(taken).sort(), ["orphan-1", "orphan-2"]);
           assert.deepEqual(taken[0].message, message(taken[0].key));
+        });
+
+        it("should replay each dead letter once when two instances replay them all at once", async function () {
+          const other = backend.create({ namespace: ns });
+          try {
+            const keys = Array.from({ length: 50 }, (_, index) => `twice-${index}`);
+            for (const key of keys) {
+              await store.admit(entry(key));
+              await store.markDead(key, "given up");
+            }
+            const [mine, theirs] = await Promise.all(
+              [store, other].map((instance) => Promise.all(keys.map((key) => instance.replayDead(key)))),
+            );
+            const won = keys.map((_, index) => Number(mine[index]) + Number(theirs[index]));
+            assert.deepEqual(won, keys.map(() => 1), "each key replayed by exactly one instance");
+            assert.deepEqual(await store.inboxCounts(), { pending: 50, dead: 0 });
+          } finally {
+            await other.close(false);
+          }
         });
 
         it("should give each due entry to exactly one of two instances taking at once", async function () {

@@ -32,6 +32,8 @@ export interface ClarusMeta {
   redelivered?: boolean;
   /** `on-confirm` with dedupe off only: the inbox key of this one delivery, when it is not `dedupeKey`. */
   inboxKey?: string;
+  /** Sent again by an operator (a dead letter replayed, a recent delivery sent again), past dedupe. */
+  replayed?: boolean;
   [field: string]: unknown;
 }
 

@@ -69,8 +69,20 @@ export interface ConnectionStore {
   /** Keeps the pending entry as a dead letter: never sent again, listed by `deadLetters()`. */
   markDead(key: string, reason: string): Promise<void>;
 
-  /** Dead letters, oldest first, at most `limit` (default 100). */
-  deadLetters(limit?: number): Promise<InboxEntry[]>;
+  /** Dead letters, oldest first, at most `limit` (default 100), after the first `offset` of them. */
+  deadLetters(limit?: number, offset?: number): Promise<InboxEntry[]>;
+
+  /**
+   * An operator's replay: the dead letter is pending again, due now, counted as admitted now, its attempts
+   * counted from zero and its message marked `clarus.replayed`. Its key stays claimed (a replay bypasses dedupe).
+   * `sourceNodeId` sends it through another node than the one that admitted it (that one is gone). Atomic:
+   * of two callers replaying one key (two instances sharing a Redis), one gets true. False when the key is not
+   * a dead letter (any more).
+   */
+  replayDead(key: string, sourceNodeId?: string): Promise<boolean>;
+
+  /** Drops a dead letter; its key stays claimed. False when the key is not a dead letter (a pending one stays). */
+  discardDead(key: string): Promise<boolean>;
 
   /** Pending and dead entries now, for the status. */
   inboxCounts(): Promise<{ pending: number; dead: number }>;

@@ -50,6 +50,12 @@ export class UnavailableStore implements ConnectionStore {
   deadLetters(): Promise<InboxEntry[]> {
     return this.refuse();
   }
+  replayDead(): Promise<boolean> {
+    return this.refuse();
+  }
+  discardDead(): Promise<boolean> {
+    return this.refuse();
+  }
   inboxCounts(): Promise<{ pending: number; dead: number }> {
     return this.refuse();
   }

@@ -157,8 +157,16 @@ export class FileConnectionStore implements ConnectionStore {
     await (await this.open()).inbox.markDead(key, reason);
   }
 
-  async deadLetters(limit = 100): Promise<InboxEntry[]> {
-    return (await this.opened).inbox.deadLetters(limit);
+  async deadLetters(limit = 100, offset = 0): Promise<InboxEntry[]> {
+    return (await this.opened).inbox.deadLetters(limit, offset);
+  }
+
+  async replayDead(key: string, sourceNodeId?: string): Promise<boolean> {
+    return (await this.open()).inbox.replayDead(key, sourceNodeId, this.now());
+  }
+
+  async discardDead(key: string): Promise<boolean> {
+    return (await this.open()).inbox.discardDead(key);
   }
 
   async inboxCounts(): Promise<{ pending: number; dead: number }> {

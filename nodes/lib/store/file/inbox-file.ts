@@ -145,13 +145,51 @@ export class InboxFile {
     await this.write({ dead: [key, reason] }, true);
   }
 
-  deadLetters(limit: number): InboxEntry[] {
+  deadLetters(limit: number, offset = 0): InboxEntry[] {
     const dead: InboxEntry[] = [];
+    let skipped = 0;
     for (const entry of this.entries.values()) {
       if (dead.length >= limit) break;
-      if (entry.dead) dead.push({ ...entry });
+      if (!entry.dead) continue;
+      if (skipped < offset) skipped++;
+      else dead.push({ ...entry });
     }
     return dead;
+  }
+
+  /**
+   * The dead letter as a pending entry admitted `now` (written whole, as a `put`, so an older version reads
+   * it too); resolves once it is on disk. The check and the change happen before any await: two replays of one
+   * key never both win.
+   */
+  async replayDead(key: string, sourceNodeId: string | undefined, now: number): Promise<boolean> {
+    const dead = this.entries.get(key);
+    if (!dead?.dead) return false;
+    const { dead: _dead, ...kept } = dead;
+    const replayed: InboxEntry = {
+      ...kept,
+      sourceNodeId: sourceNodeId ?? dead.sourceNodeId,
+      message: { ...dead.message, clarus: { ...dead.message.clarus, replayed: true } },
+      attempt: 0,
+      dueAt: now,
+      admittedAt: now,
+    };
+    // Last in admission order, where a new admission goes: the oldest pending entry is the map's first.
+    this.entries.delete(key);
+    this.entries.set(key, replayed);
+    try {
+      await this.write({ put: replayed }, true);
+    } catch (error) {
+      if (this.entries.get(key) === replayed) this.entries.set(key, dead);
+      throw error;
+    }
+    return true;
+  }
+
+  /** A dead letter is dropped; a pending entry of that key is not (it may have been replayed meanwhile). */
+  async discardDead(key: string): Promise<boolean> {
+    if (!this.entries.get(key)?.dead) return false;
+    return this.done(key);
   }
 
   counts(): { pending: number; dead: number } {
@@ -251,6 +289,8 @@ export class InboxFile {
 
   private replay(record: InboxRecord, admitted: Map<string, number>): void {
     if ("put" in record) {
+      // A replayed dead letter is put again, last in admission order as it was when replayed.
+      this.entries.delete(record.put.key);
       this.entries.set(record.put.key, record.put);
       admitted.set(record.put.key, record.put.admittedAt);
       return;

@@ -24,6 +24,7 @@ import {
   MARK_DEAD,
   MOVE_LEGACY_DUE,
   OLDEST_PENDING,
+  REPLAY_DEAD,
   RETRY,
   TAKE_DUE,
   TRACK_ADMITTED,
@@ -127,7 +128,16 @@ export class RedisStore implements ConnectionStore {
     return fresh === 1 ? "fresh" : "duplicate";
   }
 
-  async confirm(key: string): Promise<boolean> {
+  confirm(key: string): Promise<boolean> {
+    return this.drop(key, "");
+  }
+
+  discardDead(key: string): Promise<boolean> {
+    return this.drop(key, "dead");
+  }
+
+  /** Confirms the entry, or with "dead" drops it only while it is a dead letter. */
+  private async drop(key: string, only: "" | "dead"): Promise<boolean> {
     const k = this.keys;
     const existed = await this.bySource(key, (source) =>
       this.connection.run((client) =>
@@ -144,7 +154,7 @@ export class RedisStore implements ConnectionStore {
             k.legacyDue,
             k.admitted,
           ],
-          [key, source ?? ""],
+          [key, source ?? "", only],
         ),
       ),
     );
@@ -213,11 +223,15 @@ export class RedisStore implements ConnectionStore {
     );
   }
 
-  async deadLetters(limit = DEFAULT_DEAD_LETTER_LIMIT): Promise<InboxEntry[]> {
+  async deadLetters(limit = DEFAULT_DEAD_LETTER_LIMIT, offset = 0): Promise<InboxEntry[]> {
     if (limit <= 0) return [];
     const k = this.keys;
     const flat = await this.connection.run((client) =>
-      DEAD_LETTERS.run(client, [k.entries, k.attempts, k.errors, k.dead], [Math.floor(limit)]),
+      DEAD_LETTERS.run(
+        client,
+        [k.entries, k.attempts, k.errors, k.dead],
+        [Math.floor(limit), Math.max(0, Math.floor(offset))],
+      ),
     );
     const dead: InboxEntry[] = [];
     for (const [key, json, attempt, lastError, diedAt] of rows(flat, 5)) {
@@ -226,6 +240,27 @@ export class RedisStore implements ConnectionStore {
         dead.push({ ...inboxEntry(key, stored, Number(attempt), Number(diedAt), lastError), dead: true });
     }
     return dead;
+  }
+
+  async replayDead(key: string, sourceNodeId?: string): Promise<boolean> {
+    const k = this.keys;
+    const json = await this.connection.run((client) => client.hGet(k.entries, key));
+    const stored = json === null || json === undefined ? undefined : parseEntry(String(json));
+    if (!stored) return false;
+    const source = sourceNodeId ?? stored.sourceNodeId;
+    const replayed: StoredEntry = {
+      sourceNodeId: source,
+      message: { ...stored.message, clarus: { ...stored.message.clarus, replayed: true } },
+      admittedAt: this.now(),
+    };
+    const done = await this.connection.run((client) =>
+      REPLAY_DEAD.run(
+        client,
+        [k.entries, k.dead, k.attempts, k.sourceOf, k.sources, k.due(source), k.admitted],
+        [key, JSON.stringify(replayed), source],
+      ),
+    );
+    return done === 1;
   }
 
   async inboxCounts(): Promise<{ pending: number; dead: number }> {

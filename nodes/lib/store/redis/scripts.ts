@@ -106,12 +106,13 @@ return 1
 );
 
 /**
- * KEYS: entries, due, attempts, errors, dead, source, sources, legacy due, admitted. ARGV: dedupe key, source node.
- * 1 = was in the inbox.
+ * KEYS: entries, due, attempts, errors, dead, source, sources, legacy due, admitted. ARGV: dedupe key, source node,
+ * "dead" to drop only a dead letter (a discard: a pending entry of the key stays). 1 = was in the inbox.
  */
 export const CONFIRM = new LuaScript(
   "confirm",
   `
+if ARGV[3] == "dead" and not redis.call("ZSCORE", KEYS[5], ARGV[1]) then return 0 end
 if (redis.call("HGET", KEYS[6], ARGV[1]) or "") ~= ARGV[2] then return -1 end
 local existed = redis.call("HDEL", KEYS[1], ARGV[1])
 redis.call("ZREM", KEYS[2], ARGV[1])
@@ -279,13 +280,14 @@ return added
 );
 
 /**
- * KEYS: entries, attempts, errors, dead. ARGV: limit. The oldest dead letters, flat, per entry: key, entry
- * JSON, attempt, last error, when it died.
+ * KEYS: entries, attempts, errors, dead. ARGV: limit, offset. The oldest dead letters after the first `offset`,
+ * flat, per entry: key, entry JSON, attempt, last error, when it died.
  */
 export const DEAD_LETTERS = new LuaScript(
   "dead-letters",
   `
-local dead = redis.call("ZRANGE", KEYS[4], 0, tonumber(ARGV[1]) - 1, "WITHSCORES")
+local first = tonumber(ARGV[2] or "0")
+local dead = redis.call("ZRANGE", KEYS[4], first, first + tonumber(ARGV[1]) - 1, "WITHSCORES")
 local out = {}
 for i = 1, #dead, 2 do
   local key = dead[i]
@@ -299,6 +301,28 @@ for i = 1, #dead, 2 do
   end
 end
 return out
+`,
+);
+
+/**
+ * KEYS: entries, dead, attempts, source, sources, due (of the new source), admitted. ARGV: dedupe key, the entry's
+ * new JSON (marked replayed, maybe another source node), the source node. 1 = was a dead letter, now pending and
+ * due now with no attempts counted; 0 = not a dead letter (never, or replayed by another caller first).
+ */
+export const REPLAY_DEAD = new LuaScript(
+  "replay-dead",
+  `
+if not redis.call("ZSCORE", KEYS[2], ARGV[1]) then return 0 end
+redis.call("ZREM", KEYS[2], ARGV[1])
+if redis.call("HEXISTS", KEYS[1], ARGV[1]) == 0 then return 0 end
+${NOW}
+redis.call("HSET", KEYS[1], ARGV[1], ARGV[2])
+redis.call("HSET", KEYS[3], ARGV[1], 0)
+redis.call("HSET", KEYS[4], ARGV[1], ARGV[3])
+redis.call("SADD", KEYS[5], ARGV[3])
+redis.call("ZADD", KEYS[6], now, ARGV[1])
+redis.call("ZADD", KEYS[7], now, ARGV[1])
+return 1
 `,
 );
 

@@ -225,6 +225,29 @@ describe("FileConnectionStore (store: file)", function () {
       assert.deepEqual(second.warnings, []);
     });
 
+    it("should keep a replayed dead letter across a reopen, as pending, marked and last in admission order", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      let clock = Date.now();
+      const first = openStore(directory, { now: () => clock });
+      for (const id of [1, 2]) await first.admit(entry(id));
+      await first.markDead(entry(1).key, "gave up");
+      clock += 5000;
+      assert.equal(await first.replayDead(entry(1).key, "hook-new"), true);
+      await first.close(false);
+      const second = track(openStore(directory, { now: () => clock }));
+      assert.deepEqual(await second.inboxCounts(), { pending: 2, dead: 0 });
+      assert.deepEqual(await second.deadLetters(), []);
+      // Entry 2, admitted 5 s before the replay, is the oldest pending one now.
+      assert.equal(await second.oldestPendingAge(), 5000);
+      assert.equal(await second.confirm(entry(2).key), true);
+      assert.equal(await second.oldestPendingAge(), 0, "the replay counts as admitted when it was replayed");
+      const [replayed] = await second.takeDue({ ...forHook(), sources: new Set(["hook-new"]) });
+      assert.equal(replayed.key, entry(1).key);
+      assert.equal(replayed.attempt, 1);
+      assert.equal(replayed.message.clarus.replayed, true);
+      assert.deepEqual(second.warnings, []);
+    });
+
     it("should make every pending entry due at once when a new process opens the file", async function () {
       const directory = path.join(tempUserDir(), "clarus");
       await crashAfter(
