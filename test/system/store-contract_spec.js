@@ -349,10 +349,17 @@ for (const makeBackend of STORE_BACKENDS) {
         assert.equal(await store.replayDead("revive", "hook"), false, "no longer a dead letter");
         assert.equal(await store.replayDead("never-admitted"), false);
         assert.deepEqual(await store.inboxCounts(), { pending: 1, dead: 0 });
-        assert.equal(await store.admit(entry("revive")), "duplicate", "a replay bypasses dedupe, which holds");
+        assert.equal(
+          await store.admit(entry("revive")),
+          "duplicate",
+          "a replay bypasses dedupe, which holds",
+        );
         assert.equal(await store.claim("revive"), false);
         const age = await store.oldestPendingAge();
-        assert.ok(age !== undefined && age <= Date.now() - before + CLOCK_MS, `counted as admitted now: ${age}`);
+        assert.ok(
+          age !== undefined && age <= Date.now() - before + CLOCK_MS,
+          `counted as admitted now: ${age}`,
+        );
         const [taken, ...more] = await store.takeDue(due({ sources: ["hook"] }));
         assert.deepEqual(more, []);
         assert.equal(taken.key, "revive");
@@ -417,7 +424,11 @@ for (const makeBackend of STORE_BACKENDS) {
               [store, other].map((instance) => Promise.all(keys.map((key) => instance.replayDead(key)))),
             );
             const won = keys.map((_, index) => Number(mine[index]) + Number(theirs[index]));
-            assert.deepEqual(won, keys.map(() => 1), "each key replayed by exactly one instance");
+            assert.deepEqual(
+              won,
+              keys.map(() => 1),
+              "each key replayed by exactly one instance",
+            );
             assert.deepEqual(await store.inboxCounts(), { pending: 50, dead: 0 });
           } finally {
             await other.close(false);
