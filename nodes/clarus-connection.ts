@@ -1,8 +1,16 @@
 import type { NodeAPI } from "node-red";
 
-import { deadLettersHandler } from "./lib/admin/dead-letters-route";
+import type { NodeSummary } from "./lib/admin/connection-view";
+import { ConnectionsFeed } from "./lib/admin/connections-feed";
+import {
+  cancelReplayHandler,
+  deadLettersHandler,
+  discardHandler,
+  replayHandler,
+} from "./lib/admin/dead-letters-route";
 import { healthHandler } from "./lib/admin/health-route";
 import { metricsHandler } from "./lib/admin/metrics-route";
+import { recentHandler, sendRecentHandler } from "./lib/admin/recent-route";
 import { testConnectionHandler } from "./lib/admin/test-connection-route";
 import { ClarusConnectionNode, ClarusTuning, ConnectionServices } from "./lib/connection/services";
 import type { ConnectionCredentials, ConnectionDef } from "./lib/connection/types";
@@ -14,6 +22,25 @@ import { NODE_MIGRATIONS, upgraded, versionSettings } from "./lib/node-versions"
 export = (RED: NodeAPI) => {
   /** The connections deployed now, for the health endpoint: added as each starts, removed as it closes. */
   const deployedConnections = new Map<string, ConnectionServices>();
+
+  /** The deployed nodes that use a connection, for the editor's Clarus tab. */
+  const nodesOf = (connectionId: string): NodeSummary[] => {
+    const nodes: NodeSummary[] = [];
+    RED.nodes.eachNode((saved) => {
+      const def = saved as { id: string; type: string; name?: string; z?: string; connection?: string };
+      if (def.connection !== connectionId || !RED.nodes.getNode(def.id)) return;
+      nodes.push({ id: def.id, type: def.type, name: def.name ?? "", z: def.z });
+    });
+    return nodes;
+  };
+  // The editor's Clarus tab: the same views over HTTP and, live, over comms.
+  const feed = new ConnectionsFeed({
+    connections: () => deployedConnections.values(),
+    nodesOf,
+    publish: (topic, data, retain) => RED.comms.publish(topic, data, retain),
+    warn: (message) => RED.log.warn(message),
+  });
+  feed.start();
 
   function ClarusConnection(this: ClarusConnectionNode, saved: ConnectionDef) {
     RED.nodes.createNode(this, saved);
@@ -32,6 +59,7 @@ export = (RED: NodeAPI) => {
     });
     const services = this.services;
     deployedConnections.set(this.id, services);
+    feed.watch(services);
     // Pending events are sent again once the flows run, so every source node has registered its sender.
     const startDelivery = () => this.services.delivery.start();
     RED.events.once("flows:started", startDelivery);
@@ -102,10 +130,23 @@ export = (RED: NodeAPI) => {
     testConnectionHandler(deployed, tuning, observedWebhooks),
   );
 
-  RED.httpAdmin.get(
-    "/clarus-wms/connections/:id/dead-letters",
-    adminPermission(RED, "clarus-connection.read"),
-    deadLettersHandler((id) => (RED.nodes.getNode(id) as ClarusConnectionNode | null)?.services),
+  const read = adminPermission(RED, "clarus-connection.read");
+  const write = adminPermission(RED, "clarus-connection.write");
+  const servicesOf = (id: string) => deployedConnections.get(id);
+  RED.httpAdmin.get("/clarus-wms/connections", read, feed.handler());
+  RED.httpAdmin.get("/clarus-wms/connections/:id/dead-letters", read, deadLettersHandler(servicesOf));
+  RED.httpAdmin.post("/clarus-wms/connections/:id/dead-letters/replay", write, replayHandler(servicesOf));
+  RED.httpAdmin.post(
+    "/clarus-wms/connections/:id/dead-letters/replay/cancel",
+    write,
+    cancelReplayHandler(servicesOf),
+  );
+  RED.httpAdmin.post("/clarus-wms/connections/:id/dead-letters/discard", write, discardHandler(servicesOf));
+  RED.httpAdmin.get("/clarus-wms/connections/:id/recent", read, recentHandler(servicesOf));
+  RED.httpAdmin.post(
+    "/clarus-wms/connections/:id/recent/:delivery/send",
+    write,
+    sendRecentHandler(servicesOf, () => RED.util.generateId()),
   );
 
   // For probes and monitoring: the route is registered behind the admin auth; settings.js

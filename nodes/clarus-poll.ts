@@ -51,6 +51,17 @@ export = (RED: NodeAPI) => {
 
   RED.nodes.registerType("clarus-poll", ClarusPoll, { settings: versionSettings("clarus-poll") });
 
+  // Poll now, from the editor's Clarus tab: a run as an input message would start it.
+  RED.httpAdmin.post("/clarus-wms/nodes/:id/poll", adminPermission(RED, "clarus-poll.write"), (req, res) => {
+    const node = RED.nodes.getNode(String(req.params.id));
+    if (!node || node.type !== "clarus-poll") {
+      res.status(404).json({ error: `no deployed clarus-poll ${req.params.id}` });
+      return;
+    }
+    node.receive({});
+    res.json({ started: true });
+  });
+
   // The dialog shows the built-in subtype guesses of a node that has no map of its own.
   RED.httpAdmin.get("/clarus-wms/subtypes", adminPermission(RED, "clarus-poll.read"), (_req, res) => {
     res.json(TRANSACTION_SUBTYPE_EVENTS);

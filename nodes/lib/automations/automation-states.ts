@@ -42,6 +42,13 @@ export class AutomationStates {
     this.byNode.delete(nodeId);
   }
 
+  /** Every registered automation: its node, its event and the state it was last found in. */
+  list(): { node: string; event: string; state: AutomationState }[] {
+    return [...this.byNode].flatMap(([node, states]) =>
+      [...states].map(([event, state]) => ({ node, event, state })),
+    );
+  }
+
   counts(): AutomationStateCounts {
     const counts: AutomationStateCounts = { ok: 0, drifted: 0, missing: 0, failed: 0 };
     for (const states of this.byNode.values()) for (const state of states.values()) counts[state]++;

@@ -8,6 +8,7 @@ import { AutomationStates } from "../automations/automation-states";
 import { AutomationDiscovery } from "../automations/discovery";
 import { DriftCounts } from "../automations/drift";
 import { type AutomationRegistrar, connectionRegistrar } from "../automations/registration";
+import { DeadLetterReplay, DEFAULT_REPLAY_PER_SECOND } from "../delivery/dead-letter-replay";
 import { Delivery, type DeliveryHooks } from "../delivery/delivery";
 import { deliverySettings } from "../delivery/settings";
 import { isKnownEvent } from "../events/vocabulary";
@@ -30,6 +31,7 @@ import { type ConnectionHealth, connectionHealth, type PartHealth, storePartHeal
 import { type ExpectedIdentity, expectedIdentity } from "./identity-headers";
 import { ObservedIdentities } from "./observed-identity";
 import { PollRuns } from "./poll-runs";
+import { RecentDeliveries } from "./recent-deliveries";
 import { SecretMatcher } from "./secret";
 import { leaseMsOf, type RedisTuning, sharedRedisStore, storeKindOf } from "./shared-store";
 import { TokenCheck } from "./token-check";
@@ -67,6 +69,8 @@ export interface ClarusTuning {
   /** The inbox file's group commit and fsync, both on by default; off only to measure what they cost. */
   inbox?: { groupCommit?: boolean; sync?: boolean };
   redis?: RedisTuning;
+  /** How many dead letters a replay makes pending again per second (default 20), so a backlog does not flood the flow. */
+  replayPerSecond?: number;
   /** Also serve `GET /clarus-wms/health` without admin auth, with states only (docs/operating.md). */
   publicHealth?: boolean;
   /** How often the health endpoint asks the token endpoint again after a token was obtained (default 30). */
@@ -115,6 +119,10 @@ export class ConnectionServices {
   readonly pollRuns = new PollRuns();
   /** Its webhook-in nodes' registered automations and the state each was last found in. */
   readonly automationStates = new AutomationStates();
+  /** Its webhook-in nodes' last accepted deliveries, for the editor (token taken out when read). */
+  readonly recent = new RecentDeliveries(() => this.webhookSecret);
+  /** Operators' replays of its dead letters, one at a time, rate-limited. */
+  readonly replays: DeadLetterReplay;
   readonly webhookToken?: SecretMatcher;
   /** Where this connection keeps files in the user directory (its file store, registration memory). */
   readonly stateDir?: string;
@@ -185,6 +193,7 @@ export class ConnectionServices {
       warn: env.warn,
       debug: env.debug ?? ignore,
     });
+    this.replays = new DeadLetterReplay(this.delivery, replayPerSecondOf(this.tuning.replayPerSecond));
     this.stopGauges = this.counters.readGaugesFrom(() => this.gauges());
   }
 
@@ -304,6 +313,16 @@ export class ConnectionServices {
     return connectionHealth(this, parts, this.secrets());
   }
 
+  /** The same report from what is known now, without asking the token endpoint. */
+  healthKnown(): ConnectionHealth {
+    const parts = {
+      store: storePartHealth(this.store.health),
+      api: this.apiState,
+      polls: this.pollRuns.health(),
+    };
+    return connectionHealth(this, parts, this.secrets());
+  }
+
   /**
    * No credentials is no fault (a connection for webhooks only); a pasted access token is taken as it is,
    * since only a call to the API could tell whether Clarus still accepts it.
@@ -360,6 +379,7 @@ export class ConnectionServices {
   /** Closes; the store's data is dropped only with a connection deleted from the flows (not a disabled one). */
   async close(reason: CloseReason): Promise<void> {
     this.stopGauges();
+    this.replays.cancel();
     this.discovery?.stop();
     // A removed webhook node's deletions were queued as the flows stopped: they need the client and the store.
     await this.registration?.idle(REGISTRATION_CLOSE_WAIT_MS);
@@ -405,6 +425,12 @@ function dedupeCapacity(value: unknown, warn: (message: string) => void): number
     `dedupeCapacity ${capacity} is over the limit of ${MAX_DEDUPE_CAPACITY}; ${MAX_DEDUPE_CAPACITY} is used`,
   );
   return MAX_DEDUPE_CAPACITY;
+}
+
+/** settings.js `clarus.replayPerSecond` when it is a positive number, else the default. */
+function replayPerSecondOf(value: unknown): number {
+  const perSecond = Number(value);
+  return Number.isFinite(perSecond) && perSecond > 0 ? perSecond : DEFAULT_REPLAY_PER_SECOND;
 }
 
 /** `clarus.health.tokenCheckSeconds` in ms when it is a positive number, else the default. */

@@ -105,6 +105,32 @@ export class Delivery extends EventEmitter {
     };
   }
 
+  /** Whether this delivery can send the events of node `nodeId` now (it is deployed here and enabled). */
+  hasSender(nodeId: string): boolean {
+    return this.senders.has(nodeId);
+  }
+
+  /** Whether a node of this id stands in this instance's flows, enabled or not. */
+  isDeployed(nodeId: string): boolean {
+    return this.senders.has(nodeId) || this.hooks.isDeployed(nodeId);
+  }
+
+  /**
+   * Sends `msg` once through node `nodeId`, outside the inbox (a recent delivery an operator sends again):
+   * false when that node does not send here.
+   */
+  sendThrough(nodeId: string, msg: ClarusMessage): boolean {
+    const sender = this.senders.get(nodeId);
+    if (!sender) return false;
+    sender.send(msg);
+    return true;
+  }
+
+  /** Something was made due now (a dead letter replayed): look for due entries at once, not at the next tick. */
+  sendDueSoon(): void {
+    this.schedule(0);
+  }
+
   /**
    * Lets events in, before they are answered or sent: `on-receipt` claims each key; `on-confirm` admits
    * each entry (concurrent admissions share one fsync). One outcome per entry, in order: "fresh" (send it),

@@ -170,6 +170,8 @@ export class WebhookReceiver {
     for (const stop of this.inFlight.values())
       stop.abort(new Error("the node is being redeployed or stopped"));
     await Promise.allSettled([...this.inFlight.keys()]);
+    // After the requests in flight, so none captures into a list already cleared.
+    this.connection.recent.forget(this.node.id);
     this.unregisterSender();
     this.status.stop();
   }
@@ -360,10 +362,16 @@ export class WebhookReceiver {
     if (fresh) this.counts.accepted++;
     else this.counts.duplicates++;
     this.showCounts();
+    msg.clarus.duplicate = !fresh;
+    this.connection.recent.capture(this.node.id, this.settings.captureCount, {
+      headers: req.headers,
+      // A GET's payload is built from the query: kept as its JSON (the flow may change the object).
+      body: typeof bytes === "string" ? JSON.stringify(payload) : bytes,
+      msg,
+    });
     if (!fresh && !this.settings.duplicatesOutput) return;
     // Closed while the inbox wrote it: the entry is safe and is sent again from the inbox, at once.
     if (outcome === "held") return;
-    msg.clarus.duplicate = !fresh;
     if (!this.settings.duplicatesOutput) this.node.send(msg);
     else this.node.send(fresh ? [msg, null] : [null, msg]);
   }

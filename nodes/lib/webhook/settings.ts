@@ -1,5 +1,6 @@
 import type { NodeDef } from "node-red";
 
+import { DEFAULT_CAPTURE_COUNT, MAX_CAPTURE_COUNT } from "../connection/recent-deliveries";
 import type { ConnectionServices } from "../connection/services";
 import { isKnownEvent } from "../events/vocabulary";
 import { ConfigError, NotConfiguredError } from "../node-red/errors";
@@ -23,6 +24,8 @@ export interface WebhookInDef extends NodeDef {
   duplicatesOutput?: boolean | string;
   /** Empty: Node-RED's own HTTP server. A port number: a listener of its own on that port. */
   listenPort?: number | string;
+  /** How many accepted deliveries to keep in memory for the editor's Clarus tab; 0 keeps none. */
+  captureCount?: number | string;
 }
 
 export const DEFAULT_MAX_BYTES = 1_048_576;
@@ -41,6 +44,20 @@ export interface WebhookSettings {
   duplicatesOutput: boolean;
   /** The dedicated port, or undefined for Node-RED's server. */
   listenPort?: number;
+  captureCount: number;
+}
+
+/** `captureCount` as saved: empty (a node saved before it existed) is the default; else 0 to the maximum. */
+export function captureCountOf(def: Pick<WebhookInDef, "captureCount">): number {
+  const text = String(def.captureCount ?? "").trim();
+  if (text === "") return DEFAULT_CAPTURE_COUNT;
+  const count = Number(text);
+  if (!/^\d+$/.test(text) || count > MAX_CAPTURE_COUNT) {
+    throw new ConfigError(
+      `captureCount ${JSON.stringify(text)} must be a whole number from 0 to ${MAX_CAPTURE_COUNT}`,
+    );
+  }
+  return count;
 }
 
 /** `listenPort` as saved: empty (or absent) is Node-RED's server, else a whole number 1-65535. */
@@ -103,5 +120,6 @@ export function webhookSettings(
     dedupe: flag(def.dedupe, true),
     duplicatesOutput: flag(def.duplicatesOutput, false),
     listenPort,
+    captureCount: captureCountOf(def),
   };
 }
