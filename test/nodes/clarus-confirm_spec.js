@@ -17,6 +17,7 @@ const {
   tempUserDir,
   dispatched,
 } = require("../helpers/node-red");
+const { eventually } = require("../helpers/eventually");
 const { waitForStatus } = require("../helpers/status");
 const { startWarehouse } = require("../helpers/clarus-sim");
 
@@ -191,6 +192,48 @@ describe("clarus-confirm", function () {
       // A dead letter is kept: Clarus retrying it is still a duplicate.
       await post(dispatched(7)).expect(200, { ok: true, duplicate: true });
       await helper.request().get("/clarus-wms/connections/nope/dead-letters").expect(404);
+    });
+
+    it("should send a replayed dead letter (file store) through its node once, marked replayed, and keep it until confirmed", async function () {
+      await load(
+        [
+          onConfirm({ maxAttempts: 1 }),
+          webhookConfig({ wires: [["pass-replayed"]] }),
+          {
+            id: "pass-replayed",
+            type: "function",
+            func: "return msg.clarus.replayed ? msg : null;",
+            wires: [["confirmer"]],
+          },
+          confirmConfig(),
+          { id: "out", type: "helper" },
+        ],
+        { settings: { userDir: tempUserDir(), clarus: { replayPerSecond: 1000 } } },
+      );
+      const out = collect(helper.getNode("out"));
+      await post(dispatched(8)).expect(200, { ok: true });
+      await post(dispatched(9)).expect(200, { ok: true });
+      await eventually(async () => (await inbox()).dead === 2, { what: "both dead letters" });
+      const { body } = await helper
+        .request()
+        .post("/clarus-wms/connections/conn/dead-letters/replay")
+        .send({ keys: ["goods_out.completed:9"] })
+        .expect(200);
+      assert.deepEqual(body, { replayed: 1, skipped: [], cancelled: false });
+      const [msg] = await out.waitFor(1);
+      assert.equal(msg.payload.id, 9);
+      assert.equal(msg.clarus.replayed, true);
+      assert.equal(msg.clarus.attempt, 1);
+      await eventually(
+        async () => {
+          const counts = await inbox();
+          return counts.pending === 0 && counts.dead === 1;
+        },
+        { what: "the replay confirmed, the other still dead" },
+      );
+      // Clarus repeating the replayed event is still a duplicate.
+      await post(dispatched(9)).expect(200, { ok: true, duplicate: true });
+      assert.equal(out.received.length, 1);
     });
 
     it("should keep pending events and their due times across a full redeploy", async function () {
