@@ -311,12 +311,20 @@ for (const makeBackend of STORE_BACKENDS) {
         await pause(40);
         const age = await store.oldestPendingAge();
         assert.ok(age >= 100 - CLOCK_MS && age <= Date.now() - started + CLOCK_MS, String(age));
+        const state = await store.inboxState();
+        assert.equal(state.pending, 2);
+        assert.equal(state.dead, 0);
+        assert.ok(
+          state.oldestPendingMs >= age && state.oldestPendingMs <= age + 50,
+          `${state.oldestPendingMs}`,
+        );
         assert.equal(await store.confirm("older"), true);
         const younger = await store.oldestPendingAge();
         assert.ok(younger >= 40 - CLOCK_MS && younger < age - 60 + CLOCK_MS, `${younger} after ${age}`);
         // A dead letter is not pending.
         await store.markDead("younger", "given up");
         assert.equal(await store.oldestPendingAge(), undefined);
+        assert.deepEqual(await store.inboxState(), { pending: 0, dead: 1, oldestPendingMs: undefined });
       });
 
       it("should list at most `limit` dead letters, the oldest first", async function () {

@@ -74,10 +74,7 @@ export async function connectionView(
   askApi = true,
 ): Promise<ConnectionView> {
   const { store } = services;
-  const inbox = await withinDeadline(
-    Promise.all([store.inboxCounts(), store.oldestPendingAge()]),
-    INBOX_DEADLINE_MS,
-  );
+  const inbox = await withinDeadline(store.inboxState(), INBOX_DEADLINE_MS);
   const snapshot = services.counters.snapshot();
   const health = askApi ? await services.health(0) : services.healthKnown();
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -100,9 +97,10 @@ export async function connectionView(
       inbox === undefined
         ? null
         : {
-            pending: inbox[0].pending,
-            dead: inbox[0].dead,
-            oldestPendingSeconds: inbox[1] === undefined ? null : Math.round(inbox[1] / 1000),
+            pending: inbox.pending,
+            dead: inbox.dead,
+            oldestPendingSeconds:
+              inbox.oldestPendingMs === undefined ? null : Math.round(inbox.oldestPendingMs / 1000),
           },
     automations: services.automationStates.list(),
     nodes,

@@ -16,8 +16,7 @@ export function metricsHandler(deployed: () => ConnectionServices[]) {
       counters: services.counters,
       storeUp: services.store.health.state === "ready",
       driftRepairs: services.drift.repairs,
-      inboxCounts: () => services.store.inboxCounts(),
-      oldestPendingAge: () => services.store.oldestPendingAge(),
+      inboxState: () => services.store.inboxState(),
       checkApi: (waitMs) => services.apiHealth(waitMs),
     })),
   );

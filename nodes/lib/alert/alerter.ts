@@ -77,14 +77,9 @@ export class Alerter {
       if (health.state === "ready") this.notReadySince = undefined;
       else this.notReadySince ??= health.state === "unavailable" ? health.since : this.now();
       const watches = (name: AlertRuleName) => this.rules.some((rule) => rule.rule === name);
-      const [counts, oldest, api] = await Promise.all([
-        watches("dead-letters") ? withinDeadline(store.inboxCounts(), INBOX_DEADLINE_MS) : undefined,
-        // null: none pending, told apart from undefined, no answer in time.
-        watches("inbox-lag")
-          ? withinDeadline(
-              store.oldestPendingAge().then((ms) => ms ?? null),
-              INBOX_DEADLINE_MS,
-            )
+      const [inbox, api] = await Promise.all([
+        watches("dead-letters") || watches("inbox-lag")
+          ? withinDeadline(store.inboxState(), INBOX_DEADLINE_MS)
           : undefined,
         watches("api-down") && this.watched.apiHealth
           ? this.watched.apiHealth(API_WAIT_MS).catch(() => undefined)
@@ -98,9 +93,10 @@ export class Alerter {
         counters,
         pollOnlyHistory: this.pollOnlyHistory,
         watchingSince: this.watchingSince,
-        deadLetters: counts?.dead,
+        deadLetters: inbox?.dead,
         store: { kind: store.kind, health, notReadySince: this.notReadySince },
-        oldestPendingMs: oldest,
+        // null: none pending, told apart from undefined, no answer in time.
+        oldestPendingMs: inbox && (inbox.oldestPendingMs ?? null),
         api: api && { health: api, failingSince: this.watched.apiFailingSince },
         automations: this.watched.automationStates?.counts(),
       };

@@ -12,10 +12,11 @@ export interface MetricsSource {
   storeUp: boolean;
   /** Automations its drift checks repaired since the connection started, by kind of drift. */
   driftRepairs: Readonly<Record<string, number>>;
-  /** Its inbox counts, read from the store (shared by every instance on Redis). */
-  inboxCounts(): Promise<{ pending: number; dead: number }>;
-  /** How long its oldest pending entry has waited (ms), from the store; undefined when none is pending. */
-  oldestPendingAge(): Promise<number | undefined>;
+  /**
+   * Its inbox, read from the store in one call (shared by every instance on Redis): pending and dead counts, and
+   * how long the oldest pending entry has waited (ms; undefined when none is pending).
+   */
+  inboxState(): Promise<{ pending: number; dead: number; oldestPendingMs?: number }>;
   /** Asks the token endpoint when a check is due, waiting at most `waitMs`, so `clarus_api_up` is current. */
   checkApi(waitMs: number): Promise<unknown>;
 }
@@ -201,17 +202,11 @@ export class ClarusMetrics {
       await Promise.all(
         this.scraped.map(async ({ source }) => {
           storeUp.set({ connection: source.label }, source.storeUp ? 1 : 0);
-          const [counts, age] = await Promise.all([
-            withinDeadline(source.inboxCounts(), INBOX_DEADLINE_MS),
-            withinDeadline(
-              source.oldestPendingAge().then((ms) => ({ ms })),
-              INBOX_DEADLINE_MS,
-            ),
-          ]);
-          if (age) oldest.set({ connection: source.label }, (age.ms ?? 0) / 1000);
-          if (!counts) return;
-          pending.set({ connection: source.label }, counts.pending);
-          dead.set({ connection: source.label }, counts.dead);
+          const inbox = await withinDeadline(source.inboxState(), INBOX_DEADLINE_MS);
+          if (!inbox) return;
+          oldest.set({ connection: source.label }, (inbox.oldestPendingMs ?? 0) / 1000);
+          pending.set({ connection: source.label }, inbox.pending);
+          dead.set({ connection: source.label }, inbox.dead);
         }),
       );
     };

@@ -90,6 +90,9 @@ export interface ConnectionStore {
   /** How long the oldest pending entry has waited since it was admitted, in ms; undefined when none is pending. */
   oldestPendingAge(): Promise<number | undefined>;
 
+  /** Both of the above in one read (one round trip to Redis), for a scrape, an alert check, the editor. */
+  inboxState(): Promise<InboxState>;
+
   /**
    * A small JSON document by name (poll watermarks, the discovered automation map); undefined if none.
    * Names are made of letters, digits, `-` and `_`; the file backend keeps `<name>.json` in the connection's
@@ -119,6 +122,13 @@ export type StoreHealth =
   /** `summary`: a few words for the node status; `cause`: the sentence for the log. */
   | { state: "unavailable"; summary: string; cause: string; since: number }
   | { state: "closed" };
+
+/** The inbox at one moment: pending and dead counts, and the oldest pending entry's age in ms (none pending: undefined). */
+export interface InboxState {
+  pending: number;
+  dead: number;
+  oldestPendingMs?: number;
+}
 
 /** The part of a store that keeps named JSON documents (poll watermarks, registration memory). */
 export type Documents = Pick<ConnectionStore, "readDocument" | "writeDocument" | "removeDocument">;

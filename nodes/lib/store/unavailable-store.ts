@@ -1,6 +1,7 @@
 import {
   type ConnectionStore,
   type InboxEntry,
+  type InboxState,
   type Lease,
   type StoreHealth,
   type StoreKind,
@@ -60,6 +61,9 @@ export class UnavailableStore implements ConnectionStore {
     return this.refuse();
   }
   oldestPendingAge(): Promise<number | undefined> {
+    return this.refuse();
+  }
+  inboxState(): Promise<InboxState> {
     return this.refuse();
   }
   readDocument(): Promise<unknown> {

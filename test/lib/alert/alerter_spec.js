@@ -29,7 +29,7 @@ describe("Alerter", function () {
   function alerter(
     node,
     rules,
-    store = { kind: "file", health: { state: "ready" }, inboxCounts: async () => ({ pending: 0, dead: 0 }) },
+    store = { kind: "file", health: { state: "ready" }, inboxState: async () => ({ pending: 0, dead: 0 }) },
   ) {
     return new Alerter(
       node,
@@ -85,7 +85,7 @@ describe("Alerter", function () {
   it("should leave a dead-letter rule as it was when the store does not answer, and check again later", async function () {
     const node = recorder();
     let answer = () => Promise.reject(new Error("store unavailable"));
-    const store = { kind: "redis", health: { state: "ready" }, inboxCounts: () => answer() };
+    const store = { kind: "redis", health: { state: "ready" }, inboxState: () => answer() };
     const watching = alerter(node, [{ rule: "dead-letters" }], store);
     await watching.check();
     assert.deepEqual(node.sent, []);

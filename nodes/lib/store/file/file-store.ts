@@ -7,6 +7,7 @@ import {
   type ConnectionStore,
   type DueRequest,
   type InboxEntry,
+  type InboxState,
   type Lease,
   type NewInboxEntry,
   safeFileName,
@@ -176,6 +177,15 @@ export class FileConnectionStore implements ConnectionStore {
   async oldestPendingAge(): Promise<number | undefined> {
     const at = (await this.opened).inbox.oldestPendingAt();
     return at === undefined ? undefined : Math.max(0, this.now() - at);
+  }
+
+  async inboxState(): Promise<InboxState> {
+    const { inbox } = await this.opened;
+    const at = inbox.oldestPendingAt();
+    return {
+      ...inbox.counts(),
+      oldestPendingMs: at === undefined ? undefined : Math.max(0, this.now() - at),
+    };
   }
 
   async readDocument(name: string): Promise<unknown> {

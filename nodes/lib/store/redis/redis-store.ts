@@ -5,6 +5,7 @@ import type {
   ConnectionStore,
   DueRequest,
   InboxEntry,
+  InboxState,
   Lease,
   NewInboxEntry,
   StoredMessage,
@@ -272,13 +273,18 @@ export class RedisStore implements ConnectionStore {
   }
 
   async oldestPendingAge(): Promise<number | undefined> {
+    return (await this.inboxState()).oldestPendingMs;
+  }
+
+  /** One script: the oldest pending age, and the entry and dead-letter counts it read on the way. */
+  async inboxState(): Promise<InboxState> {
     const k = this.keys;
     const read = async () => {
       const reply = await this.connection.run((client) =>
         OLDEST_PENDING.run(client, [k.admitted, k.entries, k.dead], []),
       );
-      const [age, tracked, entries, dead] = (Array.isArray(reply) ? reply : []).map(Number);
-      return { age: age ?? -1, untracked: (entries ?? 0) - (dead ?? 0) - (tracked ?? 0) };
+      const [age = -1, tracked = 0, entries = 0, dead = 0] = (Array.isArray(reply) ? reply : []).map(Number);
+      return { age, dead, pending: Math.max(0, entries - dead), untracked: entries - dead - tracked };
     };
     let seen = await read();
     // Pending entries of an older version are not in the admitted set yet: added once (again only after a
@@ -288,7 +294,7 @@ export class RedisStore implements ConnectionStore {
       await this.trackAdmitted();
       seen = await read();
     }
-    return seen.age >= 0 ? seen.age : undefined;
+    return { pending: seen.pending, dead: seen.dead, oldestPendingMs: seen.age >= 0 ? seen.age : undefined };
   }
 
   async readDocument(name: string): Promise<unknown> {
