@@ -17,6 +17,8 @@ export = (RED: NodeAPI) => {
       const rules = alertRules(def);
       const connection = RED.nodes.getNode(def.connection) as ClarusConnectionNode | null;
       if (!connection?.services) throw new NotConfiguredError("no clarus-connection is configured");
+      // A connection not set up yet (an imported example's) has nothing to watch: "ok" would be a claim.
+      if (!connection.services.subdomain) throw new NotConfiguredError("the connection has no subdomain");
       const tuning = (RED.settings as { clarus?: { alertCheckSeconds?: unknown } }).clarus;
       alerter = new Alerter(this, connection.services, rules, checkIntervalMs(tuning));
       alerter.start();

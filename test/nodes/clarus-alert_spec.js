@@ -349,4 +349,27 @@ describe("clarus-alert", function () {
     assert.deepEqual(status, { fill: "grey", shape: "ring", text: "not configured: no connection" });
     await helper.unload();
   });
+
+  it("should wait, grey, on a connection not set up yet (no subdomain), instead of saying ok", async function () {
+    const connectionNode = require(path.join(build, "clarus-connection.js"));
+    await helper.load(
+      [connectionNode, alertNode],
+      [
+        { id: "conn", type: "clarus-connection", name: "Clarus tenant (set me up)", subdomain: "" },
+        {
+          id: "alert",
+          type: "clarus-alert",
+          connection: "conn",
+          rules: [{ rule: "store-down" }],
+          wires: [[]],
+        },
+      ],
+    );
+    const alert = helper.getNode("alert");
+    const status = await waitForStatus(alert, () => true);
+    assert.deepEqual(status, { fill: "grey", shape: "ring", text: "not configured: no subdomain" });
+    assert.equal(alert.warn.callCount, 0);
+    assert.equal(alert.error.callCount, 0);
+    await helper.unload();
+  });
 });
