@@ -74,7 +74,7 @@ export async function connectionView(
   askApi = true,
 ): Promise<ConnectionView> {
   const { store } = services;
-  const inbox = await withinDeadline(store.inboxState(), INBOX_DEADLINE_MS);
+  const inbox = await withinDeadline(services.inboxState(), INBOX_DEADLINE_MS);
   const snapshot = services.counters.snapshot();
   const health = askApi ? await services.health(0) : services.healthKnown();
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

@@ -16,7 +16,7 @@ export function metricsHandler(deployed: () => ConnectionServices[]) {
       counters: services.counters,
       storeUp: services.store.health.state === "ready",
       driftRepairs: services.drift.repairs,
-      inboxState: () => services.store.inboxState(),
+      inboxState: () => services.inboxState(),
       checkApi: (waitMs) => services.apiHealth(waitMs),
     })),
   );

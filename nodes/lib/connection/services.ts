@@ -22,7 +22,7 @@ import { clarusMetrics } from "../metrics/prometheus";
 import { NotConfiguredError } from "../node-red/errors";
 import type { CloseReason } from "../node-red/lifecycle";
 import { TenantSchema } from "../schema/tenant-schema";
-import { type ConnectionStore, safeFileName } from "../store/connection-store";
+import { type ConnectionStore, type InboxState, safeFileName } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/file/dedupe-store";
 import { FileConnectionStore } from "../store/file/file-store";
 import { parseRedisUrl } from "../store/redis/url";
@@ -138,6 +138,7 @@ export class ConnectionServices {
   private readonly tuning: ClarusTuning;
   private readonly warn: (message: string) => void;
   private readonly stopGauges: () => void;
+  private inboxRead?: Promise<InboxState>;
 
   constructor(def: ConnectionDef, credentials: ConnectionCredentials, env: ConnectionEnvironment) {
     this.id = def.id;
@@ -195,6 +196,16 @@ export class ConnectionServices {
     });
     this.replays = new DeadLetterReplay(this.delivery, replayPerSecondOf(this.tuning.replayPerSecond));
     this.stopGauges = this.counters.readGaugesFrom(() => this.gauges());
+  }
+
+  /**
+   * The store's inbox state for a look from outside (the editor's feed, a scrape). While one read is unanswered
+   * every look shares it: a hung Redis gets one question, not one every two seconds, whose writes would keep
+   * its socket busy and its response timeout from ever noticing the hang.
+   */
+  inboxState(): Promise<InboxState> {
+    this.inboxRead ??= this.store.inboxState().finally(() => (this.inboxRead = undefined));
+    return this.inboxRead;
   }
 
   /** What the connection knows of itself at once (no store read, no token request). */
