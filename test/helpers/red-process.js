@@ -366,15 +366,16 @@ async function adminNodes(port) {
 
 /**
  * A deploy through the admin API (v2: `{flows}` in, `{rev}` out). Node-RED answers once the old flows are
- * stopped but before the new ones start, so this also awaits the "Started …" log line of this deploy.
+ * stopped but before the new ones start, so this also awaits the "Started …" log line of this deploy. `headers`
+ * carries credentials where settings.js has adminAuth.
  */
-async function deployFlows(red, flows, { deploymentType = "full", timeoutMs = 15_000 } = {}) {
+async function deployFlows(red, flows, { deploymentType = "full", timeoutMs = 15_000, headers = {} } = {}) {
   const since = red.lines.length;
   const res = await request({
     port: red.port,
     method: "POST",
     path: "/flows",
-    headers: { "Node-RED-API-Version": "v2", "Node-RED-Deployment-Type": deploymentType },
+    headers: { ...headers, "Node-RED-API-Version": "v2", "Node-RED-Deployment-Type": deploymentType },
     body: { flows },
   });
   if (res.status !== 200) throw new Error(`POST /flows answered ${res.status}: ${res.text}`);

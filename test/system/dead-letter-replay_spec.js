@@ -11,6 +11,7 @@ const { eventually } = require("../helpers/eventually");
 const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched } = require("../helpers/fixtures");
 const { readLines, waitForFile } = require("../helpers/output-file");
 const {
+  deployFlows,
   freePort,
   installIntoUserDir,
   makeTempDir,
@@ -163,18 +164,7 @@ describe("the Clarus tab's admin routes in real Node-RED instances on one Redis"
 
   let tarball;
 
-  async function deploy(instance, flows) {
-    const since = instance.red.lines.length;
-    const res = await request({
-      port: instance.port,
-      method: "POST",
-      path: "/flows",
-      headers: { ...WRITE, "Node-RED-API-Version": "v2", "Node-RED-Deployment-Type": "full" },
-      body: { flows },
-    });
-    assert.equal(res.status, 200, res.text);
-    await instance.red.waitForLine(/\bStarted (modified )?(flows|nodes)\b/, { since });
-  }
+  const deploy = (instance, flows) => deployFlows(instance.red, flows, { headers: WRITE });
 
   const admin = (instance, method, urlPath, { body, headers = WRITE, timeoutMs } = {}) =>
     request({ port: instance.port, method, path: urlPath, headers, body, timeoutMs });
