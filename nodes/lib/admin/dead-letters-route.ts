@@ -1,4 +1,4 @@
-import type { Request, RequestHandler, Response } from "express";
+import type { RequestHandler, Response } from "express";
 
 import {
   type DeadLetterReplay,
@@ -13,6 +13,7 @@ import type { Delivery } from "../delivery/delivery";
 import { isPlainObject } from "../json";
 import { errorMessage } from "../node-red/errors";
 import { type ConnectionStore, type InboxEntry, StoreUnavailableError } from "../store/connection-store";
+import { withConnection } from "./deployed-connection";
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -112,20 +113,6 @@ export function discardHandler(find: Find): RequestHandler {
       (error: unknown) => storeFailed(res, error),
     );
   });
-}
-
-function withConnection(
-  find: Find,
-  handle: (services: DeadLetterSource, req: Request, res: Response) => void,
-): RequestHandler {
-  return (req, res) => {
-    const services = find(String(req.params.id));
-    if (!services) {
-      res.status(404).json({ error: `no deployed clarus-connection ${req.params.id}` });
-      return;
-    }
-    handle(services, req, res);
-  };
 }
 
 /**

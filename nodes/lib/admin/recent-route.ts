@@ -2,6 +2,7 @@ import type { RequestHandler } from "express";
 
 import type { RecentDeliveries } from "../connection/recent-deliveries";
 import type { Delivery } from "../delivery/delivery";
+import { withConnection } from "./deployed-connection";
 
 /** What the endpoints read of a deployed connection (its ConnectionServices). */
 export interface RecentSource {
@@ -16,14 +17,9 @@ type Find = (id: string) => RecentSource | undefined;
  * connection's webhook-in nodes, newest first, the token taken out of headers and payload.
  */
 export function recentHandler(find: Find): RequestHandler {
-  return (req, res) => {
-    const services = find(String(req.params.id));
-    if (!services) {
-      res.status(404).json({ error: `no deployed clarus-connection ${req.params.id}` });
-      return;
-    }
+  return withConnection(find, (services, _req, res) => {
     res.set("Cache-Control", "no-store").json(services.recent.list());
-  };
+  });
 }
 
 /**
@@ -32,12 +28,7 @@ export function recentHandler(find: Find): RequestHandler {
  * clarus-confirm sees it. 404 when the delivery is no longer kept or its node no longer sends.
  */
 export function sendRecentHandler(find: Find, generateId: () => string): RequestHandler {
-  return (req, res) => {
-    const services = find(String(req.params.id));
-    if (!services) {
-      res.status(404).json({ error: `no deployed clarus-connection ${req.params.id}` });
-      return;
-    }
+  return withConnection(find, (services, req, res) => {
     const kept = services.recent.message(String(req.params.delivery), generateId());
     if (!kept) {
       res.status(404).json({ error: `delivery ${req.params.delivery} is not kept (any more)` });
@@ -48,5 +39,5 @@ export function sendRecentHandler(find: Find, generateId: () => string): Request
       return;
     }
     res.json({ sent: true });
-  };
+  });
 }

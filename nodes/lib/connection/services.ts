@@ -319,18 +319,16 @@ export class ConnectionServices {
    * the store, so a Redis that hangs cannot hold the answer up.
    */
   async health(waitMs: number): Promise<ConnectionHealth> {
-    const api = await this.apiHealth(waitMs);
-    const parts = { store: storePartHealth(this.store.health), api, polls: this.pollRuns.health() };
-    return connectionHealth(this, parts, this.secrets());
+    return this.healthWith(await this.apiHealth(waitMs));
   }
 
   /** The same report from what is known now, without asking the token endpoint. */
   healthKnown(): ConnectionHealth {
-    const parts = {
-      store: storePartHealth(this.store.health),
-      api: this.apiState,
-      polls: this.pollRuns.health(),
-    };
+    return this.healthWith(this.apiState);
+  }
+
+  private healthWith(api: PartHealth): ConnectionHealth {
+    const parts = { store: storePartHealth(this.store.health), api, polls: this.pollRuns.health() };
     return connectionHealth(this, parts, this.secrets());
   }
 
