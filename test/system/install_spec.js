@@ -144,6 +144,10 @@ describe("install: the packed package in a real Node-RED", function () {
       "locales are not in the tarball",
     );
     assert.ok(packed.has("build/nodes/icons/clarus-webhook.svg"), "icons are not in the tarball");
+    for (const entry of Object.values(MANIFEST["node-red"].plugins))
+      assert.ok(packed.has(entry), `the plugin ${entry} is not in the tarball`);
+    for (const resource of ["resources/clarus-sidebar.js", "resources/clarus-sidebar.css"])
+      assert.ok(packed.has(resource), `${resource} is not in the tarball`);
   });
 
   for (const nodeRed of RUNTIMES) {
@@ -285,6 +289,29 @@ describe("install: the packed package in a real Node-RED", function () {
           assert.equal(set.version, VERSION, `${name}'s version`);
           assert.equal(set.local, true, `${name} was not loaded from <userDir>/node_modules`);
         }
+      });
+
+      it("should load the Clarus tab's plugin with its editor code and messages", async function () {
+        const ask = (urlPath, accept) => request({ port, path: urlPath, headers: { Accept: accept } });
+        const plugins = (await ask("/plugins", "application/json")).json();
+        const ours = plugins.filter((plugin) => plugin.module === MODULE);
+        assert.deepEqual(
+          ours.map((plugin) => plugin.name),
+          Object.keys(MANIFEST["node-red"].plugins),
+          `plugins: ${JSON.stringify(plugins)}\n${red.tail()}`,
+        );
+        assert.equal(ours[0].err, undefined, `the plugin failed to load: ${ours[0].err}`);
+        const html = (await ask("/plugins", "text/html")).text;
+        assert.match(html, /RED\.plugins\.registerPlugin\("clarus-sidebar"/);
+        assert.match(html, /clarus-sidebar\.js/);
+        const script = await ask("/resources/@wmsflow/node-red-clarus/clarus-sidebar.js", "*/*");
+        assert.equal(script.status, 200, "the tab's script is not served");
+        const messages = (await ask("/plugins/messages?lng=en-US", "application/json")).json();
+        assert.equal(
+          messages[`${MODULE}/clarus-sidebar`]?.["clarus-sidebar"]?.label,
+          "Clarus",
+          "tab catalog",
+        );
       });
 
       it("should deploy a flow with the connection's credentials through the admin API", async function () {

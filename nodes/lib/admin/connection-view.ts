@@ -9,6 +9,7 @@ import {
   labelValues,
   type MinuteFigures,
 } from "../metrics/counters";
+import { HEALTH_WAIT_MS } from "./health-route";
 
 /** How long a view waits for the store's inbox figures: a Redis that hangs shows as "cannot tell" (null). */
 const INBOX_DEADLINE_MS = 500;
@@ -45,6 +46,8 @@ export interface ConnectionView {
   id: string;
   name: string;
   subdomain: string;
+  /** The GraphQL API it uses (a URL, never a secret): the tab's Test connection sends it back. */
+  apiUrl: string;
   store: string;
   delivery: string;
   health: ConnectionHealth;
@@ -64,8 +67,8 @@ export interface ConnectionView {
 }
 
 /**
- * The view of one connection. The API part never waits for the token endpoint; with `askApi` false it does not
- * ask it either (the live feed, every few seconds, asks only now and then). The inbox waits for the store at
+ * The view of one connection. The API part waits for the token endpoint at most HEALTH_WAIT_MS; with `askApi`
+ * false it does not ask it at all (the live feed, every few seconds, asks only now and then). The inbox waits for the store at
  * most half a second.
  */
 export async function connectionView(
@@ -76,12 +79,15 @@ export async function connectionView(
   const { store } = services;
   const inbox = await withinDeadline(services.inboxState(), INBOX_DEADLINE_MS);
   const snapshot = services.counters.snapshot();
-  const health = askApi ? await services.health(0) : services.healthKnown();
+  // As the health endpoint: the first look waits briefly for the token check, so a tab that just opened does not
+  // show a working API as unknown.
+  const health = askApi ? await services.health(HEALTH_WAIT_MS) : services.healthKnown();
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
   return {
     id: services.id,
     name: services.name,
     subdomain: services.subdomain,
+    apiUrl: services.apiUrl,
     store: store.kind,
     delivery: services.delivery.settings.mode,
     health,
