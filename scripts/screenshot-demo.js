@@ -5,6 +5,8 @@
 //   docs/images/palette.png            the Clarus WMS palette category
 //   docs/images/webhook-in-dialog.png  the demo's webhook-in dialog, after Register now
 //   docs/images/connection-test.png    the demo's connection dialog, its Test connection report
+//   docs/images/sidebar.png            the Clarus sidebar tab with the demo's traffic
+//   docs/images/sidebar-replay.png     the tab replaying dead letters (of a second connection made for it)
 //
 //   npm run screenshots [-- --events 8 --port 1880]
 //
@@ -23,7 +25,8 @@ const readline = require("node:readline");
 const { parseArgs } = require("node:util");
 
 const { keepOnLoopback, launchChromium } = require("../test/helpers/chromium");
-const { REPO_ROOT, freePort, makeTempDir, removeDir } = require("../test/helpers/red-process");
+const { dispatched } = require("../test/helpers/fixtures");
+const { REPO_ROOT, freePort, makeTempDir, removeDir, request } = require("../test/helpers/red-process");
 
 const DEMO = path.join(REPO_ROOT, "build", "dev", "sim", "demo.js");
 const IMAGES_DIR = path.join(REPO_ROOT, "docs", "images");
@@ -251,6 +254,119 @@ async function shootConnectionTest(page) {
   return file;
 }
 
+/** docs/images/sidebar.png: the Clarus tab, once the demo's webhooks and polls have shown up in its counts. */
+async function shootSidebar(page) {
+  await page.evaluate(() => RED.sidebar.show("clarus"));
+  const section = ".clarus-connection-section[data-connection=demo-connection]";
+  await page.waitForFunction(
+    (root) =>
+      Number($(`${root} tr[data-counter=webhook] .clarus-since-start`).text()) >= 3 &&
+      $(`${root} .clarus-connection-header .clarus-dot`).attr("data-ok") === "true" &&
+      $(`${root} .clarus-chart rect`).length > 0,
+    section,
+    { timeout: 120_000 },
+  );
+  await page.mouse.move(0, WINDOW.height - 1);
+  const file = path.join(IMAGES_DIR, "sidebar.png");
+  await page.locator("#red-ui-sidebar").screenshot({ path: file });
+  return file;
+}
+
+const REPLAY_DEAD_LETTERS = 60;
+const REPLAY_TOKEN = "replay-demo-token-0123456789";
+
+/**
+ * docs/images/sidebar-replay.png: dead letters being replayed. The demo confirms every event, so a second
+ * connection is deployed beside it whose webhook-in nothing confirms (one attempt, a second to wait): the events
+ * posted to it die at once, and the picture is taken while Replay all brings them back.
+ */
+async function shootReplay(page, port) {
+  const admin = (method, urlPath, body) =>
+    request({ port, method, path: urlPath, headers: { "Node-RED-API-Version": "v2" }, body });
+  const { flows } = (await admin("GET", "/flows")).json();
+  const demo = flows.find((node) => node.id === "demo-connection");
+  const extra = [
+    { id: "replay-tab", type: "tab", label: "Replay demo" },
+    {
+      id: "replay-connection",
+      type: "clarus-connection",
+      name: "Dead-letter demo",
+      subdomain: demo.subdomain,
+      domain: demo.domain,
+      apiUrl: demo.apiUrl,
+      automations: [],
+      delivery: "on-confirm",
+      redeliverSeconds: 1,
+      maxAttempts: 1,
+      credentials: { webhookToken: REPLAY_TOKEN },
+    },
+    {
+      id: "replay-webhook",
+      type: "clarus-webhook-in",
+      z: "replay-tab",
+      name: "Nobody confirms",
+      connection: "replay-connection",
+      path: "/clarus/replay-demo",
+      method: "POST",
+      event: "auto",
+      requireToken: true,
+      x: 160,
+      y: 80,
+      wires: [[]],
+    },
+  ];
+  const deployed = await admin("POST", "/flows", { flows: [...flows, ...extra] });
+  if (deployed.status !== 200) throw new Error(`deploy answered ${deployed.status}: ${deployed.text}`);
+  // Node-RED answers the deploy before the new flows start: the tab shows the connection once they have.
+  const section = ".clarus-connection-section[data-connection=replay-connection]";
+  await page.waitForSelector(section, { timeout: 30_000 });
+  const headers = {
+    "X-ClarusWMS-Domain": `https://${demo.domain.replace(/^https?:\/\//, "")}`,
+    "X-ClarusWMS-API-Domain": new URL(demo.apiUrl).origin,
+    "X-ClarusWMS-Subdomain": demo.subdomain,
+    "X-ClarusWMS-Automation-ID": "900",
+    "X-ClarusWMS-Integration-ID": "900",
+  };
+  for (let id = 1; id <= REPLAY_DEAD_LETTERS; id++) {
+    const res = await request({
+      port,
+      method: "POST",
+      path: `/clarus/replay-demo/${REPLAY_TOKEN}`,
+      headers,
+      body: dispatched(70000 + id),
+    });
+    if (res.status !== 200) throw new Error(`the replay demo's webhook answered ${res.status}: ${res.text}`);
+  }
+  await page.waitForFunction(
+    ({ root, n }) => $(`${root} .clarus-dead-letter`).length === n,
+    { root: section, n: REPLAY_DEAD_LETTERS },
+    { timeout: 60_000 },
+  );
+  // The demo's own connection folded, so the replaying one is in view.
+  await page.click(".clarus-connection-section[data-connection=demo-connection] .clarus-connection-header");
+  await page.click(`${section} .clarus-replay-all`);
+  await page.click(".clarus-confirm-action");
+  await page.waitForFunction(
+    (root) => {
+      const match = /Replaying: (\d+) of (\d+)/.exec($(`${root} .clarus-progress-text`).text());
+      return match && Number(match[2]) > 0 && Number(match[1]) >= Number(match[2]) / 3;
+    },
+    section,
+    { timeout: 30_000 },
+  );
+  await page.mouse.move(0, WINDOW.height - 1);
+  const file = path.join(IMAGES_DIR, "sidebar-replay.png");
+  await page.locator("#red-ui-sidebar").screenshot({ path: file });
+  await page.waitForFunction(
+    (root) => /Replay done/.test($(`${root} .clarus-progress-text`).text()),
+    section,
+    {
+      timeout: 30_000,
+    },
+  );
+  return file;
+}
+
 async function main() {
   if (!fs.existsSync(DEMO)) throw new Error(`${DEMO} is missing: run npm run build && npm run build:dev`);
   const dir = makeTempDir("clarus-screenshots-");
@@ -267,6 +383,8 @@ async function main() {
       await shootPalette(page),
       await shootWebhookDialog(page),
       await shootConnectionTest(page),
+      await shootSidebar(page),
+      await shootReplay(page, port),
     ];
     for (const file of files) {
       const png = fs.readFileSync(file);
