@@ -75,4 +75,47 @@ function delayNode(id, { timeout, timeoutUnits, ...props }) {
   };
 }
 
-module.exports = { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched, delayNode };
+/**
+ * A flow's tail that records what reaches it and confirms only what it passes on: a function node `record`
+ * running `func` (it writes msg.payload as one line and returns the message to confirm, or null), a file node
+ * appending that line to `output`, and a clarus-confirm. Wire a source to "record".
+ */
+function recordAndConfirm({ z, output, func, x = 400, y = 80 }) {
+  return [
+    { id: "record", type: "function", z, name: "record", func, outputs: 1, x, y, wires: [["record-file"]] },
+    {
+      id: "record-file",
+      type: "file",
+      z,
+      filename: output,
+      filenameType: "str",
+      appendNewline: true,
+      createDir: true,
+      overwriteFile: "false",
+      encoding: "none",
+      x: x + 160,
+      y,
+      wires: [["confirmer"]],
+    },
+    {
+      id: "confirmer",
+      type: "clarus-confirm",
+      z,
+      action: "confirm",
+      retrySeconds: 60,
+      x: x + 320,
+      y,
+      wires: [[]],
+    },
+  ];
+}
+
+module.exports = {
+  TOKEN,
+  CLARUS_HEADERS,
+  connectionConfig,
+  webhookConfig,
+  dispatched,
+  delayNode,
+  recordAndConfirm,
+};

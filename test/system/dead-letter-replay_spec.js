@@ -8,7 +8,14 @@ const path = require("node:path");
 
 const { startSimulator } = require("../../build/dev/sim/index.js");
 const { eventually } = require("../helpers/eventually");
-const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched } = require("../helpers/fixtures");
+const {
+  TOKEN,
+  CLARUS_HEADERS,
+  connectionConfig,
+  webhookConfig,
+  dispatched,
+  recordAndConfirm,
+} = require("../helpers/fixtures");
 const { readLines, waitForFile } = require("../helpers/output-file");
 const {
   deployFlows,
@@ -65,41 +72,7 @@ function replayFlow({ output, hooks = ["hook"], sim }) {
         clientSecret: sim.clientSecret,
       },
     }),
-    {
-      id: "record",
-      type: "function",
-      z: TAB,
-      name: "record",
-      func: line,
-      outputs: 1,
-      x: 400,
-      y: 80,
-      wires: [["record-file"]],
-    },
-    {
-      id: "record-file",
-      type: "file",
-      z: TAB,
-      filename: output,
-      filenameType: "str",
-      appendNewline: true,
-      createDir: true,
-      overwriteFile: "false",
-      encoding: "none",
-      x: 560,
-      y: 80,
-      wires: [["confirmer"]],
-    },
-    {
-      id: "confirmer",
-      type: "clarus-confirm",
-      z: TAB,
-      action: "confirm",
-      retrySeconds: 60,
-      x: 720,
-      y: 80,
-      wires: [[]],
-    },
+    ...recordAndConfirm({ z: TAB, output, func: line }),
     {
       id: "poll",
       type: "clarus-poll",

@@ -14,7 +14,14 @@ const path = require("node:path");
 const { startSimulator } = require("../../build/dev/sim/index.js");
 const { keepOnLoopback, launchChromium } = require("../helpers/chromium");
 const { eventually } = require("../helpers/eventually");
-const { TOKEN, CLARUS_HEADERS, connectionConfig, webhookConfig, dispatched } = require("../helpers/fixtures");
+const {
+  TOKEN,
+  CLARUS_HEADERS,
+  connectionConfig,
+  webhookConfig,
+  dispatched,
+  recordAndConfirm,
+} = require("../helpers/fixtures");
 const { readLines, waitForFile } = require("../helpers/output-file");
 const {
   deployFlows,
@@ -93,43 +100,14 @@ function sidebarFlow({ output, sim, publicUrl }) {
       y: 80,
       wires: [["record"]],
     }),
-    {
-      id: "record",
-      type: "function",
+    ...recordAndConfirm({
       z: TAB,
-      name: "record",
+      output,
       func:
         'msg.payload = msg.payload.id + " " + (msg.clarus.replayed === true);\n' +
         "return msg.clarus.replayed ? msg : null;",
-      outputs: 1,
       x: 360,
-      y: 80,
-      wires: [["record-file"]],
-    },
-    {
-      id: "record-file",
-      type: "file",
-      z: TAB,
-      filename: output,
-      filenameType: "str",
-      appendNewline: true,
-      createDir: true,
-      overwriteFile: "false",
-      encoding: "none",
-      x: 520,
-      y: 80,
-      wires: [["confirmer"]],
-    },
-    {
-      id: "confirmer",
-      type: "clarus-confirm",
-      z: TAB,
-      action: "confirm",
-      retrySeconds: 60,
-      x: 680,
-      y: 80,
-      wires: [[]],
-    },
+    }),
     {
       id: "poll",
       type: "clarus-poll",
