@@ -554,7 +554,7 @@
 
   function enableDeadButtons(section) {
     var none = selectedKeys(section).length === 0;
-    var running = section.progress.is(":visible") && section.running;
+    var running = section.running === true;
     section.replaySelected.prop("disabled", none || running);
     section.discardSelected.prop("disabled", none || running);
     section.replayAll.prop("disabled", section.deadLetters.length === 0 || running);
@@ -649,7 +649,7 @@
     );
     section.progress.attr("data-running", progress.running ? "true" : "false");
     section.cancelButton.toggle(Boolean(progress.running));
-    if (!progress.running && section.deadLetters) loadDeadLetters(section);
+    // The list is read again when the replay's request answers (run) or the dead count changes (updateInbox).
     enableDeadButtons(section);
   }
 
