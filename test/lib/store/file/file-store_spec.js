@@ -456,6 +456,36 @@ describe("AppendLog", function () {
     await log.close();
   });
 
+  it("should let records that need no sync wait for a durable one and share its write and its sync", async function () {
+    const file = path.join(tempUserDir(), "log");
+    // A linger far longer than the test: only the durable append can end it.
+    const log = new AppendLog({ file, lingerMs: 600_000 }, () => []);
+    const confirmations = [log.append("done-1", false), log.append("done-2", false)];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(log.stats.writes, 0, "the confirmations wait");
+    await Promise.all([...confirmations, log.append("put-3", true)]);
+    assert.deepEqual(log.stats, { writes: 1, syncs: 1 });
+    assert.equal(fs.readFileSync(file, "utf8"), "done-1\ndone-2\nput-3\n", "in the order appended");
+    await log.close();
+  });
+
+  it("should write a record that needs no sync on its own once no durable one came", async function () {
+    const file = path.join(tempUserDir(), "log");
+    const log = new AppendLog({ file, lingerMs: 20 }, () => []);
+    await log.append("done-1", false);
+    assert.deepEqual(log.stats, { writes: 1, syncs: 0 });
+    assert.equal(fs.readFileSync(file, "utf8"), "done-1\n");
+    await log.close();
+  });
+
+  it("should write each append alone, without waiting, when group commit is off", async function () {
+    const file = path.join(tempUserDir(), "log");
+    const log = new AppendLog({ file, groupCommit: false, lingerMs: 600_000 }, () => []);
+    await Promise.all([log.append("done-1", false), log.append("put-2", true), log.append("put-3", true)]);
+    assert.deepEqual(log.stats, { writes: 3, syncs: 2 });
+    await log.close();
+  });
+
   it("should rewrite the whole file before the next append after a failed write", async function () {
     const directory = tempUserDir();
     const file = path.join(directory, "log");
