@@ -7,6 +7,7 @@ import {
   type DueRequest,
   type InboxEntry,
   type NewInboxEntry,
+  type StoredMessage,
   UnstorableEventError,
 } from "../connection-store";
 import { dueGrace } from "../due-request";
@@ -36,6 +37,19 @@ type InboxRecord =
   | { dead: [key: string, reason: string] }
   | { done: string };
 
+/**
+ * An entry as the inbox holds it. Its message stays the JSON it was written as until something reads it (a
+ * redelivery, a dead-letter list): most entries are confirmed within milliseconds and never are, and parsing
+ * every admitted event back only to copy it cost as much as writing it.
+ */
+type HeldEntry = Omit<InboxEntry, "message"> & { message: StoredMessage | string };
+
+/** The entry with its message parsed, kept parsed from then on. */
+function readEntry(entry: HeldEntry): InboxEntry {
+  if (typeof entry.message === "string") entry.message = JSON.parse(entry.message) as StoredMessage;
+  return entry as InboxEntry;
+}
+
 /** Compaction waits until the file holds this many records, and twice as many as there are live entries. */
 const MIN_RECORDS_BEFORE_COMPACTION = 1000;
 
@@ -54,7 +68,7 @@ const loadedByThisProcess = new Set<string>();
  * compacted (done entries dropped) so its size follows the number of live entries, not the history.
  */
 export class InboxFile {
-  private readonly entries = new Map<string, InboxEntry>();
+  private readonly entries = new Map<string, HeldEntry>();
   private readonly log?: AppendLog;
   private readonly now: () => number;
   private compaction?: Promise<void>;
@@ -66,7 +80,7 @@ export class InboxFile {
     if (!options.file) return;
     this.log = new AppendLog(
       { file: options.file, groupCommit: options.groupCommit, sync: options.sync },
-      () => [...this.entries.values()].map((entry) => JSON.stringify({ put: entry })),
+      () => [...this.entries.values()].map((entry) => putLine(entry)),
     );
     const state = this.load(options.file);
     if (state !== "clean") void this.log.rewrite().catch(() => undefined);
@@ -85,10 +99,16 @@ export class InboxFile {
   async add(fresh: NewInboxEntry, redeliverMs: number): Promise<void> {
     const now = this.now();
     const { _msgid: _sentAs, ...message } = fresh.message;
-    const record = { put: { ...fresh, message, attempt: 1, admittedAt: now, dueAt: now + redeliverMs } };
-    const line = serialise(record);
-    // The inbox keeps its own copy: the message it was given goes on into the flow, which may change it.
-    const entry = (JSON.parse(line) as { put: InboxEntry }).put;
+    // The inbox keeps its own copy, the JSON: the message it was given goes on into the flow, which may change it.
+    const entry: HeldEntry = {
+      key: fresh.key,
+      sourceNodeId: fresh.sourceNodeId,
+      message: serialise(message),
+      attempt: 1,
+      admittedAt: now,
+      dueAt: now + redeliverMs,
+    };
+    const line = putLine(entry);
     this.entries.set(entry.key, entry);
     try {
       await this.writeLine(line, true);
@@ -117,7 +137,7 @@ export class InboxFile {
   /** The entries due at `now` that `request` may take, the longest due first, at most `limit`. */
   async takeDue(now: number, request: DueRequest): Promise<InboxEntry[]> {
     const graceOf = dueGrace(request);
-    const due: { entry: InboxEntry; since: number }[] = [];
+    const due: { entry: HeldEntry; since: number }[] = [];
     for (const entry of this.entries.values()) {
       if (entry.dead) continue;
       const grace = graceOf(entry.sourceNodeId);
@@ -127,7 +147,7 @@ export class InboxFile {
     const taken = due.slice(0, request.limit).map(({ entry }) => {
       entry.attempt++;
       entry.dueAt = now + request.redeliverMs;
-      return { ...entry };
+      return { ...readEntry(entry) };
     });
     await Promise.all(
       taken.map((entry) =>
@@ -152,7 +172,7 @@ export class InboxFile {
       if (dead.length >= limit) break;
       if (!entry.dead) continue;
       if (skipped < offset) skipped++;
-      else dead.push({ ...entry });
+      else dead.push({ ...readEntry(entry) });
     }
     return dead;
   }
@@ -163,8 +183,9 @@ export class InboxFile {
    * key never both win.
    */
   async replayDead(key: string, sourceNodeId: string | undefined, now: number): Promise<boolean> {
-    const dead = this.entries.get(key);
-    if (!dead?.dead) return false;
+    const held = this.entries.get(key);
+    if (!held?.dead) return false;
+    const dead = readEntry(held);
     const { dead: _dead, ...kept } = dead;
     const replayed: InboxEntry = {
       ...kept,
@@ -320,12 +341,22 @@ export class InboxFile {
  * The record as one line. An event that JSON cannot express (nested deeper than the stack allows) is
  * refused as unstorable: asking again gives the same answer, so it is the event's fault, not the disk's.
  */
-function serialise(record: InboxRecord): string {
+function serialise(value: unknown): string {
   try {
-    return JSON.stringify(record);
+    return JSON.stringify(value);
   } catch (error) {
     throw new UnstorableEventError(`the event cannot be stored: ${errorMessage(error)}`, { cause: error });
   }
+}
+
+/**
+ * The entry's `put` record. Its message is spliced in as the JSON it is held as, so an admission serialises
+ * the event once; the line reads back as `{ put: entry }` like any other.
+ */
+function putLine(entry: HeldEntry): string {
+  const { message, ...rest } = entry;
+  const messageJson = typeof message === "string" ? message : JSON.stringify(message);
+  return `{"put":{"message":${messageJson},${JSON.stringify(rest).slice(1)}}`;
 }
 
 function parseRecord(line: string): InboxRecord | undefined {
