@@ -1,8 +1,10 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import crypto from "node:crypto";
 
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value, "utf8").digest();
-}
+// crypto.hash (Node 20.12+) is the one-shot form, asked of every webhook request; older Nodes build a Hash.
+const digest: (value: string) => Buffer =
+  typeof crypto.hash === "function"
+    ? (value) => crypto.hash("sha256", value, "buffer")
+    : (value) => crypto.createHash("sha256").update(value, "utf8").digest();
 
 /**
  * Compares a presented token with the secret in constant time. Both sides are hashed first, so the
@@ -16,6 +18,6 @@ export class SecretMatcher {
   }
 
   matches(candidate: string | undefined): boolean {
-    return timingSafeEqual(this.expected, digest(candidate ?? "")) && candidate !== undefined;
+    return crypto.timingSafeEqual(this.expected, digest(candidate ?? "")) && candidate !== undefined;
   }
 }

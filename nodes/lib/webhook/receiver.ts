@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 import type { Node, NodeAPI } from "node-red";
@@ -85,7 +86,12 @@ export class WebhookReceiver {
   private storeFailure?: string;
   private readonly unwatchStore: () => void;
   /** Requests between their route and their answer: close stops their body reads and waits for them. */
-  private readonly inFlight = new Map<Promise<void>, AbortController>();
+  private readonly inFlight = new Set<Promise<void>>();
+  /**
+   * Aborted by close: stops every request still reading its body or waiting for the automation map. One for
+   * all of them, since they all stop for the same reason; one per request cost more than the inbox's write.
+   */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly RED: NodeAPI,
@@ -95,6 +101,8 @@ export class WebhookReceiver {
     endpoint: WebhookEndpoint,
   ) {
     this.status = new ThrottledStatus(node);
+    // Each request reading its body listens on it: hundreds at once are a burst, not a leak.
+    setMaxListeners(0, this.closing.signal);
     this.delivery = connection.delivery;
     this.expected = connection.expectedIdentity(settings.automationIds);
     this.warnings = new RateLimitedLog((message) => node.warn(message));
@@ -167,9 +175,8 @@ export class WebhookReceiver {
     this.unwatchStore();
     this.registration.remove();
     this.connection.webhookIdentities.forget(this.node.id);
-    for (const stop of this.inFlight.values())
-      stop.abort(new Error("the node is being redeployed or stopped"));
-    await Promise.allSettled([...this.inFlight.keys()]);
+    this.closing.abort(new Error("the node is being redeployed or stopped"));
+    await Promise.allSettled([...this.inFlight]);
     // After the requests in flight, so none captures into a list already cleared.
     this.connection.recent.forget(this.node.id);
     this.unregisterSender();
@@ -187,14 +194,13 @@ export class WebhookReceiver {
       );
       return;
     }
-    const stop = new AbortController();
-    const handled = this.handle(req, res, segment, stop.signal)
+    const handled = this.handle(req, res, segment, this.closing.signal)
       .catch((error: unknown) => {
         this.node.error(`webhook request failed: ${errorMessage(error)}`);
         if (!res.headersSent) answer(res, 500, INTERNAL_ERROR);
       })
       .finally(() => this.inFlight.delete(handled));
-    this.inFlight.set(handled, stop);
+    this.inFlight.add(handled);
   }
 
   private async handle(
