@@ -26,7 +26,7 @@ export interface ObservedIdentity {
  * without the token cannot put values here). One entry per node: bounded by the flows, not by traffic.
  */
 export class ObservedIdentities {
-  private readonly nodes = new Map<string, ObservedWebhook>();
+  private readonly nodes = new Map<string, SeenBy>();
 
   register(node: string, name?: string): void {
     this.nodes.set(node, { node, name: name || undefined });
@@ -36,23 +36,34 @@ export class ObservedIdentities {
     this.nodes.delete(node);
   }
 
+  /** Called on every delivery: it keeps what it was given, and `list()` formats it for the rare reader. */
   record(node: string, identity: ClarusIdentity, problem?: string): void {
     const entry = this.nodes.get(node);
     if (!entry) return;
-    entry.last = {
-      at: new Date().toISOString(),
-      domain: shown(identity.domain),
-      apiDomain: shown(identity.apiDomain),
-      subdomain: shown(identity.subdomain),
-      automationId: shown(identity.automationId),
-      accepted: problem === undefined,
-      problem,
-    };
+    entry.last = { at: Date.now(), identity, problem };
   }
 
   list(): ObservedWebhook[] {
-    return [...this.nodes.values()].map((entry) => ({ ...entry }));
+    return [...this.nodes.values()].map(({ node, name, last }) => ({
+      node,
+      name,
+      last: last && {
+        at: new Date(last.at).toISOString(),
+        domain: shown(last.identity.domain),
+        apiDomain: shown(last.identity.apiDomain),
+        subdomain: shown(last.identity.subdomain),
+        automationId: shown(last.identity.automationId),
+        accepted: last.problem === undefined,
+        problem: last.problem,
+      },
+    }));
   }
+}
+
+interface SeenBy {
+  node: string;
+  name?: string;
+  last?: { at: number; identity: ClarusIdentity; problem?: string };
 }
 
 /** Header values as the user may see them: printable and short. */

@@ -80,6 +80,7 @@ export class WebhookReceiver {
   private discoveryFailure?: string;
   /** The identity header value Clarus last sent that the connection refused, until one is accepted. */
   private identityProblem?: string;
+  private lastAccepted?: ClarusIdentity;
   /** Why the server cannot serve the route (a dedicated port in use), while it cannot. */
   private serverProblem?: string;
   /** Why the store cannot take events (its health summary, e.g. "Redis: wrong password"), while it cannot. */
@@ -253,11 +254,15 @@ export class WebhookReceiver {
    * the one configured must not look like silence.
    */
   private checkIdentity(identity: ClarusIdentity): void {
-    const mismatch = identityMismatch(identity, this.expected);
+    // Clarus sends the same headers on every delivery of an automation: the last accepted set is not checked again.
+    const mismatch = sameIdentity(identity, this.lastAccepted)
+      ? undefined
+      : identityMismatch(identity, this.expected);
     const problem =
       mismatch && (mismatch.detail ? `${mismatch.message}; ${mismatch.detail}` : mismatch.message);
     this.connection.webhookIdentities.record(this.node.id, identity, problem);
     if (!mismatch) {
+      this.lastAccepted = identity;
       this.identityProblem = undefined;
       return;
     }
@@ -499,4 +504,15 @@ function queryPayload(req: IncomingMessage): { payload: JsonObject; bytes: strin
 /** The request's URL as it came: express rewrites `req.url` below a mount path and keeps the original. */
 function originalUrl(req: IncomingMessage): string {
   return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
+}
+
+function sameIdentity(identity: ClarusIdentity, other: ClarusIdentity | undefined): boolean {
+  return (
+    other !== undefined &&
+    identity.domain === other.domain &&
+    identity.apiDomain === other.apiDomain &&
+    identity.subdomain === other.subdomain &&
+    identity.automationId === other.automationId &&
+    identity.integrationId === other.integrationId
+  );
 }
