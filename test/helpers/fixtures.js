@@ -1,5 +1,7 @@
 // Flow fixtures and Clarus request headers shared by specs, the install test and the bench. It loads
 // nothing from build/, so a spec that packs the package can use it while a build is under way.
+const { fileRecorder } = require("./output-file");
+
 const TOKEN = "s3cret-token-0123456789abcdef";
 
 const CLARUS_HEADERS = {
@@ -82,21 +84,7 @@ function delayNode(id, { timeout, timeoutUnits, ...props }) {
  */
 function recordAndConfirm({ z, output, func, x = 400, y = 80 }) {
   return [
-    { id: "record", type: "function", z, name: "record", func, outputs: 1, x, y, wires: [["record-file"]] },
-    {
-      id: "record-file",
-      type: "file",
-      z,
-      filename: output,
-      filenameType: "str",
-      appendNewline: true,
-      createDir: true,
-      overwriteFile: "false",
-      encoding: "none",
-      x: x + 160,
-      y,
-      wires: [["confirmer"]],
-    },
+    ...fileRecorder({ id: "record", z, file: output, func, x, y, next: ["confirmer"] }),
     {
       id: "confirmer",
       type: "clarus-confirm",
