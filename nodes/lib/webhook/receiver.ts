@@ -80,6 +80,7 @@ export class WebhookReceiver {
   private discoveryFailure?: string;
   /** The identity header value Clarus last sent that the connection refused, until one is accepted. */
   private identityProblem?: string;
+  /** The identity headers of the last delivery accepted: the same set again needs no second check. */
   private lastAccepted?: ClarusIdentity;
   /** Why the server cannot serve the route (a dedicated port in use), while it cannot. */
   private serverProblem?: string;
@@ -254,7 +255,7 @@ export class WebhookReceiver {
    * the one configured must not look like silence.
    */
   private checkIdentity(identity: ClarusIdentity): void {
-    // Clarus sends the same headers on every delivery of an automation: the last accepted set is not checked again.
+    // Clarus sends the same headers on every delivery of an automation.
     const mismatch = sameIdentity(identity, this.lastAccepted)
       ? undefined
       : identityMismatch(identity, this.expected);

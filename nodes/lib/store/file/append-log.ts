@@ -168,14 +168,15 @@ export class AppendLog {
   }
 
   /**
-   * Waits up to `lingerMs` for a durable append, so that records needing no sync ride on its write: with a file
-   * that syncs every write, writing them alone would cost a sync each and hold up the admissions behind them.
+   * Whether the queue holds only records that need no sync: with a file that syncs every write, writing them
+   * alone would cost a sync each and hold up the admissions behind them, so they wait for one to ride on.
    */
   private shouldLinger(): boolean {
     if (!this.groupCommit || !this.sync || this.queue.length === 0) return false;
     return !this.queue.some((waiter) => waiter.durable);
   }
 
+  /** Waits up to `lingerMs`, or until `wake` (a durable append or a rewrite), whichever comes first. */
   private linger(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
