@@ -104,6 +104,8 @@ describe("the file store on a full disk (a tmpfs mounted by the test)", function
       dedupeTtlMs: HOUR,
       dedupeCapacity: 100_000,
       redeliverMs: 60_000,
+      // A compaction at a thousand records, as these tests count them (production waits for ten thousand).
+      inboxCompactAt: { records: 1000 },
       warn: (message) => warnings.push(message),
       ...options,
     });

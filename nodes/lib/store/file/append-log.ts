@@ -76,6 +76,11 @@ export class AppendLog {
     return this.options.file;
   }
 
+  /** Bytes of whole records in the file, for the owner's compaction policy. */
+  get bytes(): number {
+    return this.size;
+  }
+
   /** True after a write failed and until one works again. */
   get failing(): boolean {
     return this.failed;
@@ -232,5 +237,6 @@ export class AppendLog {
     const data = Buffer.from(lines.length > 0 ? lines.join("\n") + "\n" : "");
     await replaceFile(file, `${file}.tmp`, data, this.sync);
     this.records = lines.length;
+    this.size = data.length;
   }
 }

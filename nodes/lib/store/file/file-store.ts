@@ -18,7 +18,7 @@ import {
 } from "../connection-store";
 import { DedupeStore } from "./dedupe-store";
 import { FileDocuments } from "./documents";
-import { InboxFile } from "./inbox-file";
+import { type CompactionThresholds, InboxFile } from "./inbox-file";
 
 export interface FileStoreOptions {
   /** The connection's state directory (`<userDir>/clarus`); undefined keeps everything in memory. */
@@ -31,6 +31,8 @@ export interface FileStoreOptions {
   redeliverMs: number;
   /** `clarus.inbox` in settings.js; for the bench. */
   inbox?: { groupCommit?: boolean; sync?: boolean };
+  /** When the inbox file is compacted; the defaults suit production (tests lower them). */
+  inboxCompactAt?: Partial<CompactionThresholds>;
   warn: (message: string) => void;
   now?: () => number;
 }
@@ -263,6 +265,7 @@ function openFiles(options: FileStoreOptions, id: string): OpenFiles {
     warn: options.warn,
     now: options.now,
     beforeCompaction: () => dedupe.flush(),
+    compactAt: options.inboxCompactAt,
   });
   // After a crash the dedupe journal may lack the last second of keys, but the inbox has them: a retry
   // of an event the inbox holds must be a duplicate, and the inbox, not the retry, sends it again.

@@ -290,7 +290,7 @@ describe("FileConnectionStore (store: file)", function () {
 
     it("should compact away confirmed entries so the file follows the pending count", async function () {
       const directory = path.join(tempUserDir(), "clarus");
-      const store = track(openStore(directory));
+      const store = track(openStore(directory, { inboxCompactAt: { records: 1000 } }));
       for (let i = 0; i < 1500; i++) {
         await store.admit(entry(i));
         if (i >= 5) await store.confirm(entry(i).key);
@@ -303,6 +303,45 @@ describe("FileConnectionStore (store: file)", function () {
       assert.deepEqual(await reopened.inboxCounts(), { pending: 5, dead: 0 });
       assert.equal(await reopened.admit(entry(1400)), "duplicate", "compacted keys stay claimed");
       await reopened.close(false);
+    });
+
+    it("should leave a file of small records alone until it holds ten thousand of them", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      const store = track(openStore(directory));
+      // In groups of 500 that share their writes: 11,000 records one sync each would take seconds.
+      const admitAndConfirm = async (from, to) => {
+        for (let start = from; start < to; start += 500) {
+          const ids = Array.from({ length: Math.min(500, to - start) }, (_, i) => start + i);
+          await Promise.all(ids.map((id) => store.admit(entry(id))));
+          await Promise.all(ids.map((id) => store.confirm(entry(id).key)));
+        }
+        await store.inbox.log.idle();
+        await store.inbox.compaction;
+      };
+      await admitAndConfirm(0, 4000);
+      assert.equal(inboxLines(directory).length, 8000, "8000 records of about 200 bytes: not compacted yet");
+      await admitAndConfirm(4000, 5500);
+      assert.ok(inboxLines(directory).length < 2000, `${inboxLines(directory).length} records after 11000`);
+    });
+
+    it("should compact a file once it holds the bytes threshold, before ten thousand records", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      // A thousand records of these entries take about 145 kB.
+      const store = track(openStore(directory, { inboxCompactAt: { bytes: 100 * 1024 } }));
+      for (let i = 0; i < 700; i++) {
+        await store.admit(entry(i));
+        await store.confirm(entry(i).key);
+      }
+      await store.inbox.log.idle();
+      await store.inbox.compaction;
+      const lines = inboxLines(directory);
+      assert.ok(lines.length < 1000, `${lines.length} records: the file passed 100 KiB at 1000 records`);
+      assert.equal(
+        store.inbox.log.bytes,
+        fs.statSync(inboxFile(directory)).size,
+        "its size known after the rewrite",
+      );
+      assert.ok(store.inbox.log.bytes < 100 * 1024, `${store.inbox.log.bytes} bytes after the compaction`);
     });
 
     it("should delete its files when its connection is removed", async function () {
