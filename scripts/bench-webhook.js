@@ -3,8 +3,9 @@
 // clarus-confirm node), and on-receipt with the connection's store in Redis (`store: redis`, a redis-server of
 // its own), each on Node-RED's server, and on-receipt and on-confirm again on a port of their own
 // (`listenPort`), against Node-RED's own `http in → http response`, in one real Node-RED process, same
-// machine, same run, alternating rounds. Prints figures; it is not a test and fails only when the bench itself cannot
-// run.
+// machine, same run, alternating rounds, and a closing round of core so that every round of a target sits between
+// two of core's: a ratio is the median of the rounds' own ratios, each against the mean of those two. Prints figures;
+// it is not a test and fails only when the bench itself cannot run.
 //
 //   node scripts/bench-webhook.js [--duration 8] [--rounds 3] [--warmup 3] [--connections 10] [--profile]
 //                                 [--variants] [--memory] [--keys 1000000] [--targets core,dedicated]
@@ -322,10 +323,15 @@ async function measure(userDir, redisUrl, { name, inbox, targets }) {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const target of targets) results[target].push(await runRound(String(round), target, DURATION));
     }
+    // One more round of the first target (core): each round's other targets then sit between two of its rounds.
+    const closing = targets.length > 1 ? await runRound("closing", targets[0], DURATION) : undefined;
     const summary = {};
     for (const target of targets) {
       summary[target] = {
         rps: median(results[target].map((result) => result.requests.average)),
+        roundsRps: results[target].map((result) => result.requests.average),
+        order: targets.indexOf(target),
+        closingRps: target === targets[0] ? closing?.requests.average : undefined,
         p99: median(results[target].map((result) => result.latency.p99)),
         non2xx: results[target].reduce((sum, result) => sum + result.non2xx, 0),
         errors: results[target].reduce((sum, result) => sum + result.errors + result.timeouts, 0),
@@ -403,12 +409,26 @@ async function main() {
     }
 
     const [first] = summaries;
-    /** `a`/`b` req/s against its goal, when both were measured. */
+    /**
+     * `a`/`b` req/s against its goal, when both were measured. The goal is judged on the median of the
+     * rounds' own ratios, each round of `a` against the mean of the rounds of `b` just before and after it:
+     * this machine's speed drifts by a third over a run, so a ratio of two medians can pair a fast minute with
+     * a slow one.
+     */
     const ratioLine = (a, b, goal, note = "") => {
-      if (!first.summary[a] || !first.summary[b]) return;
-      const ratio = first.summary[a].rps / first.summary[b].rps;
+      const [over, under] = [first.summary[a], first.summary[b]];
+      if (!over || !under) return;
+      const around = (round) => {
+        const before = under.roundsRps[round];
+        if (under.order > over.order) return before;
+        return (before + (under.roundsRps[round + 1] ?? under.closingRps ?? before)) / 2;
+      };
+      const perRound = over.roundsRps.map((rps, round) => rps / around(round));
+      const paired = median(perRound);
+      const ofMedians = over.rps / under.rps;
       console.log(
-        `ratio ${a}/${b} req/s${note}: ${ratio.toFixed(2)}  (goal ≥ ${goal}: ${verdict(ratio >= goal)})`,
+        `ratio ${a}/${b} req/s${note}: ${paired.toFixed(2)}  (goal ≥ ${goal}: ${verdict(paired >= goal)}; ` +
+          `rounds ${perRound.map((ratio) => ratio.toFixed(2)).join(", ")}; ratio of the medians ${ofMedians.toFixed(2)})`,
       );
     };
     ratioLine("clarus", "core", GOALS.ratio);
