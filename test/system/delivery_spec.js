@@ -22,7 +22,7 @@ const {
 } = require("../helpers/red-process");
 const { eventually } = require("../helpers/eventually");
 const { fileRecorder } = require("../helpers/output-file");
-const { TOKEN, connectionConfig, webhookConfig, delayNode } = require("../helpers/fixtures");
+const { TOKEN, connectionConfig, webhookConfig, delayNode, dispatched } = require("../helpers/fixtures");
 const {
   ID_AND_ATTEMPT,
   acknowledged,
@@ -410,7 +410,10 @@ describe("delivery: crashes, retries and dead letters in a real Node-RED (the pa
       });
       await deployFlows(red, flow);
       const ids = [7001, 7002, 7003, 7004, 7005];
-      for (const id of ids) assert.equal((await deliver(port, undefined, id)).status, 200);
+      for (const id of ids.slice(0, 4)) assert.equal((await deliver(port, undefined, id)).status, 200);
+      // Pretty-printed with CRLF line ends and a BOM: the inbox keeps the body's own JSON, made one line.
+      const printed = "\uFEFF" + JSON.stringify(dispatched(7005), null, 2).replace(/\n/g, "\r\n");
+      assert.equal((await deliverBody(port, undefined, printed)).status, 200);
       // The events wait in the 2 s step; a full deploy drops what the step holds.
       await deployFlows(red, flow, { deploymentType: "full" });
       // The same process: their due times (300 s) stand. A delivery made after the redeploy passes the step

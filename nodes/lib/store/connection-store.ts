@@ -174,6 +174,11 @@ export interface NewInboxEntry {
   sourceNodeId: string;
   /** The message as first sent, without `_msgid`. */
   message: StoredMessage;
+  /**
+   * `message.payload` as one line of JSON, when the caller already holds it (a webhook's body): a store that
+   * serialises the message writes it as it is instead of serialising the payload again.
+   */
+  payloadJson?: string;
 }
 
 /**

@@ -23,7 +23,7 @@ import { StoreUnavailableError, UnstorableEventError } from "../store/connection
 import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError, readBody } from "./body-reader";
 import type { EndpointRegistration, WebhookEndpoint } from "./endpoint";
-import { answerJson as answer, BodyError, isJsonContentType, parseJsonObject } from "./json-body";
+import { answerJson as answer, asOneLine, BodyError, isJsonContentType, parseJsonObject } from "./json-body";
 import { hasUnreadBody } from "./route-registry";
 import type { WebhookSettings } from "./settings";
 
@@ -35,6 +35,8 @@ interface CheckedDelivery {
   startedAt: number;
   payload: JsonObject;
   bytes: Buffer | string;
+  /** A JSON body as one line: the inbox writes it instead of serialising the payload again. */
+  payloadJson?: string;
   identity: ClarusIdentity;
 }
 
@@ -213,13 +215,14 @@ export class WebhookReceiver {
   ): Promise<void> {
     let payload: JsonObject;
     let bytes: Buffer | string;
+    let payloadJson: string | undefined;
     const startedAt = performance.now();
     const identity = readIdentity(req.headers);
     try {
       this.checkSource(req);
       this.checkToken(req, segment);
       this.checkIdentity(identity);
-      ({ payload, bytes } =
+      ({ payload, bytes, payloadJson } =
         this.settings.method === "GET" ? queryPayload(req) : await this.readJson(req, signal));
       if (!this.active) throw retryLater("the node closed while the body was read");
     } catch (error) {
@@ -227,7 +230,7 @@ export class WebhookReceiver {
       if (!(error instanceof Error) || !error.message.startsWith("client closed")) throw error;
       return;
     }
-    await this.accept(req, res, { startedAt, payload, bytes, identity }, signal);
+    await this.accept(req, res, { startedAt, payload, bytes, payloadJson, identity }, signal);
   }
 
   private checkSource(req: IncomingMessage): void {
@@ -278,7 +281,7 @@ export class WebhookReceiver {
   private async readJson(
     req: IncomingMessage,
     signal: AbortSignal,
-  ): Promise<{ payload: JsonObject; bytes: Buffer }> {
+  ): Promise<{ payload: JsonObject; bytes: Buffer; payloadJson: string }> {
     if (!isJsonContentType(req.headers["content-type"])) {
       throw new Rejection(
         "content-type",
@@ -303,7 +306,8 @@ export class WebhookReceiver {
       throw error;
     }
     try {
-      return { payload: parseJsonObject(bytes.toString("utf8")), bytes };
+      const text = bytes.toString("utf8");
+      return { payload: parseJsonObject(text), bytes, payloadJson: asOneLine(text) };
     } catch (error) {
       if (error instanceof BodyError) throw new Rejection("malformed", 400, error.message);
       throw error;
@@ -348,7 +352,7 @@ export class WebhookReceiver {
     });
     let outcome: "fresh" | "duplicate" | "held";
     try {
-      outcome = await this.letIn(msg);
+      outcome = await this.letIn(msg, delivery.payloadJson);
     } catch (error) {
       if (error instanceof AcceptCancelledError) return this.reject(req, res, retryLater(error.message));
       // Not the store's failure: this event can never be stored, so a retry would fail the same way.
@@ -393,16 +397,20 @@ export class WebhookReceiver {
    * sends it: the node closed meanwhile). With dedupe off every delivery is fresh; on-confirm then keeps it
    * under a key of its own (`msg.clarus.inboxKey`).
    */
-  private letIn(msg: ClarusMessage): Promise<"fresh" | "duplicate" | "held"> {
+  private letIn(
+    msg: ClarusMessage,
+    payloadJson: string | undefined,
+  ): Promise<"fresh" | "duplicate" | "held"> {
     const closing = () => !this.active;
     if (this.settings.dedupe) {
-      const entry = { key: msg.clarus.dedupeKey, sourceNodeId: this.node.id, message: msg };
+      const entry = { key: msg.clarus.dedupeKey, sourceNodeId: this.node.id, message: msg, payloadJson };
       return this.delivery.acceptOne(entry, closing);
     }
     if (!this.delivery.onConfirm) return Promise.resolve("fresh");
     const inboxKey = `${msg.clarus.dedupeKey}#${msg._msgid}`;
     msg.clarus.inboxKey = inboxKey;
-    return this.delivery.acceptOne({ key: inboxKey, sourceNodeId: this.node.id, message: msg }, closing);
+    const entry = { key: inboxKey, sourceNodeId: this.node.id, message: msg, payloadJson };
+    return this.delivery.acceptOne(entry, closing);
   }
 
   private reject(req: IncomingMessage, res: ServerResponse, rejection: Rejection): void {
@@ -486,7 +494,7 @@ function bearerToken(req: IncomingMessage): string | undefined {
 }
 
 /** A GET webhook carries no body; its query string (without the token) is the payload. */
-function queryPayload(req: IncomingMessage): { payload: JsonObject; bytes: string } {
+function queryPayload(req: IncomingMessage): { payload: JsonObject; bytes: string; payloadJson?: string } {
   const url = originalUrl(req);
   const query = url.includes("?") ? url.slice(url.indexOf("?") + 1) : "";
   const params = new URLSearchParams(query);

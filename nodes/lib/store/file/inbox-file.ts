@@ -123,7 +123,7 @@ export class InboxFile {
     const entry: HeldEntry = {
       key: fresh.key,
       sourceNodeId: fresh.sourceNodeId,
-      message: serialise(message),
+      message: fresh.payloadJson === undefined ? serialise(message) : withPayload(message, fresh.payloadJson),
       attempt: 1,
       admittedAt: now,
       dueAt: now + redeliverMs,
@@ -368,6 +368,13 @@ function serialise(value: unknown): string {
   } catch (error) {
     throw new UnstorableEventError(`the event cannot be stored: ${errorMessage(error)}`, { cause: error });
   }
+}
+
+/** The message as JSON with `payloadJson` as its payload: the payload is not serialised a second time. */
+function withPayload(message: Omit<StoredMessage, "_msgid">, payloadJson: string): string {
+  const { payload: _payload, ...rest } = message;
+  const restJson = serialise(rest);
+  return restJson === "{}" ? `{"payload":${payloadJson}}` : `{"payload":${payloadJson},${restJson.slice(1)}`;
 }
 
 /**

@@ -305,6 +305,25 @@ describe("FileConnectionStore (store: file)", function () {
       await reopened.close(false);
     });
 
+    it("should keep a webhook's own JSON as the payload and read the same message back", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      const store = track(openStore(directory));
+      const admitted = entry(1);
+      const payload = { ...admitted.message.payload, lines: [{ sku: "A", note: "x\ny" }] };
+      admitted.message.payload = payload;
+      // What webhook-in hands over: the body's own text, made one line, not serialised again.
+      admitted.payloadJson = '{ "id": 1, "reference": "SO-1", "lines": [ { "sku": "A", "note": "x\\ny" } ] }';
+      assert.equal(await store.admit(admitted), "fresh");
+      await store.close(false);
+      const [line] = inboxLines(directory);
+      assert.ok(line.includes(admitted.payloadJson), line);
+      // Reopened in this process, the entry keeps its due time: look a redelivery period later.
+      const reopened = track(openStore(directory, { now: () => Date.now() + 2 * REDELIVER_MS }));
+      const [due] = await reopened.takeDue(forHook());
+      const { _msgid: _sentAs, ...sent } = admitted.message;
+      assert.deepEqual(due.message, sent);
+    });
+
     it("should leave a file of small records alone until it holds ten thousand of them", async function () {
       const directory = path.join(tempUserDir(), "clarus");
       const store = track(openStore(directory));
