@@ -460,6 +460,44 @@ describe("Redis store", function () {
       assert.equal(await store.claim("after-hang"), true);
     });
 
+    it("should notice a Redis that hangs under steady calls, fail the calls after at once, and recover when it answers", async function () {
+      const { store, lines } = open({ url: server.url() });
+      await store.claim("warm-up");
+      // A claim every 20 ms: the socket never idles for the response timeout, so only a deadline per call sees the hang.
+      const outcomes = [];
+      const steady = setInterval(() => {
+        const started = Date.now();
+        const call = store.claim(`steady-${outcomes.length}`).then(
+          () => ({ ms: Date.now() - started }),
+          (error) => ({ error, ms: Date.now() - started }),
+        );
+        outcomes.push(call);
+      }, 20);
+      try {
+        server.pause();
+        const hung = await healthWhere(store, isUnavailable, FAST.responseTimeoutMs + 5000);
+        assert.match(hung.cause, /stopped answering/);
+        const { error, ms } = await timedRejection(store.claim("while-hung"));
+        assert.ok(ms < 100, `a call while Redis hangs took ${ms} ms to fail`);
+        assert.match(error.message, /stopped answering/);
+        server.resume();
+        await healthWhere(store, isReady);
+      } finally {
+        clearInterval(steady);
+      }
+      const settled = await Promise.all(outcomes);
+      const failed = settled.filter((outcome) => outcome.error);
+      assert.ok(failed.length > 0, "some steady calls met the hang");
+      for (const outcome of failed) assert.equal(outcome.error.name, "StoreUnavailableError");
+      const slowest = Math.max(...settled.map((outcome) => outcome.ms));
+      assert.ok(slowest < FAST.responseTimeoutMs + 1000, `the slowest call took ${slowest} ms`);
+      assert.equal(await store.claim("after-hang"), true);
+      const warnings = lines.filter(
+        (line) => line.level === "warn" && /stopped answering/.test(line.message),
+      );
+      assert.equal(warnings.length, 1, lines.map((line) => line.message).join("\n"));
+    });
+
     it("should fail the first calls quickly when Redis is not there at all", async function () {
       const port = await freePort();
       const { store } = open({ url: `redis://127.0.0.1:${port}` });

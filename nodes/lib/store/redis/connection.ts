@@ -21,6 +21,16 @@ import type { RedisTarget } from "./url";
  */
 export class OutcomeUnknownError extends StoreUnavailableError {}
 
+/**
+ * A call with no reply within the response timeout. Worded as node-redis words its idle timeout ("Socket
+ * timeout"), so both name the same cause: Redis stopped answering.
+ */
+class ReplyOverdueError extends Error {
+  constructor(ms: number) {
+    super(`Socket timeout: no reply within ${ms} ms`);
+  }
+}
+
 export interface StoreLog {
   info(message: string): void;
   warn(message: string): void;
@@ -92,6 +102,9 @@ export class RedisConnection extends EventEmitter {
   private readonly target: RedisTarget;
   private readonly log: StoreLog;
   private readonly firstConnectionMs: number;
+  private readonly responseTimeoutMs: number;
+  /** A call got no reply within the response timeout, and none has come since: calls fail at once meanwhile. */
+  private overdue = false;
   private connectedBefore = false;
   private firstHealth?: Promise<void>;
   /** Causes already logged at warn in this outage; a cause that comes back is logged at debug. */
@@ -102,9 +115,9 @@ export class RedisConnection extends EventEmitter {
     this.target = options.target;
     this.log = options.log;
     // Connect, then the handshake's replies: the longest a first connection takes to succeed or fail.
+    this.responseTimeoutMs = options.responseTimeoutMs ?? REDIS_TIMING.responseTimeoutMs;
     this.firstConnectionMs =
-      (options.connectTimeoutMs ?? REDIS_TIMING.connectTimeoutMs) +
-      (options.responseTimeoutMs ?? REDIS_TIMING.responseTimeoutMs);
+      (options.connectTimeoutMs ?? REDIS_TIMING.connectTimeoutMs) + this.responseTimeoutMs;
     const base = options.reconnectBaseMs ?? REDIS_TIMING.reconnectBaseMs;
     const max = options.reconnectMaxMs ?? REDIS_TIMING.reconnectMaxMs;
     // Half fixed, half random: instances that lost the same Redis do not all come back in the same instant.
@@ -132,14 +145,14 @@ export class RedisConnection extends EventEmitter {
   /**
    * Runs `operation` on the client when Redis is ready. Rejects with StoreUnavailableError, at once, when it
    * is not (the first calls after a deploy wait up to the connect timeout for the first connection), and when
-   * the connection fails under the call: with OutcomeUnknownError when Redis may have run it. Error replies
-   * that are bugs stay ordinary errors.
+   * the connection fails under the call or no reply comes within the response timeout: with
+   * OutcomeUnknownError when Redis may have run it. Error replies that are bugs stay ordinary errors.
    */
   async run<T>(operation: (client: StoreClient) => Promise<T>): Promise<T> {
     if (this.current.state === "connecting") await this.firstConnection();
-    if (!this.client.isReady) throw this.unavailable();
+    if (!this.client.isReady || this.overdue) throw this.unavailable();
     try {
-      return await operation(this.client);
+      return await this.withinResponseTimeout(operation(this.client));
     } catch (error) {
       if (error instanceof ErrorReply && !isUnavailableReply(error)) throw error;
       const unavailable = this.unavailable(error);
@@ -162,6 +175,53 @@ export class RedisConnection extends EventEmitter {
     // close() waits for replies still due; a server that hung under them gets the response timeout, then destroy.
     await Promise.race([this.client.close(), delay(REDIS_TIMING.responseTimeoutMs)]);
     if (this.client.isOpen) this.client.destroy();
+  }
+
+  /**
+   * The call's reply, or ReplyOverdueError once the response timeout has passed. The socket's idle timeout
+   * alone cannot see a Redis that hangs while calls keep coming: every write counts as traffic. Once a reply
+   * is overdue, calls fail at once; with nothing written, the idle timeout then drops the connection and
+   * node-redis reconnects, and a late reply (a Redis that was only stopped) makes the store ready again.
+   */
+  private withinResponseTimeout<T>(call: Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new ReplyOverdueError(this.responseTimeoutMs);
+        this.replyOverdue(error);
+        reject(error);
+      }, this.responseTimeoutMs);
+      call.then(
+        (value) => {
+          clearTimeout(timer);
+          this.answered();
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (error instanceof ErrorReply) this.answered();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private replyOverdue(error: ReplyOverdueError): void {
+    if (this.overdue || this.current.state === "closed") return;
+    this.overdue = true;
+    const { summary, detail: cause } = this.describe(error);
+    if (this.current.state === "unavailable") return;
+    this.loggedCauses.add(cause);
+    this.log.warn(
+      `Redis at ${this.display} unavailable: ${cause}; calls fail at once until it answers again`,
+    );
+    this.change({ state: "unavailable", summary, cause, since: Date.now() });
+  }
+
+  /** A reply came: a Redis that only stopped for a while answers again. */
+  private answered(): void {
+    if (!this.overdue) return;
+    this.overdue = false;
+    if (this.current.state === "unavailable" && this.client.isReady) this.ready();
   }
 
   private unavailable(error?: unknown): StoreUnavailableError {
@@ -196,6 +256,7 @@ export class RedisConnection extends EventEmitter {
   }
 
   private ready(): void {
+    this.overdue = false;
     const previous = this.current;
     this.connectedBefore = true;
     this.loggedCauses.clear();
