@@ -58,12 +58,18 @@ function waitForOutput(child, lines, pattern, timeoutMs = 60_000) {
   });
 }
 
-/** `port` when nothing listens on it, else a free one: the pictures show 1880 unless `npm start` runs. */
+/**
+ * `port` when nothing listens on it, else a free one: the pictures show 1880 unless `npm start` runs. Port 0
+ * asks for any free port: the one the probe was given, since the demo and the browser must agree on it.
+ */
 function portOrFree(port) {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(freePort()));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(port)));
+    server.listen(port, "127.0.0.1", () => {
+      const bound = server.address().port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 
