@@ -57,11 +57,13 @@ class RedInstances {
 
   /**
    * Starts instance `index` again on its port and user directory (after a stop or a kill), with the flows it
-   * last had. The process it replaces stays in `previous`, its log lines with it.
+   * last had. The process it replaces stays in `previous`, its log lines with it. `whileStopped` runs between
+   * the two, when the stopped process has written everything it will.
    */
-  async restart(index) {
+  async restart(index, { whileStopped } = {}) {
     const previous = this.instances[index];
     await previous.stop();
+    await whileStopped?.();
     this.previous.push(previous);
     this.instances[index] = await startNodeRed({ userDir: this.userDirs[index], port: previous.port });
     return this.instances[index];
