@@ -208,8 +208,9 @@ export class RedisConnection extends EventEmitter {
   private replyOverdue(error: ReplyOverdueError): void {
     if (this.overdue || this.current.state === "closed") return;
     this.overdue = true;
-    const { summary, detail: cause } = this.describe(error);
+    // Already unavailable for another cause: that cause stays, and calls already fail at once.
     if (this.current.state === "unavailable") return;
+    const { summary, detail: cause } = this.describe(error);
     this.loggedCauses.add(cause);
     this.log.warn(
       `Redis at ${this.display} unavailable: ${cause}; calls fail at once until it answers again`,
