@@ -175,8 +175,8 @@ export interface NewInboxEntry {
   /** The message as first sent, without `_msgid`. */
   message: StoredMessage;
   /**
-   * `message.payload` as one line of JSON, when the caller already holds it (a webhook's body): a store that
-   * serialises the message writes it as it is instead of serialising the payload again.
+   * `message.payload` as the JSON text it came as, when the caller already holds it (a webhook's body, its BOM
+   * dropped): a store that serialises the message writes it instead of serialising the payload again.
    */
   payloadJson?: string;
 }

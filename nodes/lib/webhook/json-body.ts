@@ -73,20 +73,8 @@ function assertNestingWithin(text: string, limit: number): void {
   }
 }
 
-/**
- * A body that parsed (see parseJsonObject) as one line of the same JSON, for a file of one record a line: the BOM
- * dropped, and line breaks made spaces. JSON strings cannot hold a raw line break, so every one is whitespace
- * between tokens, and the line parses to the same value.
- */
-export function asOneLine(text: string): string {
-  const json = stripBom(text);
-  return LINE_BREAK.test(json) ? json.replace(LINE_BREAKS, " ") : json;
-}
-
-const LINE_BREAK = /[\r\n]/;
-const LINE_BREAKS = /[\r\n]/g;
-
-function stripBom(text: string): string {
+/** The text without a leading byte order mark, which JSON does not allow. */
+export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 

@@ -23,7 +23,7 @@ import { StoreUnavailableError, UnstorableEventError } from "../store/connection
 import { describeStoreFailure, storeHealthStatus, watchHealth } from "../store/health";
 import { BodyAbortedError, BodyTimeoutError, BodyTooLargeError, readBody } from "./body-reader";
 import type { EndpointRegistration, WebhookEndpoint } from "./endpoint";
-import { answerJson as answer, asOneLine, BodyError, isJsonContentType, parseJsonObject } from "./json-body";
+import { answerJson as answer, BodyError, isJsonContentType, parseJsonObject, stripBom } from "./json-body";
 import { hasUnreadBody } from "./route-registry";
 import type { WebhookSettings } from "./settings";
 
@@ -35,7 +35,7 @@ interface CheckedDelivery {
   startedAt: number;
   payload: JsonObject;
   bytes: Buffer | string;
-  /** A JSON body as one line: the inbox writes it instead of serialising the payload again. */
+  /** A JSON body's text, BOM dropped: the inbox writes it instead of serialising the payload again. */
   payloadJson?: string;
   identity: ClarusIdentity;
 }
@@ -306,8 +306,8 @@ export class WebhookReceiver {
       throw error;
     }
     try {
-      const text = bytes.toString("utf8");
-      return { payload: parseJsonObject(text), bytes, payloadJson: asOneLine(text) };
+      const text = stripBom(bytes.toString("utf8"));
+      return { payload: parseJsonObject(text), bytes, payloadJson: text };
     } catch (error) {
       if (error instanceof BodyError) throw new Rejection("malformed", 400, error.message);
       throw error;

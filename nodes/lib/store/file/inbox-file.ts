@@ -370,12 +370,20 @@ function serialise(value: unknown): string {
   }
 }
 
-/** The message as JSON with `payloadJson` as its payload: the payload is not serialised a second time. */
+/**
+ * The message as JSON with `payloadJson` as its payload, so the payload is not serialised a second time. The
+ * file holds one record a line: the text's line breaks become spaces. JSON strings cannot hold a raw line break,
+ * so each one is whitespace between tokens, and the line parses to the same value.
+ */
 function withPayload(message: Omit<StoredMessage, "_msgid">, payloadJson: string): string {
   const { payload: _payload, ...rest } = message;
+  const payload = LINE_BREAK.test(payloadJson) ? payloadJson.replace(LINE_BREAKS, " ") : payloadJson;
   const restJson = serialise(rest);
-  return restJson === "{}" ? `{"payload":${payloadJson}}` : `{"payload":${payloadJson},${restJson.slice(1)}`;
+  return restJson === "{}" ? `{"payload":${payload}}` : `{"payload":${payload},${restJson.slice(1)}`;
 }
+
+const LINE_BREAK = /[\r\n]/;
+const LINE_BREAKS = /[\r\n]/g;
 
 /**
  * The entry's `put` record. Its message is spliced in as the JSON it is held as, so an admission serialises

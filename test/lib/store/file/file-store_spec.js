@@ -324,6 +324,24 @@ describe("FileConnectionStore (store: file)", function () {
       assert.deepEqual(due.message, sent);
     });
 
+    it("should make a pretty-printed body one line of the file, keeping its value and the escapes in strings", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      const store = track(openStore(directory));
+      const admitted = entry(2);
+      const payload = { id: 2, note: "two\nlines\r\n", sep: "\u2028", lines: [{ sku: "A" }] };
+      admitted.message.payload = payload;
+      admitted.payloadJson = JSON.stringify(payload, null, 2).replace(/\n/g, "\r\n");
+      assert.equal(await store.admit(admitted), "fresh");
+      await store.close(false);
+      const lines = inboxLines(directory);
+      assert.equal(lines.length, 1, "one record, one line");
+      assert.doesNotMatch(lines[0], /[\r\n]/);
+      assert.deepEqual(JSON.parse(lines[0]).put.message.payload, payload);
+      const reopened = track(openStore(directory, { now: () => Date.now() + 2 * REDELIVER_MS }));
+      const [due] = await reopened.takeDue(forHook());
+      assert.deepEqual(due.message.payload, payload);
+    });
+
     it("should leave a file of small records alone until it holds ten thousand of them", async function () {
       const directory = path.join(tempUserDir(), "clarus");
       const store = track(openStore(directory));
