@@ -327,9 +327,10 @@ async function measure(userDir, redisUrl, { name, inbox, targets }) {
     const closing = targets.length > 1 ? await runRound("closing", targets[0], DURATION) : undefined;
     const summary = {};
     for (const target of targets) {
+      const roundsRps = results[target].map((result) => result.requests.average);
       summary[target] = {
-        rps: median(results[target].map((result) => result.requests.average)),
-        roundsRps: results[target].map((result) => result.requests.average),
+        rps: median(roundsRps),
+        roundsRps,
         order: targets.indexOf(target),
         closingRps: target === targets[0] ? closing?.requests.average : undefined,
         p99: median(results[target].map((result) => result.latency.p99)),
