@@ -276,13 +276,9 @@ describe("clarus simulator: webhook sender", function () {
     it("should record connection errors and timeouts", async function () {
       const silent = http.createServer(() => {});
       await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
-      const closedPort = await new Promise((resolve) => {
-        const probe = http.createServer();
-        probe.listen(0, "127.0.0.1", () => {
-          const { port } = probe.address();
-          probe.close(() => resolve(port));
-        });
-      });
+      // Port 9 (discard) is below the ephemeral range, so no server of a parallel test can take it, as
+      // one did a port freed a moment before.
+      const closedPort = 9;
       try {
         sim = await SIM.startSimulator({ seed: 3, webhook: { timeoutMs: 100 } });
         sim.addAutomation({ event: "goods_out.completed", url: `http://127.0.0.1:${closedPort}/x` });
