@@ -273,10 +273,29 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     return problems.map((problem) => `${what}: ${problem}`);
   }
 
+  /**
+   * Waits until the top tray has slid in. Its buttons count as visible while it is still off to the right,
+   * and a click then can miss them (a Cancel that never closed the dialog, once, in CI).
+   */
+  async function trayInPlace() {
+    await page.waitForFunction(() => {
+      const tray = $("#red-ui-editor-stack > .red-ui-tray").last()[0];
+      return tray !== undefined && getComputedStyle(tray).right === "0px";
+    });
+  }
+
   async function openEditDialog(id) {
     await page.evaluate((nodeId) => RED.editor.edit(RED.nodes.node(nodeId)), id);
     await page.waitForSelector("#node-dialog-ok", { state: "visible" });
     await page.waitForFunction(() => RED.view.state() === RED.state.EDITING);
+    await trayInPlace();
+  }
+
+  /** Opens a connection's dialog ("_ADD_" for a new one) and waits until it has slid in. */
+  async function openConnectionDialog(configId) {
+    await page.evaluate((id) => RED.editor.editConfig("", "clarus-connection", id), configId);
+    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    await trayInPlace();
   }
 
   async function closeEditDialog(button = "#node-dialog-cancel") {
@@ -652,8 +671,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       }, id);
     }
 
-    await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
-    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    await openConnectionDialog("_ADD_");
     const config = "#node-config-dialog-edit-form";
     problems.push(...(await layoutProblems("clarus-connection", config)));
     await page.selectOption("#node-config-input-delivery", "on-confirm");
@@ -759,8 +777,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
 
     // The config dialog opens on its own too, with what was entered.
     const connectionId = await page.evaluate((nodeId) => RED.nodes.node(nodeId).connection, id);
-    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
-    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    await openConnectionDialog(connectionId);
     assert.equal(await page.inputValue("#node-config-input-subdomain"), "acme");
     assert.equal(await page.locator(".node-config-clarus-automation-id").inputValue(), "43");
     await page.click("#node-config-dialog-cancel");
@@ -786,8 +803,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     assert.ok(!red.lines.slice(since).some((line) => line.includes(token)), "the webhook token was logged");
 
     // Test connection shows what Clarus sent the webhook node, even before API credentials are entered.
-    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
-    await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+    await openConnectionDialog(connectionId);
     await page.click("#node-config-clarus-test");
     const webhooksLine = '#node-config-clarus-test-result .clarus-test-line[data-step="webhooks"]';
     // The technical steps are behind Details; the plain summary above them says what works.
@@ -900,8 +916,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
       });
     }
     try {
-      await page.evaluate(() => RED.editor.editConfig("", "clarus-connection", "_ADD_"));
-      await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+      await openConnectionDialog("_ADD_");
       await page.fill("#node-config-input-subdomain", sim.subdomain);
       await page.fill("#node-config-input-apiUrl", sim.url);
       await page.fill("#node-config-input-clientId", sim.clientId);
@@ -985,8 +1000,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
         });
         return found;
       }, sim.url);
-      await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), id);
-      await page.waitForSelector("#node-config-input-subdomain", { state: "visible" });
+      await openConnectionDialog(id);
       assert.equal(await page.inputValue("#node-config-input-clientSecret"), "__PWRD__");
       const deployed = await testConnection();
       assert.equal(deployed[0], "token true Token: token obtained");
@@ -1004,7 +1018,7 @@ describe("editor: the package in the Node-RED editor (Chromium)", function () {
     const connectionId = await page.evaluate(
       () => RED.nodes.filterNodes({ type: "clarus-webhook-in" })[0].connection,
     );
-    await page.evaluate((configId) => RED.editor.editConfig("", "clarus-connection", configId), connectionId);
+    await openConnectionDialog(connectionId);
     await page.waitForSelector("#node-config-input-store", { state: "visible" });
     assert.equal(await page.inputValue("#node-config-input-store"), "file", "a 0.1 connection is on files");
     await page.waitForSelector("#node-config-input-redisUrl", { state: "hidden" });
