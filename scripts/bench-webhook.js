@@ -10,9 +10,10 @@
 //   node scripts/bench-webhook.js [--duration 8] [--rounds 3] [--warmup 3] [--connections 10] [--profile]
 //                                 [--variants] [--memory] [--keys 1000000] [--targets core,dedicated]
 //
-// --variants then runs core and on-confirm again in two more Node-RED processes, one with the inbox's group
-// commit off (every event its own write and fsync) and one with fsync off (settings.js `clarus.inbox`), to
-// show what grouping saves and what the fsync costs.
+// --variants then runs core and on-confirm again in three more Node-RED processes, one with the inbox's group
+// commit off (every event its own write and fsync), one with fsync off, and one without the room the inbox
+// writes ahead of its records (settings.js `clarus.inbox`), to show what grouping saves, what the fsync costs
+// and what the room saves.
 // --profile starts Node-RED with --cpu-prof and writes the profile to bench-results/ (open it in Chrome
 // DevTools or speedscope).
 // --memory then measures the Node-RED process's RSS after each quarter of `--keys` unique deliveries (dedupe
@@ -98,7 +99,10 @@ const TARGETS = {
 // --targets core,dedicated measures only those (e.g. to profile one path); the ratios need core in the list.
 const ALL_TARGETS = options.targets ? options.targets.split(",") : Object.keys(TARGETS);
 
-/** The inbox settings of each process: the default, then (--variants) grouping off and fsync off. */
+/**
+ * The inbox settings of each process: the default, then (--variants) grouping off, fsync off, and no room
+ * written ahead of the records (each write then also extends the file).
+ */
 const PROCESSES = [
   { name: "default", inbox: undefined, targets: ALL_TARGETS },
   ...(options.variants
@@ -109,6 +113,7 @@ const PROCESSES = [
           targets: ["core", "confirm", "dedConfirm"],
         },
         { name: "fsync off", inbox: { sync: false }, targets: ["core", "confirm", "dedConfirm"] },
+        { name: "no room ahead", inbox: { reserveBytes: 0 }, targets: ["core", "confirm", "dedConfirm"] },
       ]
     : []),
 ];
@@ -455,15 +460,18 @@ async function main() {
       console.log("");
       console.log("on-confirm by inbox setting (each process measured against its own core rounds):");
       console.log(row(["", "", "req/s", "ratio", "p99 ms", "", "", ""], widths).trimEnd() + "   process");
-      for (const { name, summary } of summaries) {
-        const cells = [
-          "",
-          "confirm",
-          summary.confirm.rps.toFixed(0),
-          (summary.confirm.rps / summary.core.rps).toFixed(2),
-          summary.confirm.p99,
-        ];
-        console.log(row(cells, widths.slice(0, 5)) + `   ${name}`);
+      for (const target of ["confirm", "dedConfirm"]) {
+        for (const { name, summary } of summaries) {
+          if (!summary[target]) continue;
+          const cells = [
+            "",
+            target,
+            summary[target].rps.toFixed(0),
+            (summary[target].rps / summary.core.rps).toFixed(2),
+            summary[target].p99,
+          ];
+          console.log(row(cells, widths.slice(0, 5)) + `   ${name}`);
+        }
       }
     }
     console.log(

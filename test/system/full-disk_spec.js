@@ -9,6 +9,7 @@ const path = require("node:path");
 
 const { FileConnectionStore } = require("../../build/nodes/lib/store/file/file-store.js");
 const { DedupeStore } = require("../../build/nodes/lib/store/file/dedupe-store.js");
+const { withoutReservedRoom } = require("../../build/nodes/lib/store/file/append-log.js");
 const {
   deployFlows,
   freePort,
@@ -48,9 +49,12 @@ function entry(id, { note } = {}) {
   };
 }
 
+/** The inbox file's records: its text without the room the log reserves after them while it is open. */
+const logText = (file) => withoutReservedRoom(fs.readFileSync(file, "utf8"));
+
 /** The inbox file's lines; fails when its last record is torn (no newline after it) or a line does not parse. */
 function wholeRecords(file) {
-  const text = fs.readFileSync(file, "utf8");
+  const text = logText(file);
   assert.ok(text === "" || text.endsWith("\n"), `the last record is torn: …${text.slice(-80)}`);
   return text
     .split("\n")
@@ -67,7 +71,7 @@ function wholeRecords(file) {
 /** The keys of the whole `put` records in the inbox file (a torn or unreadable line is not one). */
 function keysOnDisk(file) {
   const keys = new Set();
-  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+  for (const line of logText(file).split("\n")) {
     try {
       const record = JSON.parse(line);
       if (record.put) keys.add(record.put.key);
@@ -106,6 +110,8 @@ describe("the file store on a full disk (a tmpfs mounted by the test)", function
       redeliverMs: 60_000,
       // A compaction at a thousand records, as these tests count them (production waits for ten thousand).
       inboxCompactAt: { records: 1000 },
+      // No room written ahead of the records: these tests count pages ("fills them" below tests the room).
+      inbox: { reserveBytes: 0 },
       warn: (message) => warnings.push(message),
       ...options,
     });
@@ -161,6 +167,45 @@ describe("the file store on a full disk (a tmpfs mounted by the test)", function
       assert.equal(await store.admit(entry(500, { note: NOTE })), "fresh", "writes work again");
       const records = wholeRecords(inboxFile());
       assert.equal(records.at(-1).put.key, entry(500).key);
+    });
+
+    it("should take events into the room reserved ahead on a full disk, refuse them once it fills, and leave nothing torn", async function () {
+      const store = openStore({ inbox: { reserveBytes: 64 * 1024 } });
+      assert.equal(await store.admit(entry(1)), "fresh");
+      await store.dedupe.flush();
+      disk.fill();
+      const keys = Array.from({ length: 40 }, (_, i) => entry(100 + i).key);
+      const answers = [];
+      // One at a time, so that each batch is one event: the room takes the first ones whole.
+      for (let i = 0; i < keys.length; i++) {
+        answers.push(
+          await store.admit(entry(100 + i, { note: NOTE })).then(
+            () => "fresh",
+            (error) => error,
+          ),
+        );
+      }
+      const acknowledged = keys.filter((_, i) => answers[i] === "fresh");
+      const refused = answers.filter((answer) => answer !== "fresh");
+      // 64 KiB of room holds some twenty events of 3 kB; a full disk takes none after them.
+      assert.ok(acknowledged.length >= 15, `${acknowledged.length} taken into the room`);
+      assert.ok(refused.length > 0, "the disk refused nothing: the room did not fill");
+      for (const reason of refused) assert.match(reason.message, /ENOSPC|no space|took none/i);
+      const onDisk = keysOnDisk(inboxFile());
+      assert.deepEqual(
+        acknowledged.filter((key) => !onDisk.has(key)),
+        [],
+        "acknowledged, but not on disk",
+      );
+      assert.deepEqual(
+        acknowledged,
+        keys.slice(0, acknowledged.length),
+        "refused only once the room was used up",
+      );
+      wholeRecords(inboxFile());
+      disk.free(256 * 1024);
+      assert.equal(await store.admit(entry(500, { note: NOTE })), "fresh", "writes work again");
+      assert.equal(wholeRecords(inboxFile()).at(-1).put.key, entry(500).key);
     });
 
     it("should keep the old inbox whole when a compaction cannot be written", async function () {
@@ -290,7 +335,8 @@ describe("the file store on a full disk (a tmpfs mounted by the test)", function
       await deployFlows(red, flow(output));
       assert.equal((await deliver(port, undefined, 1)).status, 200, "the inbox file exists");
       disk.fill().free(32 * 1024);
-      const ids = Array.from({ length: 200 }, (_, i) => 1000 + i);
+      // More than the 1 MiB of room the inbox reserved ahead at its first event: it fills, then 503s.
+      const ids = Array.from({ length: 500 }, (_, i) => 1000 + i);
       const answers = await burst(port, ids, 20, undefined, (id) => ({ ...dispatched(id), note: NOTE }));
       const ok = acknowledged(answers);
       const refused = [...answers.values()].filter((answer) => answer.status === 503);

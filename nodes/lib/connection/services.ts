@@ -24,7 +24,7 @@ import type { CloseReason } from "../node-red/lifecycle";
 import { TenantSchema } from "../schema/tenant-schema";
 import { type ConnectionStore, type InboxState, safeFileName } from "../store/connection-store";
 import { MAX_DEDUPE_CAPACITY } from "../store/file/dedupe-store";
-import { FileConnectionStore } from "../store/file/file-store";
+import { FileConnectionStore, type InboxTuning } from "../store/file/file-store";
 import { parseRedisUrl } from "../store/redis/url";
 import { driftPeriodMs } from "./drift-minutes";
 import { type ConnectionHealth, connectionHealth, type PartHealth, storePartHealth } from "./health";
@@ -66,8 +66,7 @@ export interface ClarusTuning {
   /** The largest API answer accepted, in bytes. */
   maxResponseBytes?: number;
   retry?: Partial<RetryPolicy>;
-  /** The inbox file's group commit and fsync, both on by default; off only to measure what they cost. */
-  inbox?: { groupCommit?: boolean; sync?: boolean };
+  inbox?: InboxTuning;
   redis?: RedisTuning;
   /** How many dead letters a replay makes pending again per second (default 20), so a backlog does not flood the flow. */
   replayPerSecond?: number;

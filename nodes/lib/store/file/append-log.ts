@@ -3,7 +3,7 @@ import path from "node:path";
 
 import { errorMessage } from "../../node-red/errors";
 import { StoreUnavailableError } from "../connection-store";
-import { cutBack, openForAppend, replaceFile, writeAll } from "./durable-write";
+import { cutBack, openForAppend, replaceFile, reserveRoom, writeAll } from "./durable-write";
 
 export interface AppendLogOptions {
   file: string;
@@ -16,6 +16,8 @@ export interface AppendLogOptions {
   sync?: boolean;
   /** How long records that need no sync wait for a durable one to share its write (default 2 ms). */
   lingerMs?: number;
+  /** Bytes of room (zeros) written ahead of the records whenever they reach the file's end (default 1 MiB; 0: none). */
+  reserveBytes?: number;
 }
 
 /**
@@ -23,6 +25,20 @@ export interface AppendLogOptions {
  * Under load one comes within a fraction of this; alone, a confirmation is written this much later.
  */
 const DEFAULT_LINGER_MS = 2;
+
+/**
+ * Room written ahead of the records. A synced write into it changes no metadata, where an append must also
+ * journal the file's new size: on the bench machine's ext4 a 6 KB O_DSYNC write took 0.11 ms against 0.16 ms.
+ * 1 MiB is about a thousand admissions of a typical event, and a write of 1 MiB of zeros a few milliseconds.
+ */
+const DEFAULT_RESERVE_BYTES = 1024 * 1024;
+
+/** The text of a log's file without the room reserved after its records (trailing zeros). */
+export function withoutReservedRoom(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
 
 interface Waiter {
   text: string;
@@ -35,6 +51,8 @@ interface Waiter {
  * An append-only file of one-line records. `append` resolves once its record is written whole and, when it
  * asks to be durable, synced to the disk; concurrent appends share one write and one fsync. `rewrite`
  * replaces the whole file atomically (temp file checked whole, fsync, rename), in order with the appends.
+ * While open, the file may end in room reserved ahead of the records (zeros; `withoutReservedRoom`); closing
+ * cuts it off again.
  *
  * A write that fails (disk full, read-only) rejects every append of its batch, and what it may have left of
  * them is cut off again, so a failure never glues a later record to a torn one and writing resumes by itself
@@ -43,8 +61,11 @@ interface Waiter {
  */
 export class AppendLog {
   private handle?: fs.promises.FileHandle;
-  /** Bytes of whole records in the file: where a failed append is cut back to. */
+  /** Bytes of whole records in the file: where the next append goes, and where a failed one is cut back to. */
   private size = 0;
+  /** Bytes in the file, records and the room reserved after them. */
+  private fileSize = 0;
+  private readonly reserveBytes: number;
   private queue: Waiter[] = [];
   private draining?: Promise<void>;
   private rewriteWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -70,6 +91,7 @@ export class AppendLog {
   ) {
     this.groupCommit = options.groupCommit ?? true;
     this.sync = options.sync ?? true;
+    this.reserveBytes = Math.max(0, options.reserveBytes ?? DEFAULT_RESERVE_BYTES);
   }
 
   get file(): string {
@@ -110,6 +132,10 @@ export class AppendLog {
 
   async close(): Promise<void> {
     await this.idle();
+    // What the next process or an older version reads is the records alone; the room costs no sync to cut.
+    if (this.handle && this.fileSize > this.size && !this.failed) {
+      await this.handle.truncate(this.size).catch(() => undefined);
+    }
     await this.closeHandle();
   }
 
@@ -153,7 +179,8 @@ export class AppendLog {
         // No await before the write when the file is open: the last batch's waiters then answer their requests
         // while this batch is on its way to the disk, instead of before it starts.
         const handle = this.handle ?? (await this.open());
-        await writeAll(handle, data);
+        if (this.size + data.length > this.fileSize) await this.reserve(handle, data.length);
+        await writeAll(handle, data, this.size);
         this.stats.writes++;
         if (this.sync && batch.some((waiter) => waiter.durable)) {
           if (!this.syncsEachWrite) await handle.datasync();
@@ -194,12 +221,28 @@ export class AppendLog {
     });
   }
 
+  /**
+   * Writes room for `needed` bytes and `reserveBytes` more after the records. Where the disk refuses it
+   * (full), the batch is written without it: it may still fit, and only a record that cannot be written fails.
+   */
+  private async reserve(handle: fs.promises.FileHandle, needed: number): Promise<void> {
+    if (this.reserveBytes === 0) return;
+    const to = this.size + needed + this.reserveBytes;
+    try {
+      await reserveRoom(handle, Math.max(this.fileSize, this.size), to, this.sync && !this.syncsEachWrite);
+      this.fileSize = to;
+    } catch {
+      // How much of the room was written is unknown: it is tried again at the next batch.
+    }
+  }
+
   /** Drops what a failed write left after the whole records; if that fails too, a rewrite must come first. */
   private async cutBackFailedWrite(): Promise<void> {
     const handle = this.handle;
     if (!handle) return;
     try {
       await cutBack(handle, this.size, this.sync);
+      this.fileSize = this.size;
     } catch {
       this.mustRewrite = true;
       await this.closeHandle();
@@ -215,9 +258,13 @@ export class AppendLog {
 
   private async open(): Promise<fs.promises.FileHandle> {
     if (!this.handle) {
-      const opened = await openForAppend(this.options.file, this.sync, { syncEachWrite: this.groupCommit });
+      const opened = await openForAppend(this.options.file, this.sync, {
+        syncEachWrite: this.groupCommit,
+        keepsRoom: true,
+      });
       this.handle = opened.handle;
       this.size = opened.size;
+      this.fileSize = opened.fileSize;
       this.syncsEachWrite = opened.syncsEachWrite;
     }
     return this.handle;
@@ -238,5 +285,6 @@ export class AppendLog {
     await replaceFile(file, `${file}.tmp`, data, this.sync);
     this.records = lines.length;
     this.size = data.length;
+    this.fileSize = data.length;
   }
 }

@@ -278,7 +278,7 @@ export class DedupeStore extends EventEmitter {
     // A journal begins with the line that names its format (a new file, or one a compaction emptied).
     if (this.journalSize === 0) data = Buffer.concat([Buffer.from(JOURNAL_HEADER), data]);
     try {
-      await writeAll(handle, data);
+      await writeAll(handle, data, this.journalSize);
       await handle.datasync();
     } catch (error) {
       // What the write left of its lines goes again; failing that, the next open cuts the torn line off.

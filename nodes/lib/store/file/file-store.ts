@@ -20,6 +20,16 @@ import { DedupeStore } from "./dedupe-store";
 import { FileDocuments } from "./documents";
 import { type CompactionThresholds, InboxFile } from "./inbox-file";
 
+/**
+ * The inbox file's group commit, fsync and room reserved ahead of its records (1 MiB): all on by default; off
+ * (`reserveBytes: 0`) only to measure what they cost.
+ */
+export interface InboxTuning {
+  groupCommit?: boolean;
+  sync?: boolean;
+  reserveBytes?: number;
+}
+
 export interface FileStoreOptions {
   /** The connection's state directory (`<userDir>/clarus`); undefined keeps everything in memory. */
   directory?: string;
@@ -30,7 +40,7 @@ export interface FileStoreOptions {
   /** How long a fresh inbox entry waits before it is due again (`redeliverSeconds`). */
   redeliverMs: number;
   /** `clarus.inbox` in settings.js; for the bench. */
-  inbox?: { groupCommit?: boolean; sync?: boolean };
+  inbox?: InboxTuning;
   /** When the inbox file is compacted; the defaults suit production (tests lower them). */
   inboxCompactAt?: Partial<CompactionThresholds>;
   warn: (message: string) => void;
@@ -262,6 +272,7 @@ function openFiles(options: FileStoreOptions, id: string): OpenFiles {
         : undefined,
     groupCommit: options.inbox?.groupCommit,
     sync: options.inbox?.sync,
+    reserveBytes: options.inbox?.reserveBytes,
     warn: options.warn,
     now: options.now,
     beforeCompaction: () => dedupe.flush(),

@@ -11,13 +11,15 @@ import {
   UnstorableEventError,
 } from "../connection-store";
 import { dueGrace } from "../due-request";
-import { AppendLog } from "./append-log";
+import { AppendLog, withoutReservedRoom } from "./append-log";
 
 export interface InboxFileOptions {
   /** The inbox file; undefined keeps the inbox in memory only. */
   file?: string;
   groupCommit?: boolean;
   sync?: boolean;
+  /** Room written ahead of the records (the log's default when undefined). */
+  reserveBytes?: number;
   warn: (message: string) => void;
   now?: () => number;
   /** Runs before a compaction drops done entries: their keys must be safe in the dedupe store first. */
@@ -99,7 +101,12 @@ export class InboxFile {
     this.compactAt = { ...DEFAULT_COMPACTION, ...options.compactAt };
     if (!options.file) return;
     this.log = new AppendLog(
-      { file: options.file, groupCommit: options.groupCommit, sync: options.sync },
+      {
+        file: options.file,
+        groupCommit: options.groupCommit,
+        sync: options.sync,
+        reserveBytes: options.reserveBytes,
+      },
       () => [...this.entries.values()].map((entry) => putLine(entry)),
     );
     const state = this.load(options.file);
@@ -292,7 +299,8 @@ export class InboxFile {
         this.options.warn(`inbox ${path.basename(file)} is not a regular file; starting with an empty inbox`);
         return "clean";
       }
-      text = fs.readFileSync(file, "utf8");
+      // Room the log reserved after its records is left when the process was killed; it holds no records.
+      text = withoutReservedRoom(fs.readFileSync(file, "utf8"));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
         this.options.warn(

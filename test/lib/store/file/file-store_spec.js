@@ -6,7 +6,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const { FileConnectionStore } = require("../../../../build/nodes/lib/store/file/file-store.js");
-const { AppendLog } = require("../../../../build/nodes/lib/store/file/append-log.js");
+const { AppendLog, withoutReservedRoom } = require("../../../../build/nodes/lib/store/file/append-log.js");
 const { StoreClosedError } = require("../../../../build/nodes/lib/store/connection-store.js");
 const { tempUserDir } = require("../../../helpers/node-red");
 
@@ -51,7 +51,9 @@ const forHook = (limit = 10) => ({
 });
 
 const inboxFile = (directory) => path.join(directory, "inbox-conn.log");
-const inboxLines = (directory) => fs.readFileSync(inboxFile(directory), "utf8").split("\n").filter(Boolean);
+/** A log file's records: its text without the room the log reserves after them while it is open. */
+const logText = (file) => withoutReservedRoom(fs.readFileSync(file, "utf8"));
+const inboxLines = (directory) => logText(inboxFile(directory)).split("\n").filter(Boolean);
 
 /** Runs `body` (source of an async function of `store`) in a child that is SIGKILLed when it prints "kill". */
 async function crashAfter(directory, body) {
@@ -375,7 +377,7 @@ describe("FileConnectionStore (store: file)", function () {
       assert.ok(lines.length < 1000, `${lines.length} records: the file passed 100 KiB at 1000 records`);
       assert.equal(
         store.inbox.log.bytes,
-        fs.statSync(inboxFile(directory)).size,
+        Buffer.byteLength(logText(inboxFile(directory))),
         "its size known after the rewrite",
       );
       assert.ok(store.inbox.log.bytes < 100 * 1024, `${store.inbox.log.bytes} bytes after the compaction`);
@@ -414,6 +416,24 @@ describe("FileConnectionStore (store: file)", function () {
       assert.equal(due.length, 150, "every pending entry is due at once after a restart");
     });
 
+    it("should load a file that ends in the room reserved ahead, as a killed process leaves it, without a warning", async function () {
+      const directory = path.join(tempUserDir(), "clarus");
+      const first = track(openStore(directory));
+      for (const id of [1, 2, 3]) await first.admit(entry(id));
+      await first.inbox.log.idle();
+      // What the disk holds while the store is open is what a kill -9 leaves.
+      const killed = path.join(tempUserDir(), "clarus");
+      fs.mkdirSync(killed, { recursive: true });
+      fs.copyFileSync(inboxFile(directory), inboxFile(killed));
+      assert.ok(fs.readFileSync(inboxFile(killed)).at(-1) === 0, "the copy ends in reserved room");
+      const store = track(openStore(killed));
+      assert.deepEqual(await store.inboxCounts(), { pending: 3, dead: 0 });
+      assert.deepEqual(store.warnings, []);
+      assert.equal(await store.admit(entry(4)), "fresh");
+      await store.inbox.log.idle();
+      assert.equal(inboxLines(killed).length, 4, "the next record follows the last one, inside the room");
+    });
+
     it("should load every record before a torn last one, warn once, and repair the file", async function () {
       const directory = path.join(tempUserDir(), "clarus");
       const first = openStore(directory);
@@ -430,7 +450,7 @@ describe("FileConnectionStore (store: file)", function () {
       assert.match(store.warnings[0], /1 unreadable record\(s\) skipped .* 3 entries kept/);
       assert.equal(await store.admit(entry(5)), "fresh");
       await store.inbox.log.idle();
-      const text = fs.readFileSync(inboxFile(directory), "utf8");
+      const text = logText(inboxFile(directory));
       assert.ok(text.endsWith("\n"));
       assert.ok(
         text
@@ -528,7 +548,7 @@ describe("AppendLog", function () {
     await log.append("a", true).then(() => log.append("b", true));
     for (let i = 0; i < 20; i++) await log.append(`r${i}`, false);
     assert.equal(log.records, 22);
-    assert.equal(fs.readFileSync(file, "utf8").split("\n").length, 23);
+    assert.equal(logText(file).split("\n").length, 23);
     await log.close();
   });
 
@@ -541,7 +561,7 @@ describe("AppendLog", function () {
     assert.equal(log.stats.writes, 0, "the confirmations wait");
     await Promise.all([...confirmations, log.append("put-3", true)]);
     assert.deepEqual(log.stats, { writes: 1, syncs: 1 });
-    assert.equal(fs.readFileSync(file, "utf8"), "done-1\ndone-2\nput-3\n", "in the order appended");
+    assert.equal(logText(file), "done-1\ndone-2\nput-3\n", "in the order appended");
     await log.close();
   });
 
@@ -550,7 +570,7 @@ describe("AppendLog", function () {
     const log = new AppendLog({ file, lingerMs: 20 }, () => []);
     await log.append("done-1", false);
     assert.deepEqual(log.stats, { writes: 1, syncs: 0 });
-    assert.equal(fs.readFileSync(file, "utf8"), "done-1\n");
+    assert.equal(logText(file), "done-1\n");
     await log.close();
   });
 
@@ -559,6 +579,50 @@ describe("AppendLog", function () {
     const log = new AppendLog({ file, groupCommit: false, lingerMs: 600_000 }, () => []);
     await Promise.all([log.append("done-1", false), log.append("put-2", true), log.append("put-3", true)]);
     assert.deepEqual(log.stats, { writes: 3, syncs: 2 });
+    await log.close();
+  });
+
+  it("should write records into room reserved ahead of them, and cut the room off at close", async function () {
+    const file = path.join(tempUserDir(), "log");
+    const log = new AppendLog({ file, reserveBytes: 4096 }, () => []);
+    await log.append("a", true);
+    assert.equal(fs.statSync(file).size, "a\n".length + 4096, "the record and the room after it");
+    await log.append("b", true);
+    assert.equal(fs.statSync(file).size, "a\n".length + 4096, "the second record went into the room");
+    assert.equal(logText(file), "a\nb\n");
+    assert.equal(log.bytes, 4);
+    // Past the room's end: the next room is written after the records that reach it.
+    await log.append("c".repeat(5000), true);
+    assert.equal(fs.statSync(file).size, 4 + 5001 + 4096);
+    await log.close();
+    assert.equal(fs.readFileSync(file, "utf8"), `a\nb\n${"c".repeat(5000)}\n`, "closed: the records alone");
+  });
+
+  it("should append after the records, into the room, when it opens a file a killed process left with room", async function () {
+    const file = path.join(tempUserDir(), "log");
+    fs.writeFileSync(file, Buffer.concat([Buffer.from("a\n"), Buffer.alloc(100)]));
+    const log = new AppendLog({ file, reserveBytes: 4096 }, () => []);
+    await log.append("b", true);
+    assert.equal(fs.statSync(file).size, 102, "written into the room that was there");
+    assert.equal(logText(file), "a\nb\n");
+    await log.close();
+    assert.equal(fs.readFileSync(file, "utf8"), "a\nb\n");
+  });
+
+  it("should cut off a record torn inside the room, with the room, before it appends", async function () {
+    const file = path.join(tempUserDir(), "log");
+    fs.writeFileSync(file, Buffer.concat([Buffer.from('a\n{"put":{"ke'), Buffer.alloc(100)]));
+    const log = new AppendLog({ file, reserveBytes: 0 }, () => []);
+    await log.append("b", true);
+    assert.equal(fs.readFileSync(file, "utf8"), "a\nb\n");
+    await log.close();
+  });
+
+  it("should write no room with reserveBytes 0", async function () {
+    const file = path.join(tempUserDir(), "log");
+    const log = new AppendLog({ file, reserveBytes: 0 }, () => []);
+    await log.append("a", true);
+    assert.equal(fs.readFileSync(file, "utf8"), "a\n");
     await log.close();
   });
 
@@ -578,7 +642,7 @@ describe("AppendLog", function () {
     fs.rmSync(`${file}.tmp`, { force: true });
     content = ["a", "b", "c"];
     await log.append("c", true);
-    assert.equal(fs.readFileSync(file, "utf8"), "a\nb\nc\nc\n");
+    assert.equal(logText(file), "a\nb\nc\nc\n");
     assert.equal(log.records, 4);
     await log.close();
   });
