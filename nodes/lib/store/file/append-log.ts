@@ -63,7 +63,7 @@ export class AppendLog {
   private handle?: fs.promises.FileHandle;
   /** Bytes of whole records in the file: where the next append goes, and where a failed one is cut back to. */
   private size = 0;
-  /** Bytes in the file, records and the room reserved after them. */
+  /** Bytes in the file, records and the room reserved after them: never less than `size`. */
   private fileSize = 0;
   private readonly reserveBytes: number;
   private queue: Waiter[] = [];
@@ -193,6 +193,8 @@ export class AppendLog {
         continue;
       }
       this.size += data.length;
+      // A batch written without room (none reserved, or the disk refused it) grew the file.
+      this.fileSize = Math.max(this.fileSize, this.size);
       this.records += batch.length;
       this.failed = false;
       for (const waiter of batch) waiter.resolve();
@@ -229,7 +231,7 @@ export class AppendLog {
     if (this.reserveBytes === 0) return;
     const to = this.size + needed + this.reserveBytes;
     try {
-      await reserveRoom(handle, Math.max(this.fileSize, this.size), to, this.sync && !this.syncsEachWrite);
+      await reserveRoom(handle, this.fileSize, to, this.sync && !this.syncsEachWrite);
       this.fileSize = to;
     } catch {
       // How much of the room was written is unknown: it is tried again at the next batch.

@@ -37,8 +37,8 @@ export interface OpenedLog {
  * Opens a file of one-line records to append to, and returns it with the length of its whole records. With
  * `keepsRoom`, zeros after them are room reserved ahead (`reserveRoom`) and are kept. A file whose last record
  * was torn (a kill or a full disk during its write) is cut back to the end of the record before, so the next
- * record never glues onto it. A file this call creates has its directory synced: until then a power cut may lose the file, and
- * every record synced into it, with it.
+ * record never glues onto it. A file this call creates has its directory synced: until then a power cut may
+ * lose the file, and every record synced into it, with it.
  */
 export async function openForAppend(
   file: string,

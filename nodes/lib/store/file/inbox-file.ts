@@ -385,12 +385,11 @@ function serialise(value: unknown): string {
  */
 function withPayload(message: Omit<StoredMessage, "_msgid">, payloadJson: string): string {
   const { payload: _payload, ...rest } = message;
-  const payload = LINE_BREAK.test(payloadJson) ? payloadJson.replace(LINE_BREAKS, " ") : payloadJson;
+  const payload = payloadJson.replace(LINE_BREAKS, " ");
   const restJson = serialise(rest);
   return restJson === "{}" ? `{"payload":${payload}}` : `{"payload":${payload},${restJson.slice(1)}`;
 }
 
-const LINE_BREAK = /[\r\n]/;
 const LINE_BREAKS = /[\r\n]/g;
 
 /**
