@@ -29,7 +29,8 @@ export function parseJsonObject(text: string): JsonObject {
   assertNestingWithin(text, MAX_NESTING_DEPTH);
   let parsed: unknown;
   try {
-    parsed = secureJson.parse(stripBom(text), undefined, {
+    // secure-json-parse drops a leading BOM itself.
+    parsed = secureJson.parse(text, undefined, {
       protoAction: "error",
       constructorAction: "error",
     });

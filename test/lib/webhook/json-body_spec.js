@@ -33,6 +33,13 @@ describe("parseJsonObject: nesting depth", function () {
   });
 });
 
+describe("parseJsonObject: a leading BOM", function () {
+  it("should parse a body that starts with a BOM to the value after it", function () {
+    const value = { id: 7, note: "\uFEFF inside a string stays" };
+    assert.deepEqual(parseJsonObject("\uFEFF" + JSON.stringify(value)), value);
+  });
+});
+
 describe("stripBom: a body's text as JSON allows it", function () {
   it("should drop a leading BOM and nothing else, so the text parses to the body's value", function () {
     const value = { id: 7, note: "\uFEFF inside a string stays", lines: [{ sku: "A" }] };
